@@ -1,0 +1,36 @@
+"""livecast contracts: every event, REST body and WebSocket frame, and the broker names.
+
+Importing this package imports every event module, so the event registry is complete.
+"""
+
+from contracts import chat, common, moderation, notification, routing, stream, viewer, webhook, ws
+from contracts.envelope import (
+    Envelope,
+    Event,
+    UnknownEventError,
+    derived_event_id,
+    event_class,
+    known_events,
+    make_envelope,
+    parse_envelope,
+)
+
+__all__ = [
+    "Envelope",
+    "Event",
+    "UnknownEventError",
+    "chat",
+    "common",
+    "derived_event_id",
+    "event_class",
+    "known_events",
+    "make_envelope",
+    "moderation",
+    "notification",
+    "parse_envelope",
+    "routing",
+    "stream",
+    "viewer",
+    "webhook",
+    "ws",
+]

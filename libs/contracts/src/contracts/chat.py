@@ -1,0 +1,117 @@
+"""Chat and gifts: events published by chat-gateway and its REST bodies."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import AwareDatetime, Field
+
+from contracts.common import AccountId, ApiModel, ResponseModel, StreamId
+from contracts.envelope import Event
+
+MAX_MESSAGE_CHARS = 500
+
+# ---- events ------------------------------------------------------------------------------------
+
+
+class ChatMessagePosted(Event):
+    """A chat message was accepted and stored with its per-stream sequence number ``seq``.
+    Every gateway instance fans it out to its connected viewers."""
+
+    TYPE: ClassVar[str] = "chat.message_posted"
+
+    stream_id: StreamId
+    message_id: str
+    seq: int = Field(ge=1)
+    account_id: AccountId
+    text: str
+    client_msg_id: str | None = None
+    posted_at: AwareDatetime
+
+
+class ChatMessageDeleted(Event):
+    """The owner or a moderator deleted a message; clients remove it."""
+
+    TYPE: ClassVar[str] = "chat.message_deleted"
+
+    stream_id: StreamId
+    message_id: str
+    seq: int = Field(ge=1)
+    deleted_by: AccountId
+    deleted_at: AwareDatetime
+
+
+class ChatSlowModeChanged(Event):
+    """Slow mode of a stream's chat changed: one message per ``interval_s`` per account
+    (``0``: off). Moderators and the owner are exempt."""
+
+    TYPE: ClassVar[str] = "chat.slow_mode_changed"
+
+    stream_id: StreamId
+    interval_s: int = Field(ge=0)
+    set_by: AccountId
+    at: AwareDatetime
+
+
+class GiftSent(Event):
+    """A viewer sent a gift to the streamer; stored in the ledger and charged once."""
+
+    TYPE: ClassVar[str] = "gift.sent"
+
+    gift_id: str
+    stream_id: StreamId
+    sender_id: AccountId
+    recipient_id: AccountId
+    gift_type: str
+    amount: int = Field(ge=1)
+    unit_price: int = Field(ge=0, description="price of one gift, in the catalog's minor units")
+    total_price: int = Field(ge=0)
+    sent_at: AwareDatetime
+
+
+# ---- REST --------------------------------------------------------------------------------------
+
+
+class SendLiveChatRequest(ApiModel):
+    """``POST /live/{stream_id}/chats`` body (the original plan's shape). The message must be
+    1–500 characters after trimming, with no control characters."""
+
+    message: str = Field(max_length=10_000)
+
+
+class ChatMessage(ResponseModel):
+    """One message in chat history."""
+
+    message_id: str
+    stream_id: StreamId
+    seq: int
+    account_id: AccountId
+    text: str
+    posted_at: AwareDatetime
+
+
+class SendGiftRequest(ApiModel):
+    """``POST /live/{stream_id}/gift`` body (the original plan's shape)."""
+
+    gift_type: str = Field(min_length=1, max_length=64)
+    amount: int = Field(ge=1, le=1000)
+
+
+class GiftCatalogItem(ResponseModel):
+    """One entry of ``GET /gifts/catalog``."""
+
+    gift_type: str
+    name: str
+    unit_price: int
+    currency: str = "coins"
+
+
+class GiftReceipt(ResponseModel):
+    """``POST /live/{stream_id}/gift`` response; the same for a retried ``Idempotency-Key``."""
+
+    gift_id: str
+    stream_id: StreamId
+    gift_type: str
+    amount: int
+    total_price: int
+    sent_at: AwareDatetime

@@ -1,0 +1,57 @@
+"""Moderation: events published by stream-svc (moderators and bans, with audit)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import AwareDatetime
+
+from contracts.common import AccountId, StreamId
+from contracts.envelope import Event
+
+
+class ModeratorAdded(Event):
+    """The owner made ``account_id`` a moderator of the stream."""
+
+    TYPE: ClassVar[str] = "moderation.moderator_added"
+
+    stream_id: StreamId
+    account_id: AccountId
+    by: AccountId
+    at: AwareDatetime
+
+
+class ModeratorRemoved(Event):
+    """The owner removed ``account_id`` from the stream's moderators."""
+
+    TYPE: ClassVar[str] = "moderation.moderator_removed"
+
+    stream_id: StreamId
+    account_id: AccountId
+    by: AccountId
+    at: AwareDatetime
+
+
+class UserBanned(Event):
+    """``account_id`` may not watch or chat in the stream until ``expires_at`` (``None``: until
+    unbanned). A ban with ``expires_at`` is a timeout. Chat gateways disconnect the account."""
+
+    TYPE: ClassVar[str] = "moderation.user_banned"
+
+    stream_id: StreamId
+    account_id: AccountId
+    by: AccountId
+    at: AwareDatetime
+    expires_at: AwareDatetime | None = None
+    reason: str | None = None
+
+
+class UserUnbanned(Event):
+    """The ban of ``account_id`` in the stream was lifted."""
+
+    TYPE: ClassVar[str] = "moderation.user_unbanned"
+
+    stream_id: StreamId
+    account_id: AccountId
+    by: AccountId
+    at: AwareDatetime

@@ -1,0 +1,130 @@
+"""Stream lifecycle: events published by stream-svc and its REST bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import AwareDatetime, Field, HttpUrl, StringConstraints, field_validator
+
+from contracts.common import AccountId, ApiModel, ResponseModel, StreamId, StreamStatus
+from contracts.envelope import Event
+
+# ---- events ------------------------------------------------------------------------------------
+
+
+class StreamCreated(Event):
+    """stream-svc created a stream (and its Mux live stream). Status is ``idle``."""
+
+    TYPE: ClassVar[str] = "stream.created"
+
+    stream_id: StreamId
+    owner_id: AccountId
+    title: str
+    description: str | None = None
+    thumbnail: str | None = None
+    playback_url: str
+    mux_live_stream_id: str | None = None
+    created_at: AwareDatetime
+
+
+class StreamStarted(Event):
+    """The stream went ``idle -> active`` (owner's start, or Mux reported it active). Emitted
+    once per stream; followers are notified on it."""
+
+    TYPE: ClassVar[str] = "stream.started"
+
+    stream_id: StreamId
+    owner_id: AccountId
+    title: str
+    playback_url: str
+    started_at: AwareDatetime
+
+
+class StreamEnded(Event):
+    """The stream went ``active -> ended`` (owner's end, or the encoder stayed away past the
+    reconnect window). Chat becomes read-only, joins are refused."""
+
+    TYPE: ClassVar[str] = "stream.ended"
+
+    stream_id: StreamId
+    owner_id: AccountId
+    ended_at: AwareDatetime
+    reason: str = "ended"
+
+
+class StreamDeleted(Event):
+    """The stream was deleted (owner, or Mux deleted the live stream). Terminal."""
+
+    TYPE: ClassVar[str] = "stream.deleted"
+
+    stream_id: StreamId
+    owner_id: AccountId
+    deleted_at: AwareDatetime
+
+
+class StreamArchiveReady(Event):
+    """Mux finished the recording of the stream: ``archive_playback_url`` plays it."""
+
+    TYPE: ClassVar[str] = "stream.archive_ready"
+
+    stream_id: StreamId
+    owner_id: AccountId
+    asset_id: str
+    archive_playback_url: str
+    duration_s: float | None = None
+
+
+# ---- REST --------------------------------------------------------------------------------------
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+
+
+class CreateLiveStreamRequest(ApiModel):
+    """``POST /live`` body (the original plan's shape)."""
+
+    title: Title
+    description: Description | None = None
+    thumbnail: HttpUrl | None = Field(default=None, description="http(s) URL of an image")
+
+    @field_validator("thumbnail")
+    @classmethod
+    def _http_only(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is not None and value.scheme not in ("http", "https"):
+            raise ValueError("thumbnail must be an http(s) URL")
+        return value
+
+
+class CreateLiveStreamResponse(ResponseModel):
+    """``POST /live`` response: what OBS needs (``rtmp_url`` + ``stream_key``) and what players
+    need (``playback_url``)."""
+
+    stream_id: StreamId
+    stream_key: str
+    rtmp_url: str
+    playback_url: str
+
+
+class LiveStreamSummary(ResponseModel):
+    """One stream in ``GET /live``."""
+
+    stream_id: StreamId
+    owner_id: AccountId
+    title: str
+    description: str | None = None
+    thumbnail: str | None = None
+    status: StreamStatus
+    viewer_count: int = 0
+    playback_url: str
+    created_at: AwareDatetime
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
+
+
+class LiveStreamDetails(LiveStreamSummary):
+    """``GET /live/{stream_id}``. ``stream_key``/``rtmp_url`` only for the owner."""
+
+    peak_viewer_count: int = 0
+    archive_playback_url: str | None = None
+    stream_key: str | None = None
+    rtmp_url: str | None = None

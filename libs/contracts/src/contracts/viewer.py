@@ -1,0 +1,51 @@
+"""Viewer presence: events published by viewer-svc and its REST bodies."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field
+
+from contracts.common import AccountId, ResponseModel, StreamId
+from contracts.envelope import Event
+
+
+class ViewerJoined(Event):
+    """An account started watching a stream (first join; repeats are not re-announced)."""
+
+    TYPE: ClassVar[str] = "viewer.joined"
+
+    stream_id: StreamId
+    account_id: AccountId
+    joined_at: AwareDatetime
+
+
+class ViewerLeft(Event):
+    """An account stopped watching: it left, timed out (no heartbeat), or was banned."""
+
+    TYPE: ClassVar[str] = "viewer.left"
+
+    stream_id: StreamId
+    account_id: AccountId
+    left_at: AwareDatetime
+    reason: Literal["left", "timeout", "banned", "stream_ended"] = "left"
+
+
+class ViewerCountChanged(Event):
+    """The current viewer count of a stream (coalesced: at most one per stream per interval,
+    always the latest value). Consumers keep the one with the newest ``as_of``."""
+
+    TYPE: ClassVar[str] = "viewer.count_changed"
+
+    stream_id: StreamId
+    viewer_count: int = Field(ge=0)
+    peak: int = Field(ge=0)
+    as_of: AwareDatetime
+
+
+class JoinLiveStreamResponse(ResponseModel):
+    """``POST /live/{stream_id}/join`` response (the original plan's shape)."""
+
+    playback_url: str
+    viewer_count: int
+    status: Literal["idle", "active", "ended"]

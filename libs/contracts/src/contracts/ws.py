@@ -1,0 +1,174 @@
+"""WebSocket frames of ``WS /ws/live/{stream_id}`` (chat-gateway).
+
+Every frame is a JSON object with a ``type``; client and server frames are each a pydantic
+discriminated union, decoded with :data:`client_frame_adapter` / :data:`server_frame_adapter`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from contracts.common import AccountId, StreamStatus
+
+
+class Frame(BaseModel):
+    """Base of all frames."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---- client -> server -------------------------------------------------------------------------
+
+
+class ChatSend(Frame):
+    """Post a chat message. ``client_msg_id`` makes a resend safe (deduplicated)."""
+
+    type: Literal["chat.send"] = "chat.send"
+    client_msg_id: str = Field(min_length=1, max_length=64)
+    text: str = Field(max_length=10_000)
+
+
+class ChatDelete(Frame):
+    """Owner or moderator: delete a message by id."""
+
+    type: Literal["chat.delete"] = "chat.delete"
+    message_id: str = Field(min_length=1, max_length=64)
+
+
+class SlowModeSet(Frame):
+    """Owner or moderator: set slow mode (``0`` turns it off)."""
+
+    type: Literal["slow_mode.set"] = "slow_mode.set"
+    interval_s: int = Field(ge=0, le=3600)
+
+
+class Ping(Frame):
+    """Application-level ping; answered by ``pong`` with the same nonce."""
+
+    type: Literal["ping"] = "ping"
+    nonce: str | None = Field(default=None, max_length=64)
+
+
+ClientFrame = Annotated[ChatSend | ChatDelete | SlowModeSet | Ping, Field(discriminator="type")]
+client_frame_adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+# ---- server -> client -------------------------------------------------------------------------
+
+
+class ChatMessageFrame(Frame):
+    """A chat message, live or replayed; ``seq`` is gap-free per stream."""
+
+    type: Literal["chat.message"] = "chat.message"
+    message_id: str
+    seq: int
+    account_id: AccountId
+    text: str
+    posted_at: AwareDatetime
+
+
+class Hello(Frame):
+    """First frame after connect: the room's state and the most recent (or missed) messages."""
+
+    type: Literal["hello"] = "hello"
+    stream_id: str
+    status: StreamStatus
+    viewer_count: int
+    slow_mode_s: int = 0
+    last_seq: int = Field(description="newest sequence number in the room when this was sent")
+    messages: list[ChatMessageFrame] = []
+    role: Literal["viewer", "moderator", "owner"] = "viewer"
+
+
+class ChatAck(Frame):
+    """Your ``chat.send`` was stored as ``seq``."""
+
+    type: Literal["chat.ack"] = "chat.ack"
+    client_msg_id: str
+    message_id: str
+    seq: int
+
+
+class ChatError(Frame):
+    """Your frame was refused; ``reason`` is a code, ``message`` says why."""
+
+    type: Literal["chat.error"] = "chat.error"
+    reason: str
+    message: str
+    client_msg_id: str | None = None
+    retry_after_s: float | None = None
+
+
+class ChatMessageDeletedFrame(Frame):
+    """Remove this message from the view."""
+
+    type: Literal["chat.message_deleted"] = "chat.message_deleted"
+    message_id: str
+    seq: int
+
+
+class GiftFrame(Frame):
+    """Someone sent a gift in the room."""
+
+    type: Literal["gift"] = "gift"
+    gift_id: str
+    sender_id: AccountId
+    gift_type: str
+    amount: int
+    sent_at: AwareDatetime
+
+
+class ViewerCountFrame(Frame):
+    """The room's viewer count changed."""
+
+    type: Literal["viewer_count"] = "viewer_count"
+    viewer_count: int
+
+
+class StreamStatusFrame(Frame):
+    """The stream's status changed; when ``ended`` chat is read-only."""
+
+    type: Literal["stream_status"] = "stream_status"
+    status: StreamStatus
+
+
+class ModerationFrame(Frame):
+    """Something happened to *you*: banned, timed out, or unbanned."""
+
+    type: Literal["moderation"] = "moderation"
+    action: Literal["banned", "timed_out", "unbanned"]
+    expires_at: AwareDatetime | None = None
+    reason: str | None = None
+
+
+class SlowModeFrame(Frame):
+    """Slow mode changed (``0``: off)."""
+
+    type: Literal["slow_mode"] = "slow_mode"
+    interval_s: int
+
+
+class Pong(Frame):
+    """Answer to ``ping``."""
+
+    type: Literal["pong"] = "pong"
+    nonce: str | None = None
+
+
+ServerFrame = Annotated[
+    Hello
+    | ChatMessageFrame
+    | ChatAck
+    | ChatError
+    | ChatMessageDeletedFrame
+    | GiftFrame
+    | ViewerCountFrame
+    | StreamStatusFrame
+    | ModerationFrame
+    | SlowModeFrame
+    | Pong,
+    Field(discriminator="type"),
+]
+server_frame_adapter: TypeAdapter[ServerFrame] = TypeAdapter(ServerFrame)

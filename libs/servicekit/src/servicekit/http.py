@@ -1,0 +1,144 @@
+"""The FastAPI application base every HTTP service uses.
+
+Adds, in one place: the correlation id (``X-Request-ID`` in, bound for logs, echoed out), request
+metrics, a request body limit (413), the JSON error shape, and ``/healthz``, ``/readyz``,
+``/metrics``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from servicekit.errors import error_body, install_error_handlers
+from servicekit.health import Readiness, metrics_payload
+from servicekit.logs import REQUEST_ID_HEADER, new_correlation_id, set_correlation_id
+
+__all__ = ["RequestContextMiddleware", "create_service_app"]
+
+REQUESTS = Counter("livecast_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram(
+    "livecast_http_request_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+_REQUEST_ID_BYTES = REQUEST_ID_HEADER.lower().encode()
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware: correlation id, metrics and the body size limit."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int = 1 << 20) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = None
+        length = None
+        for key, value in scope["headers"]:
+            if key == _REQUEST_ID_BYTES:
+                rid = value.decode("latin-1")[:128]
+            elif key == b"content-length":
+                length = value
+        rid = rid or new_correlation_id()
+        set_correlation_id(rid)
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            await _too_large(send, rid, self.max_body)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (_REQUEST_ID_BYTES, rid.encode()),
+                ]
+            await send(message)
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except _BodyTooLarge:
+            await _too_large(send, rid, self.max_body)
+            status = 413
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            REQUESTS.labels(method, template, str(status)).inc()
+            LATENCY.labels(method, template).observe(time.perf_counter() - started)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, rid: str, limit: int) -> None:
+    resp = JSONResponse(
+        error_body("payload_too_large", f"request body over {limit} bytes"),
+        status_code=413,
+        headers={REQUEST_ID_HEADER: rid},
+    )
+    await send({"type": "http.response.start", "status": 413, "headers": resp.raw_headers})
+    await send({"type": "http.response.body", "body": resp.body})
+
+
+def create_service_app(
+    *,
+    title: str,
+    readiness: Callable[[FastAPI], Readiness],
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    max_body_bytes: int = 1 << 20,
+    **kwargs: Any,
+) -> FastAPI:
+    """A FastAPI app with the kit's middleware, error handlers and ops routes.
+
+    ``readiness(app)`` returns the checks for ``/readyz`` (called per request, so checks can use
+    what the lifespan stored on ``app.state``).
+    """
+    app = FastAPI(title=title, lifespan=lifespan, **kwargs)
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=max_body_bytes)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        ok, checks = await readiness(app).run()
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        body, content_type = metrics_payload()
+        return Response(body, media_type=content_type)
+
+    return app

@@ -1,0 +1,107 @@
+"""Structured JSON logs with a correlation id carried through HTTP and AMQP.
+
+The correlation id lives in a context variable: the HTTP middleware binds it from
+``X-Request-ID`` (or makes one), the consumer wrapper binds it from the AMQP message, and the
+publisher copies it onto every outgoing message. Every log line carries it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "configure_logging",
+    "correlation_id",
+    "get_logger",
+    "new_correlation_id",
+    "set_correlation_id",
+]
+
+REQUEST_ID_HEADER = "X-Request-ID"
+#: AMQP header carrying the correlation id (also set as the AMQP ``correlation_id`` property).
+AMQP_CORRELATION_HEADER = "x-correlation-id"
+
+_correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+
+def correlation_id() -> str | None:
+    """The correlation id of the current request or message, if any."""
+    return _correlation_id.get()
+
+
+def set_correlation_id(value: str | None) -> None:
+    """Bind ``value`` as the correlation id of the current context (task)."""
+    _correlation_id.set(value)
+
+
+def new_correlation_id() -> str:
+    """A fresh correlation id."""
+    return uuid.uuid4().hex
+
+
+def _add_correlation_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    cid = _correlation_id.get()
+    if cid is not None and "correlation_id" not in event_dict:
+        event_dict["correlation_id"] = cid
+    return event_dict
+
+
+def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -> None:
+    """Route structlog and the standard library (uvicorn, FastStream, aio-pika) through one JSON
+    renderer on stderr, each line tagged with ``service`` and the correlation id."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_correlation_id,
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                _static(service=service),
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiormq", "aio_pika", "pymongo", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+def _static(**fields: Any) -> Any:
+    def add(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        for key, value in fields.items():
+            event_dict.setdefault(key, value)
+        return event_dict
+
+    return add
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger; use keyword arguments for fields: ``log.info("joined", stream_id=s)``."""
+    return structlog.stdlib.get_logger(name)

@@ -1,0 +1,58 @@
+"""In-memory implementations of the kit's ports, for unit tests (real fakes, not mocks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from contracts.envelope import Envelope, Event
+
+from servicekit.broker import LIVE, envelope_routing_key
+
+__all__ = ["FakeClock", "Published", "RecordingPublisher"]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    envelope: Envelope[Event]
+    exchange: str
+    routing_key: str
+
+
+@dataclass
+class RecordingPublisher:
+    """An :class:`~servicekit.broker.EventPublisher` that records what it was asked to publish;
+    set ``fail`` to make it raise like a broker that is down."""
+
+    published: list[Published] = field(default_factory=list)
+    fail: bool = False
+
+    async def publish(
+        self, envelope: Envelope[Event], *, exchange: str = LIVE, routing_key: str | None = None
+    ) -> None:
+        if self.fail:
+            raise ConnectionError("broker unavailable (RecordingPublisher.fail)")
+        self.published.append(
+            Published(envelope, exchange, routing_key or envelope_routing_key(envelope))
+        )
+
+    def events(self, cls: type[Event] | None = None) -> list[Event]:
+        """Payloads published so far, optionally only of one class."""
+        return [
+            p.envelope.payload
+            for p in self.published
+            if cls is None or isinstance(p.envelope.payload, cls)
+        ]
+
+
+@dataclass
+class FakeClock:
+    """A clock tests move by hand."""
+
+    now_: datetime = field(default_factory=lambda: datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.now_
+
+    def advance(self, seconds: float) -> None:
+        self.now_ += timedelta(seconds=seconds)

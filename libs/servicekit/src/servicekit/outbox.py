@@ -1,0 +1,236 @@
+"""Transactional outbox without multi-document transactions.
+
+An event that announces a state change is written **in the same single-document write** as the
+change itself: it is staged inside the aggregate's document under ``_outbox.<event_id>`` and
+counted in ``_outbox_n``. So the change and its event cannot part: either both are stored or
+neither. A relay (one per service instance) publishes staged events with confirms and then
+removes them, one conditional update per event, so two relays never double-count.
+
+Delivery is at least once: a relay that dies after publishing and before clearing, or two relays
+racing, can publish an event twice; consumers dedupe by ``event_id``. Staged events are
+published right away when the writer :meth:`~OutboxRelay.kick`\\ s the relay, and otherwise by
+polling (after a broker outage or a crash), oldest first per document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from contracts.envelope import Envelope, Event, parse_envelope
+from prometheus_client import Counter, Gauge
+from pymongo.asynchronous.collection import AsyncCollection
+
+from servicekit.broker import LIVE, EventPublisher, envelope_routing_key
+from servicekit.mongo import Doc, IndexSpec
+
+__all__ = [
+    "OUTBOX_COUNT",
+    "OUTBOX_FIELD",
+    "OutboxRelay",
+    "outbox_indexes",
+    "stage_insert",
+    "stage_update",
+]
+
+log = logging.getLogger(__name__)
+
+OUTBOX_FIELD = "_outbox"
+OUTBOX_COUNT = "_outbox_n"
+
+PUBLISHED = Counter("livecast_outbox_published_total", "Outbox events published", ["collection"])
+FAILURES = Counter("livecast_outbox_publish_failures_total", "Outbox publish attempts that failed")
+BROKER_OK = Gauge("livecast_outbox_relay_healthy", "1 when the last outbox publish succeeded")
+
+
+def _stored(envelope: Envelope[Event], exchange: str, routing_key: str | None) -> Doc:
+    return {
+        "envelope": envelope.model_dump(mode="json"),
+        "exchange": exchange,
+        "routing_key": routing_key or envelope_routing_key(envelope),
+        "staged_at": time.time(),
+    }
+
+
+def stage_insert(
+    envelopes: Iterable[Envelope[Event]], *, exchange: str = LIVE, routing_key: str | None = None
+) -> Doc:
+    """Fields to add to a document being inserted so that it carries these events."""
+    staged = {str(e.event_id): _stored(e, exchange, routing_key) for e in envelopes}
+    return {OUTBOX_FIELD: staged, OUTBOX_COUNT: len(staged)}
+
+
+def stage_update(
+    update: Mapping[str, Any],
+    envelopes: Iterable[Envelope[Event]],
+    *,
+    exchange: str = LIVE,
+    routing_key: str | None = None,
+) -> dict[str, Any]:
+    """``update`` (a MongoDB update document) extended so the same write stages these events."""
+    merged: dict[str, Any] = {op: dict(fields) for op, fields in update.items()}
+    n = 0
+    for env in envelopes:
+        merged.setdefault("$set", {})[f"{OUTBOX_FIELD}.{env.event_id}"] = _stored(
+            env, exchange, routing_key
+        )
+        n += 1
+    if n:
+        inc = merged.setdefault("$inc", {})
+        inc[OUTBOX_COUNT] = inc.get(OUTBOX_COUNT, 0) + n
+    return merged
+
+
+def outbox_indexes(collections: Iterable[str]) -> list[IndexSpec]:
+    """The index the relay's poll uses, for each collection that stages events."""
+    return [IndexSpec(name, [(OUTBOX_COUNT, 1)], sparse=True) for name in collections]
+
+
+class OutboxRelay:
+    """Publishes events staged in ``collections`` and clears them once the broker confirmed.
+
+    Args:
+        collections: every collection whose documents stage events.
+        publisher: the confirmed publisher.
+        poll_s: how often to look for events left behind (broker outage, crash).
+        grace_s: a polled event must be at least this old, so the relay of the instance that
+            wrote it (kicked at once) normally publishes it, not a competing instance.
+        max_backoff_s: upper bound of the wait between attempts while the broker is down.
+    """
+
+    def __init__(
+        self,
+        collections: Sequence[AsyncCollection[Doc]],
+        publisher: EventPublisher,
+        *,
+        poll_s: float = 1.0,
+        grace_s: float = 2.0,
+        max_backoff_s: float = 10.0,
+        batch: int = 200,
+    ) -> None:
+        self._cols = {c.name: c for c in collections}
+        self._publisher = publisher
+        self._poll_s = poll_s
+        self._grace_s = grace_s
+        self._max_backoff_s = max_backoff_s
+        self._batch = batch
+        self._kicked: dict[tuple[str, Any], None] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.healthy = True
+
+    # ---- writer side ----------------------------------------------------------------------
+
+    def kick(self, collection: str, doc_id: Any) -> None:
+        """Publish the events staged in this document now (in the background)."""
+        self._kicked[(collection, doc_id)] = None
+        self._wake.set()
+
+    # ---- relay ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        failures = 0
+        next_poll = 0.0
+        while True:
+            try:
+                await self.publish_kicked()
+                if time.monotonic() >= next_poll:
+                    await self.publish_pending(min_age_s=self._grace_s)
+                    next_poll = time.monotonic() + self._poll_s
+                failures = 0
+                self._set_health(True)
+                timeout = max(0.0, next_poll - time.monotonic())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                FAILURES.inc()
+                self._set_health(False)
+                timeout = min(self._max_backoff_s, 0.1 * (2**failures))
+                log.warning(
+                    "outbox relay could not publish; will retry",
+                    extra={"error": repr(exc)[:300], "retry_in_s": timeout},
+                )
+                next_poll = 0.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            self._wake.clear()
+
+    def _set_health(self, ok: bool) -> None:
+        self.healthy = ok
+        BROKER_OK.set(1 if ok else 0)
+
+    async def publish_kicked(self) -> int:
+        """Publish the documents that writers kicked; returns how many events were published."""
+        done = 0
+        while self._kicked:
+            (name, doc_id) = next(iter(self._kicked))
+            col = self._cols[name]
+            doc = await col.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
+            if doc is not None:
+                done += await self._publish_doc(col, doc, min_age_s=0.0)
+            self._kicked.pop((name, doc_id), None)
+        return done
+
+    async def publish_pending(self, *, min_age_s: float = 0.0) -> int:
+        """One pass over every collection: publish staged events at least ``min_age_s`` old.
+
+        Returns how many events were published. Raises if the broker refuses (the events stay
+        staged and a later pass retries them).
+        """
+        done = 0
+        for col in self._cols.values():
+            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1}).limit(self._batch)
+            async for doc in cursor:
+                done += await self._publish_doc(col, doc, min_age_s=min_age_s)
+        return done
+
+    async def _publish_doc(self, col: AsyncCollection[Doc], doc: Doc, *, min_age_s: float) -> int:
+        staged: dict[str, Doc] = doc.get(OUTBOX_FIELD) or {}
+        now = time.time()
+        items = sorted(
+            (
+                (item.get("staged_at", 0.0), event_id, item)
+                for event_id, item in staged.items()
+                if now - item.get("staged_at", 0.0) >= min_age_s
+            ),
+            key=lambda t: (t[0], t[1]),
+        )
+        for _, event_id, item in items:
+            envelope = parse_envelope(item["envelope"])
+            await self._publisher.publish(
+                envelope, exchange=item.get("exchange", LIVE), routing_key=item.get("routing_key")
+            )
+            await col.update_one(
+                {"_id": doc["_id"], f"{OUTBOX_FIELD}.{event_id}": {"$exists": True}},
+                {"$unset": {f"{OUTBOX_FIELD}.{event_id}": ""}, "$inc": {OUTBOX_COUNT: -1}},
+            )
+            PUBLISHED.labels(col.name).inc()
+        return len(items)
+
+    async def drain(self, max_wait_s: float = 10.0) -> None:
+        """Publish everything staged now (ignoring the grace period); for tests and shutdown."""
+        deadline = time.monotonic() + max_wait_s
+        while True:
+            await self.publish_kicked()
+            await self.publish_pending(min_age_s=0.0)
+            pending = 0
+            for col in self._cols.values():
+                pending += await col.count_documents({OUTBOX_COUNT: {"$gt": 0}})
+            if pending == 0 or time.monotonic() > deadline:
+                return
