@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pytest
-
 from contracts import known_events, make_envelope, parse_envelope
 from contracts.common import StreamStatus
 from contracts.envelope import Event, register_upcaster
@@ -21,7 +20,7 @@ def test_every_event_type_is_lowercase_dotted_and_unique() -> None:
         assert event_type == event_type.lower()
         assert "." in event_type
         assert version >= 1
-    assert len({cls for cls in events.values()}) == len(events)
+    assert len(set(events.values())) == len(events)
 
 
 def test_names_apply_the_namespace_everywhere() -> None:

@@ -180,9 +180,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from servicekit.settings import read_secret_files
 
-    secret = os.environ.get("AUTH_JWT_SECRET") or read_secret_files(os.environ).get(
-        "AUTH_JWT_SECRET"
-    )
+    secret = os.environ.get("AUTH_JWT_SECRET") or read_secret_files(
+        os.environ, ["AUTH_JWT_SECRET"]
+    ).get("AUTH_JWT_SECRET")
     if not secret:
         sys.stderr.write("invalid setting AUTH_JWT_SECRET: not set (nor AUTH_JWT_SECRET_FILE)\n")
         return 2

@@ -8,7 +8,8 @@ Ack decisions are explicit:
 * the handler raised: after a short backoff the message is **nacked** and requeued; the quorum
   queue's delivery limit moves it to the dead-letter queue if it keeps failing;
 * otherwise: acked. With a :class:`~servicekit.idempotency.ProcessedEvents` store, an event id
-  already processed by this consumer is acked without calling the handler again.
+  already processed by this consumer is acked without calling the handler again, and a copy
+  that arrives while another copy is being processed is requeued until that one finishes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from servicekit.broker import LIVE, MUX, Binding, QueueSpec
-from servicekit.idempotency import ProcessedEvents
+from servicekit.idempotency import EventInProgress, ProcessedEvents
 from servicekit.logs import AMQP_CORRELATION_HEADER, set_correlation_id
 
 __all__ = ["EventDispatcher", "attach_consumer"]
@@ -149,8 +150,9 @@ def attach_consumer(
     :func:`~servicekit.broker.declare_topology`. ``consumer`` names this consumer in the
     processed-events store (one service may run several consumers)."""
 
-    async def handle(body: bytes, msg: RabbitMessage) -> None:
+    async def handle(msg: RabbitMessage) -> None:
         raw = msg.raw_message
+        body = raw.body
         headers = raw.headers or {}
         cid = headers.get(AMQP_CORRELATION_HEADER) or raw.correlation_id
         set_correlation_id(str(cid) if cid else None)
@@ -177,6 +179,12 @@ def attach_consumer(
                 ran = await processed.run_once(
                     consumer, envelope.event_id, lambda: dispatcher.dispatch(envelope)
                 )
+        except EventInProgress:
+            count = _delivery_count(headers.get("x-delivery-count"))
+            CONSUMED.labels(queue, etype, "in_progress").inc()
+            await asyncio.sleep(retry_delay(count, base=retry_base_s * 5))
+            await msg.nack(requeue=True)
+            return
         except Exception:
             count = _delivery_count(headers.get("x-delivery-count"))
             log.exception(

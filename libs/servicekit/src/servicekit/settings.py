@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -37,18 +37,18 @@ class SettingsError(SystemExit):
     """Raised by :func:`load_settings`: settings missing or malformed (exit status 2)."""
 
 
-def read_secret_files(environ: Mapping[str, str]) -> dict[str, str]:
-    """``{NAME: contents}`` for every ``NAME_FILE`` in ``environ`` whose ``NAME`` is unset.
+def read_secret_files(environ: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    """``{NAME: contents}`` for every ``NAME`` in ``names`` that is unset in ``environ`` while
+    ``NAME_FILE`` is set.
 
     Raises:
         SettingsError: a ``NAME_FILE`` names a file that cannot be read.
     """
     found: dict[str, str] = {}
-    for key, path in environ.items():
-        if not key.endswith("_FILE") or not path:
-            continue
-        name = key[: -len("_FILE")]
-        if environ.get(name):
+    for name in names:
+        key = f"{name}_FILE"
+        path = environ.get(key)
+        if not path or environ.get(name):
             continue
         try:
             found[name] = Path(path).read_text().rstrip("\r\n")
@@ -59,12 +59,28 @@ def read_secret_files(environ: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
+def setting_env_names(settings_cls: type[BaseSettings]) -> set[str]:
+    """Every environment variable name a settings class reads (upper case)."""
+    prefix = str(settings_cls.model_config.get("env_prefix") or "")
+    names: set[str] = set()
+    for field_name, field in settings_cls.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(c.upper() for c in alias.choices if isinstance(c, str))
+        elif isinstance(alias, str):
+            names.add(alias.upper())
+        else:
+            names.add(f"{prefix}{field_name}".upper())
+    return names
+
+
 class FileEnvSettingsSource(EnvSettingsSource):
-    """Reads ``NAME_FILE`` variables as if ``NAME`` held the file's contents."""
+    """Reads ``NAME_FILE`` variables as if ``NAME`` held the file's contents (only for the
+    settings' own variables)."""
 
     def _load_env_vars(self) -> Mapping[str, str | None]:
         return parse_env_vars(
-            read_secret_files(os.environ),
+            read_secret_files(os.environ, setting_env_names(self.settings_cls)),
             self.case_sensitive,
             self.env_ignore_empty,
             self.env_parse_none_str,
@@ -176,6 +192,8 @@ S = TypeVar("S", bound=BaseSettings)
 
 def _env_name(settings_cls: type[BaseSettings], loc: tuple[int | str, ...]) -> str:
     field_name = str(loc[0])
+    if field_name.upper() in setting_env_names(settings_cls):
+        return field_name.upper()
     field = settings_cls.model_fields.get(field_name)
     if field is not None and isinstance(field.validation_alias, AliasChoices):
         first = field.validation_alias.choices[0]

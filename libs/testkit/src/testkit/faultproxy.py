@@ -29,7 +29,9 @@ class FaultProxy:
         self.target = (target_host, target_port)
         self.port = 0
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="faultproxy")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="faultproxy"
+        )
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._refusing = False
@@ -66,7 +68,10 @@ class FaultProxy:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 

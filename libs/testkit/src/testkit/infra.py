@@ -75,7 +75,9 @@ def provide_infra() -> Iterator[InfraUrls]:
         ):
             params = rabbit.get_connection_params()
             url = f"amqp://guest:guest@{params.host}:{params.port}/"
-            yield InfraUrls(url, mongodb.get_connection_url(), "mongo:7.0 (testcontainers)", "docker")
+            yield InfraUrls(
+                url, mongodb.get_connection_url(), "mongo:7.0 (testcontainers)", "docker"
+            )
         return
     root = repo_root()
     result = subprocess.run(  # noqa: S603

@@ -17,16 +17,16 @@ from urllib.parse import urlparse
 
 import pytest
 import pytest_asyncio
+from contracts.routing import Names
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-
-from contracts.routing import Names
 from servicekit.auth import mint_token
+
 from testkit.faultproxy import FaultProxy
 from testkit.infra import InfraUrls, provide_infra
 from testkit.rabbit import delete_namespace
 
-TEST_JWT_SECRET = "test-secret-for-livecast-tests-only-0123456789"
+TEST_JWT_SECRET = "test-secret-for-livecast-tests-only-0123456789"  # noqa: S105 (tests only)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 
 import aio_pika
-
 from contracts.routing import Names
 
 SERVICES = ("stream-svc", "viewer-svc", "chat-gateway", "webhook-ingest", "notifier", "kit-test")
