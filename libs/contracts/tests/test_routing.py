@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pytest
+
 from contracts import known_events, make_envelope, parse_envelope
 from contracts.common import StreamStatus
 from contracts.envelope import Event, register_upcaster

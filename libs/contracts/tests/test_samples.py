@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+
 from contracts import Envelope, known_events, parse_envelope
 from contracts.envelope import UnknownEventError
-from pydantic import ValidationError
 
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_FILES = sorted(SAMPLES.glob("*.json"))

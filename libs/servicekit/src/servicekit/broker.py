@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from contracts.envelope import Envelope, Event
-from contracts.routing import Names
 from faststream.rabbit import (
     Channel,
     ExchangeType,
@@ -22,6 +20,8 @@ from faststream.rabbit import (
     RabbitQueue,
 )
 
+from contracts.envelope import Envelope, Event
+from contracts.routing import Names
 from servicekit.logs import AMQP_CORRELATION_HEADER, correlation_id
 
 __all__ = [

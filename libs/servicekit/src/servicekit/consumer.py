@@ -21,14 +21,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from contracts.envelope import Envelope, Event, UnknownEventError, parse_envelope
-from contracts.webhook import MuxWebhookReceived
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitQueue
 from faststream.rabbit.annotations import RabbitMessage
 from prometheus_client import Counter
 from pydantic import ValidationError
 
+from contracts.envelope import Envelope, Event, UnknownEventError, parse_envelope
+from contracts.webhook import MuxWebhookReceived
 from servicekit.broker import LIVE, MUX, Binding, QueueSpec
 from servicekit.idempotency import EventInProgress, ProcessedEvents
 from servicekit.logs import AMQP_CORRELATION_HEADER, set_correlation_id

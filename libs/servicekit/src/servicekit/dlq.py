@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 import aio_pika
+
 from contracts.routing import Names
 
 KNOWN_SERVICES = ("stream-svc", "viewer-svc", "chat-gateway", "webhook-ingest", "notifier")

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from contracts.envelope import Envelope, Event
-
 from servicekit.broker import LIVE, envelope_routing_key
 
 __all__ = ["FakeClock", "Published", "RecordingPublisher"]

@@ -21,10 +21,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from contracts.envelope import Envelope, Event, parse_envelope
 from prometheus_client import Counter, Gauge
 from pymongo.asynchronous.collection import AsyncCollection
 
+from contracts.envelope import Envelope, Event, parse_envelope
 from servicekit.broker import LIVE, EventPublisher, envelope_routing_key
 from servicekit.mongo import Doc, IndexSpec
 

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from contracts.routing import Names
 from faststream.rabbit import RabbitBroker
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -23,6 +22,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from contracts.routing import Names
 from servicekit.broker import QueueSpec, RabbitEventPublisher, declare_topology, make_broker
 from servicekit.consumer import EventDispatcher, attach_consumer
 from servicekit.health import Readiness, broker_check, mongo_check

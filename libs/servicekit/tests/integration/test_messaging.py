@@ -9,10 +9,11 @@ from typing import Any
 
 import aio_pika
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
 from contracts import Envelope, make_envelope
 from contracts.routing import Names
 from contracts.viewer import ViewerJoined
-from pymongo.asynchronous.database import AsyncDatabase
 from servicekit.broker import RabbitEventPublisher, declare_topology, make_broker
 from servicekit.consumer import EventDispatcher, attach_consumer
 from servicekit.idempotency import MongoProcessedEvents

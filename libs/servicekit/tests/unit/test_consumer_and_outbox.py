@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from contracts import make_envelope
 from contracts.stream import StreamStarted
 from contracts.viewer import ViewerJoined

@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from pydantic import BaseModel
+
 from servicekit.auth import CurrentAccount, JwtVerifier, mint_token
 from servicekit.health import Readiness
 from servicekit.http import create_service_app

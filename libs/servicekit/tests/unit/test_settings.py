@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
 from servicekit.settings import ServiceSettings, SettingsError, load_settings
 
 

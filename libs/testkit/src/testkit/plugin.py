@@ -17,11 +17,11 @@ from urllib.parse import urlparse
 
 import pytest
 import pytest_asyncio
-from contracts.routing import Names
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from servicekit.auth import mint_token
 
+from contracts.routing import Names
+from servicekit.auth import mint_token
 from testkit.faultproxy import FaultProxy
 from testkit.infra import InfraUrls, provide_infra
 from testkit.rabbit import delete_namespace

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import aio_pika
+
 from contracts.routing import Names
 
 SERVICES = ("stream-svc", "viewer-svc", "chat-gateway", "webhook-ingest", "notifier", "kit-test")

@@ -1,0 +1,60 @@
+"""``make bench`` works: the harness runs a benchmark in a subprocess and writes its table."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from testkit.infra import InfraUrls
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_run_writes_json_and_markdown_with_the_servers(
+    infra: InfraUrls, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "RABBITMQ_URL": infra.amqp,
+        "MONGODB_URL": infra.mongo,
+        "LIVECAST_MONGO_SERVER": infra.mongo_server,
+        "BENCH_QUICK": "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "publish", "--out", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads((tmp_path / "results.json").read_text())
+    (row,) = data["results"]
+    assert row["benchmark"] == "publish"
+    assert row["value"] > 0 and row["baseline_value"] > 0
+    assert row["ratio"] == pytest.approx(row["value"] / row["baseline_value"], rel=1e-2)
+    assert "RabbitMQ" in data["servers"]["rabbitmq"]
+    table = (tmp_path / "RESULTS.md").read_text()
+    assert "| publish |" in table
+    assert infra.mongo_server in table
+
+
+def test_unknown_benchmark_is_refused(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.run", "no_such_bench", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "unknown benchmark" in proc.stderr
