@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.common import AccountId, ResponseModel, StreamId
 from contracts.envelope import Event
@@ -41,6 +41,27 @@ class ViewerCountChanged(Event):
     viewer_count: int = Field(ge=0)
     peak: int = Field(ge=0)
     as_of: AwareDatetime
+
+
+class PresenceEntry(BaseModel):
+    """One account holding an open chat connection to one stream."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    stream_id: StreamId
+    account_id: AccountId
+
+
+class PresenceHeartbeat(Event):
+    """chat-gateway: these accounts hold an open chat connection (sent by each gateway instance
+    when a connection opens and then every presence interval). viewer-svc counts each entry as a
+    heartbeat of that viewer, so a chat connection keeps its account counted as watching.
+    Ephemeral: published directly, not through an outbox."""
+
+    TYPE: ClassVar[str] = "presence.heartbeat"
+
+    instance_id: str
+    seen_at: AwareDatetime
+    entries: list[PresenceEntry] = Field(default_factory=list)
 
 
 class JoinLiveStreamResponse(ResponseModel):
