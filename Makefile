@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-PY_PACKAGES := contracts servicekit testkit mux_sim stream_svc viewer_svc chat_gateway webhook_ingest notifier
+PY_PACKAGES := contracts servicekit testkit mux_sim stream_svc viewer_svc chat_gateway webhook_ingest notifier bench
 VENV := .venv
 UV := scripts/uv.sh
 
@@ -34,7 +34,7 @@ lint: setup
 	@$(MAKE) --no-print-directory typecheck
 
 typecheck: setup
-	@$(VENV)/bin/mypy $(foreach p,$(PY_PACKAGES),$(if $(wildcard libs/*/src/$(p) services/*/src/$(p) tools/*/src/$(p)),-p $(p)))
+	@$(VENV)/bin/mypy $(foreach p,$(PY_PACKAGES),$(if $(wildcard libs/*/src/$(p) services/*/src/$(p) tools/*/src/$(p) $(p)/__init__.py),-p $(p)))
 
 format: setup
 	@$(VENV)/bin/ruff format .

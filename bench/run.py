@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; have {discover()}")
     ctx = BenchContext.from_env()
-    meta = {"machine": machine(), "servers": asyncio.run(_servers(ctx))}
+    meta: dict[str, Any] = {"machine": machine(), "servers": asyncio.run(_servers(ctx))}
     rows: list[dict[str, Any]] = []
     failed = False
     for name in names:
