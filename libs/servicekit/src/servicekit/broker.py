@@ -7,6 +7,7 @@ per consuming service with its bindings, a delivery limit, and at-least-once dea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -69,6 +70,7 @@ def make_broker(
     """A FastStream RabbitMQ broker: robust connection (reconnects by itself), publisher confirms
     on, consumer prefetch bounded. ``fail_fast=False`` lets a service start while the broker is
     down; ``/readyz`` reports it until it is back."""
+    kwargs.setdefault("log_level", logging.DEBUG)  # per-message access logs only at DEBUG
     return RabbitBroker(
         url,
         app_id=app_id,
