@@ -63,6 +63,11 @@ class FaultProxy:
         if self._server is not None:
             self._server.close()
         self._drop_all()
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def __enter__(self) -> FaultProxy:
         return self.start()
