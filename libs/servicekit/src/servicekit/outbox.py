@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import Counter, Gauge
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from contracts.envelope import Envelope, Event, parse_envelope
@@ -179,12 +180,21 @@ class OutboxRelay:
         """Publish the documents that writers kicked; returns how many events were published."""
         done = 0
         while self._kicked:
-            (name, doc_id) = next(iter(self._kicked))
-            col = self._cols[name]
-            doc = await col.find_one({"_id": doc_id}, {OUTBOX_FIELD: 1})
-            if doc is not None:
-                done += await self._publish_doc(col, doc, min_age_s=0.0)
-            self._kicked.pop((name, doc_id), None)
+            batch = list(self._kicked)[: self._batch]
+            by_collection: dict[str, list[Any]] = {}
+            for name, doc_id in batch:
+                by_collection.setdefault(name, []).append(doc_id)
+            for name, ids in by_collection.items():
+                col = self._cols[name]
+                docs = [
+                    doc
+                    async for doc in col.find(
+                        {"_id": {"$in": ids}, OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1}
+                    )
+                ]
+                done += await self._publish_docs(col, docs, min_age_s=0.0)
+            for key in batch:
+                self._kicked.pop(key, None)
         return done
 
     async def publish_pending(self, *, min_age_s: float = 0.0) -> int:
@@ -196,14 +206,44 @@ class OutboxRelay:
         done = 0
         for col in self._cols.values():
             cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1}).limit(self._batch)
-            async for doc in cursor:
-                done += await self._publish_doc(col, doc, min_age_s=min_age_s)
+            docs = [doc async for doc in cursor]
+            done += await self._publish_docs(col, docs, min_age_s=min_age_s)
         return done
 
-    async def _publish_doc(self, col: AsyncCollection[Doc], doc: Doc, *, min_age_s: float) -> int:
-        staged: dict[str, Doc] = doc.get(OUTBOX_FIELD) or {}
+    async def _publish_docs(
+        self, col: AsyncCollection[Doc], docs: list[Doc], *, min_age_s: float
+    ) -> int:
+        """Publish the due events of ``docs``: documents concurrently (pipelined confirms), each
+        document's events in staging order; then clear what the broker confirmed in one bulk
+        write. Raises the first publish error after clearing what did succeed."""
         now = time.time()
-        items = sorted(
+        results = await asyncio.gather(
+            *(self._publish_one_doc(doc, now, min_age_s) for doc in docs), return_exceptions=True
+        )
+        clears: list[UpdateOne] = []
+        error: BaseException | None = None
+        for doc, result in zip(docs, results, strict=True):
+            published, failure = result if isinstance(result, tuple) else ([], result)
+            clears += [
+                UpdateOne(
+                    {"_id": doc["_id"], f"{OUTBOX_FIELD}.{event_id}": {"$exists": True}},
+                    {"$unset": {f"{OUTBOX_FIELD}.{event_id}": ""}, "$inc": {OUTBOX_COUNT: -1}},
+                )
+                for event_id in published
+            ]
+            error = error or failure
+        if clears:
+            await col.bulk_write(clears, ordered=False)
+            PUBLISHED.labels(col.name).inc(len(clears))
+        if error is not None:
+            raise error
+        return len(clears)
+
+    async def _publish_one_doc(
+        self, doc: Doc, now: float, min_age_s: float
+    ) -> tuple[list[str], BaseException | None]:
+        staged: dict[str, Doc] = doc.get(OUTBOX_FIELD) or {}
+        due = sorted(
             (
                 (item.get("staged_at", 0.0), event_id, item)
                 for event_id, item in staged.items()
@@ -211,17 +251,19 @@ class OutboxRelay:
             ),
             key=lambda t: (t[0], t[1]),
         )
-        for _, event_id, item in items:
-            envelope = parse_envelope(item["envelope"])
-            await self._publisher.publish(
-                envelope, exchange=item.get("exchange", LIVE), routing_key=item.get("routing_key")
-            )
-            await col.update_one(
-                {"_id": doc["_id"], f"{OUTBOX_FIELD}.{event_id}": {"$exists": True}},
-                {"$unset": {f"{OUTBOX_FIELD}.{event_id}": ""}, "$inc": {OUTBOX_COUNT: -1}},
-            )
-            PUBLISHED.labels(col.name).inc()
-        return len(items)
+        published: list[str] = []
+        for _, event_id, item in due:
+            try:
+                envelope = parse_envelope(item["envelope"])
+                await self._publisher.publish(
+                    envelope,
+                    exchange=item.get("exchange", LIVE),
+                    routing_key=item.get("routing_key"),
+                )
+            except Exception as exc:
+                return published, exc
+            published.append(event_id)
+        return published, None
 
     async def drain(self, max_wait_s: float = 10.0) -> None:
         """Publish everything staged now (ignoring the grace period); for tests and shutdown."""

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -97,6 +97,9 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
 
+    #: Whether the service verifies bearer tokens (then a JWT secret or JWKS URL is required).
+    requires_auth: ClassVar[bool] = True
+
     service_name: str = "livecast"
     environment: Literal["dev", "test", "prod"] = Field(
         default="dev", validation_alias=AliasChoices("LIVECAST_ENV", "ENVIRONMENT")
@@ -171,7 +174,7 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _auth_configured(self) -> ServiceSettings:
-        if self.auth_jwt_secret is None and self.auth_jwks_url is None:
+        if self.requires_auth and self.auth_jwt_secret is None and self.auth_jwks_url is None:
             raise ValueError("AUTH_JWT_SECRET (HS256) or AUTH_JWKS_URL (RS256) must be set")
         secret = self.auth_jwt_secret.get_secret_value() if self.auth_jwt_secret else None
         if self.environment == "prod" and secret is not None and len(secret) < 32:
