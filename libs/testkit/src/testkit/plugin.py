@@ -81,6 +81,37 @@ def fault_proxy() -> Iterator[Callable[[str], tuple[FaultProxy, str]]]:
 
 
 @pytest.fixture
+def service_env(
+    infra: InfraUrls, namespace: str, jwt_secret: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Environment for building a service's settings against this test's infrastructure
+    (set with monkeypatch, so ``load_settings`` in the code under test sees it)."""
+    env = {
+        "RABBITMQ_URL": infra.amqp,
+        "MONGODB_URL": infra.mongo,
+        "LIVECAST_NAMESPACE": namespace,
+        "LIVECAST_ENV": "test",
+        "AUTH_JWT_SECRET": jwt_secret,
+        "LOG_JSON": "false",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest_asyncio.fixture
+async def drop_namespace_dbs(infra: InfraUrls, namespace: str) -> AsyncIterator[None]:
+    """Drop every database whose name starts with this test's namespace afterwards."""
+    yield
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo)
+    prefix = namespace.replace(".", "_").replace("-", "_")
+    for name in await client.list_database_names():
+        if name.startswith(prefix):
+            await client.drop_database(name)
+    await client.close()
+
+
+@pytest.fixture
 def jwt_secret() -> str:
     return TEST_JWT_SECRET
 

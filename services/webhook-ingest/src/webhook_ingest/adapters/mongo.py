@@ -1,0 +1,60 @@
+"""The inbox in MongoDB: ``mux_webhook_events``, one document per Mux event id (``_id``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from contracts import Envelope, Event
+from servicekit.broker import MUX
+from servicekit.mongo import Doc, IndexSpec
+from servicekit.outbox import stage_insert
+
+COLLECTION = "mux_webhook_events"
+INDEXES = [
+    IndexSpec(COLLECTION, [("received_at", 1)]),
+    IndexSpec(COLLECTION, [("type", 1), ("received_at", 1)]),
+]
+
+
+class MongoInbox:
+    def __init__(self, collection: AsyncCollection[Doc]) -> None:
+        self._col = collection
+
+    async def store(self, event: dict[str, Any], envelope: Envelope[Event]) -> bool:
+        doc = {
+            "_id": event["id"],
+            "type": event["type"],
+            "received_at": datetime.now(UTC),
+            "event": event,
+            "envelope": envelope.model_dump(mode="json"),
+            **stage_insert([envelope], exchange=MUX, routing_key=event["type"]),
+        }
+        try:
+            await self._col.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def find(
+        self,
+        *,
+        ids: list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {}
+        if ids:
+            query["_id"] = {"$in": ids}
+        window: dict[str, datetime] = {}
+        if since is not None:
+            window["$gte"] = since
+        if until is not None:
+            window["$lt"] = until
+        if window:
+            query["received_at"] = window
+        cursor = self._col.find(query, {"envelope": 1, "type": 1, "received_at": 1})
+        return [doc async for doc in cursor.sort([("received_at", 1), ("_id", 1)])]

@@ -1,0 +1,76 @@
+"""Mux webhook signatures: ``Mux-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]``.
+
+The signature is HMAC-SHA256 of ``"{t}.{raw body}"`` with the endpoint's signing secret,
+hex-encoded. Any ``v1`` matching any configured secret is accepted (secret rotation, and Mux
+may send several signatures), compared in constant time. The timestamp must be within the
+tolerance of now, in both directions (stale replays and clock-skewed futures are refused).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class SignatureError(Exception):
+    """Why a signature was refused (the message is safe to return to the caller)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSignature:
+    timestamp: int
+    signatures: tuple[str, ...]
+
+
+def parse_header(header: str | None) -> ParsedSignature:
+    """Split ``t=...,v1=...`` into its timestamp and ``v1`` signatures.
+
+    Raises:
+        SignatureError: missing or malformed header.
+    """
+    if not header:
+        raise SignatureError("missing Mux-Signature header")
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1" and value:
+            signatures.append(value.strip().lower())
+    if timestamp is None or not signatures:
+        raise SignatureError("malformed Mux-Signature header (need t= and v1=)")
+    return ParsedSignature(timestamp, tuple(signatures))
+
+
+def expected_signature(secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def verify(
+    header: str | None, body: bytes, secrets: Sequence[str], *, now: float, tolerance_s: float
+) -> int:
+    """Check the signature of ``body``; return its timestamp.
+
+    Raises:
+        SignatureError: missing/malformed header, no matching signature, or a timestamp
+            outside ``now ± tolerance_s``.
+    """
+    parsed = parse_header(header)
+    matched = False
+    for secret in secrets:
+        want = expected_signature(secret, parsed.timestamp, body)
+        for got in parsed.signatures:
+            matched |= hmac.compare_digest(want, got)
+    if not matched:
+        raise SignatureError("signature does not match")
+    age = now - parsed.timestamp
+    if age > tolerance_s:
+        raise SignatureError(f"timestamp is {int(age)} s old (tolerance {int(tolerance_s)} s)")
+    if age < -tolerance_s:
+        raise SignatureError(
+            f"timestamp is {int(-age)} s in the future (tolerance {int(tolerance_s)} s)"
+        )
+    return parsed.timestamp

@@ -1,0 +1,86 @@
+"""``POST /webhooks/mux``: verify, store, acknowledge; publication follows through the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+
+from servicekit.errors import ApiError
+from servicekit.health import Readiness
+from servicekit.http import create_service_app
+from servicekit.logs import correlation_id
+from webhook_ingest.bootstrap import Deps, build_deps
+from webhook_ingest.domain.event import BadWebhook
+from webhook_ingest.domain.signature import SignatureError
+from webhook_ingest.handlers import receive_webhook
+from webhook_ingest.settings import Settings
+
+
+def get_deps(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
+
+
+DepsDep = Annotated[Deps, Depends(get_deps)]
+
+
+def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
+    """The webhook-ingest app; ``deps`` (tests) replaces the real adapters and skips I/O."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if deps is not None:
+            app.state.deps, app.state.infra = deps, None
+            yield
+            return
+        app.state.deps, app.state.infra = await build_deps(settings)
+        try:
+            yield
+        finally:
+            await app.state.infra.close()
+
+    def readiness(app: FastAPI) -> Readiness:
+        infra = getattr(app.state, "infra", None)
+        return infra.readiness() if infra is not None else Readiness()
+
+    app = create_service_app(
+        title="livecast webhook-ingest",
+        readiness=readiness,
+        lifespan=lifespan,
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+    @app.post("/webhooks/mux")
+    async def mux_webhook(
+        request: Request,
+        deps: DepsDep,
+        mux_signature: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        """Receive a Mux webhook (Mux signature, no JWT)."""
+        body = await request.body()
+        try:
+            received = await receive_webhook(
+                body,
+                mux_signature,
+                secrets=deps.secrets,
+                tolerance_s=deps.tolerance_s,
+                now=deps.clock(),
+                inbox=deps.inbox,
+                kick=deps.kick,
+                correlation_id=correlation_id(),
+            )
+        except SignatureError as exc:
+            raise ApiError(401, "invalid_signature", str(exc)) from None
+        except BadWebhook as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
+        return {
+            "received": True,
+            "id": received.mux_event_id,
+            "type": received.event_type,
+            "duplicate": received.duplicate,
+        }
+
+    return app
