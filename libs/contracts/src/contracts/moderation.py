@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
-from contracts.common import AccountId, StreamId
+from contracts.common import AccountId, ApiModel, ResponseModel, StreamId
 from contracts.envelope import Event
 
 
@@ -55,3 +55,45 @@ class UserUnbanned(Event):
     account_id: AccountId
     by: AccountId
     at: AwareDatetime
+
+
+# ---- REST --------------------------------------------------------------------------------------
+
+
+class AddModeratorRequest(ApiModel):
+    """``POST /live/{stream_id}/moderators``."""
+
+    account_id: AccountId
+
+
+class BanRequest(ApiModel):
+    """``POST /live/{stream_id}/bans``: without ``duration_s`` the ban lasts until lifted;
+    with it, it is a timeout."""
+
+    account_id: AccountId
+    duration_s: int | None = Field(default=None, ge=1, le=365 * 24 * 3600)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ModeratorView(ResponseModel):
+    account_id: AccountId
+    added_by: AccountId
+    added_at: AwareDatetime
+
+
+class BanView(ResponseModel):
+    account_id: AccountId
+    by: AccountId
+    at: AwareDatetime
+    expires_at: AwareDatetime | None = None
+    reason: str | None = None
+
+
+class ModerationLogEntry(ResponseModel):
+    action_id: str
+    action: str
+    account_id: AccountId
+    by: AccountId
+    at: AwareDatetime
+    expires_at: AwareDatetime | None = None
+    reason: str | None = None

@@ -24,7 +24,13 @@ from contracts.ws import client_frame_adapter, server_frame_adapter
 def rest_models() -> dict[str, type[BaseModel]]:
     """Every REST request/response model defined in the contracts package, by class name."""
     found: dict[str, type[BaseModel]] = {}
-    for module in (contracts.stream, contracts.viewer, contracts.chat, contracts.notification):
+    for module in (
+        contracts.stream,
+        contracts.moderation,
+        contracts.viewer,
+        contracts.chat,
+        contracts.notification,
+    ):
         for value in vars(module).values():
             if (
                 isinstance(value, type)

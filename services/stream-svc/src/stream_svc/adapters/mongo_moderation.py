@@ -1,0 +1,154 @@
+"""``stream_moderators``, ``stream_bans`` and ``moderation_actions`` in MongoDB.
+
+The action log is the source of truth: each action is one inserted document that stages its
+event (outbox). Moderators and bans are one document per ``(stream, account)``, updated
+last-write-wins by the action's time, so applying actions again or out of order converges (the
+service applies each action inline, and again from its own events as a repair).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from contracts import Envelope, Event
+from servicekit.mongo import Doc, IndexSpec
+from servicekit.outbox import stage_insert
+from stream_svc.domain.model import Ban, ModerationAction, Moderator
+
+MODERATORS = "stream_moderators"
+BANS = "stream_bans"
+ACTIONS = "moderation_actions"
+
+INDEXES = [
+    IndexSpec(MODERATORS, [("stream_id", 1), ("is_moderator", 1)]),
+    IndexSpec(BANS, [("stream_id", 1), ("banned", 1)]),
+    IndexSpec(ACTIONS, [("stream_id", 1), ("at", -1), ("_id", -1)]),
+]
+
+
+def _key(stream_id: str, account_id: str) -> str:
+    return f"{stream_id}\x1f{account_id}"
+
+
+class MongoModeration:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._mods = db[MODERATORS]
+        self._bans = db[BANS]
+        self._actions = db[ACTIONS]
+
+    async def log(self, action: ModerationAction, envelope: Envelope[Event]) -> None:
+        doc = {
+            "_id": action.action_id,
+            "stream_id": action.stream_id,
+            "action": action.action,
+            "account_id": action.account_id,
+            "by": action.by,
+            "at": action.at,
+            "expires_at": action.expires_at,
+            "reason": action.reason,
+            **stage_insert([envelope]),
+        }
+        await self._actions.insert_one(doc)
+
+    async def history(
+        self, stream_id: str, *, limit: int, after: tuple[datetime, str] | None
+    ) -> list[ModerationAction]:
+        query: dict[str, Any] = {"stream_id": stream_id}
+        if after is not None:
+            at, action_id = after
+            query["$or"] = [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": action_id}}]
+        cursor = (
+            self._actions.find(query, {"_outbox": 0}).sort([("at", -1), ("_id", -1)]).limit(limit)
+        )
+        return [
+            ModerationAction(
+                d["_id"],
+                d["stream_id"],
+                d["action"],
+                d["account_id"],
+                d["by"],
+                d["at"],
+                d.get("expires_at"),
+                d.get("reason"),
+            )
+            async for d in cursor
+        ]
+
+    async def _last_write_wins(self, collection: Any, key: str, at: datetime, values: Doc) -> bool:
+        """Set ``values`` unless a newer action already wrote this key; ``True`` if applied."""
+        try:
+            result = await collection.update_one(
+                {"_id": key, "$or": [{"at": {"$lt": at}}, {"at": {"$exists": False}}]},
+                {"$set": {**values, "at": at}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # the document exists with a newer (or equal) action
+        return bool(result.modified_count or result.upserted_id is not None)
+
+    async def set_moderator(
+        self, stream_id: str, account_id: str, *, is_moderator: bool, by: str, at: datetime
+    ) -> bool:
+        values = {
+            "stream_id": stream_id,
+            "account_id": account_id,
+            "is_moderator": is_moderator,
+            "by": by,
+        }
+        return await self._last_write_wins(self._mods, _key(stream_id, account_id), at, values)
+
+    async def is_moderator(self, stream_id: str, account_id: str) -> bool:
+        doc = await self._mods.find_one({"_id": _key(stream_id, account_id), "is_moderator": True})
+        return doc is not None
+
+    async def moderators(self, stream_id: str) -> list[Moderator]:
+        cursor = self._mods.find({"stream_id": stream_id, "is_moderator": True}).sort("at", 1)
+        return [Moderator(d["stream_id"], d["account_id"], d["by"], d["at"]) async for d in cursor]
+
+    async def set_ban(
+        self,
+        stream_id: str,
+        account_id: str,
+        *,
+        banned: bool,
+        by: str,
+        at: datetime,
+        expires_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        values = {
+            "stream_id": stream_id,
+            "account_id": account_id,
+            "banned": banned,
+            "by": by,
+            "expires_at": expires_at if banned else None,
+            "reason": reason if banned else None,
+        }
+        return await self._last_write_wins(self._bans, _key(stream_id, account_id), at, values)
+
+    async def ban_of(self, stream_id: str, account_id: str) -> Ban | None:
+        d = await self._bans.find_one({"_id": _key(stream_id, account_id), "banned": True})
+        if d is None:
+            return None
+        return Ban(
+            d["stream_id"], d["account_id"], d["by"], d["at"], d.get("expires_at"), d.get("reason")
+        )
+
+    async def bans(self, stream_id: str, now: datetime) -> list[Ban]:
+        cursor = self._bans.find({"stream_id": stream_id, "banned": True}).sort("at", 1)
+        found = [
+            Ban(
+                d["stream_id"],
+                d["account_id"],
+                d["by"],
+                d["at"],
+                d.get("expires_at"),
+                d.get("reason"),
+            )
+            async for d in cursor
+        ]
+        return [b for b in found if b.active(now)]

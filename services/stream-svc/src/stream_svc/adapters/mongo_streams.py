@@ -1,0 +1,235 @@
+"""``live_streams``, ``create_requests`` and ``stream_usage`` in MongoDB.
+
+A stream document holds the lifecycle facts (see ``domain.lifecycle``), the derived ``status``
+(stored for queries), and a ``version`` for optimistic concurrency: every change is a
+conditional update on the version the change was computed from, staging its events in the same
+write (outbox).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from contracts import Envelope, Event
+from contracts.common import StreamStatus
+from servicekit.mongo import Doc, IndexSpec
+from servicekit.outbox import stage_update
+from stream_svc.domain.lifecycle import Facts
+from stream_svc.domain.model import CREATING, LiveStream, UsagePoint
+
+STREAMS = "live_streams"
+CREATE_REQUESTS = "create_requests"
+USAGE = "stream_usage"
+
+INDEXES = [
+    IndexSpec(STREAMS, [("status", 1), ("created_at", -1), ("_id", -1)]),
+    IndexSpec(STREAMS, [("owner_id", 1), ("created_at", -1), ("_id", -1)]),
+    IndexSpec(STREAMS, [("state", 1), ("created_at", 1)]),
+    IndexSpec(CREATE_REQUESTS, [("at", 1)], ttl_s=24 * 3600),
+    IndexSpec(USAGE, [("stream_id", 1), ("at", 1)]),
+    IndexSpec(USAGE, [("owner_id", 1), ("at", 1)]),
+]
+
+_FACTS = [f.name for f in fields(Facts)]
+_MUTABLE = [
+    "viewer_count",
+    "peak_viewer_count",
+    "viewer_count_as_of",
+    "viewer_seconds",
+    "archive_asset_id",
+    "archive_asset_created",
+    "archive_playback_id",
+    "archive_duration_s",
+]
+
+
+def to_doc(stream: LiveStream) -> Doc:
+    doc: Doc = {
+        "_id": stream.stream_id,
+        "owner_id": stream.owner_id,
+        "title": stream.title,
+        "description": stream.description,
+        "thumbnail": stream.thumbnail,
+        "created_at": stream.created_at,
+        "state": stream.state,
+        "mux_live_stream_id": stream.mux_live_stream_id,
+        "playback_id": stream.playback_id,
+        "stream_key": stream.stream_key,
+        "version": stream.version,
+    }
+    doc.update(_derived(stream))
+    doc.update({name: getattr(stream, name) for name in _MUTABLE})
+    return doc
+
+
+def _derived(stream: LiveStream) -> Doc:
+    facts = stream.facts
+    out: Doc = {name: getattr(facts, name) for name in _FACTS}
+    out.update(status=facts.status.value, started_at=facts.started_at, ended_at=facts.ended_at)
+    return out
+
+
+def from_doc(doc: Doc) -> LiveStream:
+    return LiveStream(
+        stream_id=doc["_id"],
+        owner_id=doc["owner_id"],
+        title=doc["title"],
+        description=doc.get("description"),
+        thumbnail=doc.get("thumbnail"),
+        created_at=doc["created_at"],
+        state=doc.get("state", "ready"),
+        mux_live_stream_id=doc.get("mux_live_stream_id"),
+        playback_id=doc.get("playback_id"),
+        stream_key=doc.get("stream_key"),
+        facts=Facts(**{name: doc.get(name) for name in _FACTS}),
+        version=doc.get("version", 0),
+        **{name: doc[name] for name in _MUTABLE if doc.get(name) is not None},
+    )
+
+
+def encode_cursor(created_at: datetime, stream_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), stream_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ``ValueError`` for a cursor we did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, stream_id = json.loads(raw)
+        return datetime.fromisoformat(created), str(stream_id)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("invalid cursor") from exc
+
+
+class MongoStreams:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._streams = db[STREAMS]
+        self._requests = db[CREATE_REQUESTS]
+        self._usage = db[USAGE]
+
+    # ---- creation ---------------------------------------------------------------------------
+
+    async def claim_request(
+        self, owner_id: str, key: str, stream_id: str, now: datetime
+    ) -> str | None:
+        """Bind an Idempotency-Key to ``stream_id``; the id it was bound to before, if any."""
+        try:
+            await self._requests.insert_one(
+                {"_id": f"{owner_id}\x1f{key}", "stream_id": stream_id, "at": now}
+            )
+        except DuplicateKeyError:
+            doc = await self._requests.find_one({"_id": f"{owner_id}\x1f{key}"})
+            return str(doc["stream_id"]) if doc else None
+        return None
+
+    async def release_request(self, owner_id: str, key: str) -> None:
+        await self._requests.delete_one({"_id": f"{owner_id}\x1f{key}"})
+
+    async def reserve(self, stream: LiveStream) -> None:
+        await self._streams.insert_one(to_doc(stream))
+
+    async def finish_create(self, stream: LiveStream, envelopes: Sequence[Envelope[Event]]) -> bool:
+        update = {
+            "$set": {
+                "state": stream.state,
+                "mux_live_stream_id": stream.mux_live_stream_id,
+                "playback_id": stream.playback_id,
+                "stream_key": stream.stream_key,
+            }
+        }
+        result = await self._streams.update_one(
+            {"_id": stream.stream_id, "state": CREATING}, stage_update(update, envelopes)
+        )
+        return result.modified_count == 1
+
+    async def discard(self, stream_id: str) -> None:
+        await self._streams.delete_one({"_id": stream_id, "state": CREATING})
+
+    async def stale_reservations(self, before: datetime) -> list[LiveStream]:
+        cursor = self._streams.find({"state": CREATING, "created_at": {"$lt": before}}).limit(100)
+        return [from_doc(d) async for d in cursor]
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    async def get(self, stream_id: str) -> LiveStream | None:
+        doc = await self._streams.find_one({"_id": stream_id}, {"_outbox": 0})
+        return from_doc(doc) if doc else None
+
+    async def page(
+        self,
+        *,
+        statuses: Sequence[StreamStatus],
+        owner_id: str | None,
+        limit: int,
+        after: tuple[datetime, str] | None,
+    ) -> list[LiveStream]:
+        query: dict[str, Any] = {
+            "status": {"$in": [s.value for s in statuses]},
+            "state": {"$ne": CREATING},
+        }
+        if owner_id is not None:
+            query["owner_id"] = owner_id
+        if after is not None:
+            created, sid = after
+            query["$or"] = [
+                {"created_at": {"$lt": created}},
+                {"created_at": created, "_id": {"$lt": sid}},
+            ]
+        cursor = (
+            self._streams.find(query, {"_outbox": 0})
+            .sort([("created_at", -1), ("_id", -1)])
+            .limit(limit)
+        )
+        return [from_doc(d) async for d in cursor]
+
+    async def of_owner(self, owner_id: str) -> list[LiveStream]:
+        cursor = self._streams.find(
+            {"owner_id": owner_id, "state": {"$ne": CREATING}}, {"_outbox": 0}
+        )
+        return [from_doc(d) async for d in cursor]
+
+    # ---- changes ----------------------------------------------------------------------------
+
+    async def save(
+        self, stream: LiveStream, *, expected_version: int, envelopes: Sequence[Envelope[Event]]
+    ) -> bool:
+        """Write ``stream`` if nobody changed it since ``expected_version``; stage ``envelopes``."""
+        values = {
+            **_derived(stream),
+            **{name: getattr(stream, name) for name in _MUTABLE},
+            "version": expected_version + 1,
+        }
+        result = await self._streams.update_one(
+            {"_id": stream.stream_id, "version": expected_version},
+            stage_update({"$set": values}, envelopes),
+        )
+        return result.modified_count == 1
+
+    # ---- usage ------------------------------------------------------------------------------
+
+    async def record_usage(self, key: str, point: UsagePoint) -> None:
+        await self._usage.update_one(
+            {"_id": key},
+            {
+                "$setOnInsert": {
+                    "stream_id": point.stream_id,
+                    "owner_id": point.owner_id,
+                    "kind": point.kind,
+                    "at": point.at,
+                }
+            },
+            upsert=True,
+        )
+
+    async def usage_points(self, *, stream_ids: Sequence[str]) -> list[UsagePoint]:
+        cursor = self._usage.find({"stream_id": {"$in": list(stream_ids)}})
+        return [UsagePoint(d["stream_id"], d["owner_id"], d["kind"], d["at"]) async for d in cursor]

@@ -1,0 +1,38 @@
+"""What every use case of stream-svc gets: the adapters and the settings they need."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from stream_svc.adapters.mongo_moderation import MongoModeration
+from stream_svc.adapters.mongo_streams import MongoStreams
+from stream_svc.domain.usage import Prices
+from stream_svc.ports import MuxLiveStreams
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    rtmp_url: str = "rtmps://global-live.mux.com:443/app"
+    playback_base_url: str = "https://stream.mux.com"
+    reconnect_window_s: float = 60.0
+    latency_mode: str = "standard"
+    prices: Prices = field(default_factory=Prices)
+
+    def playback_url(self, playback_id: str | None) -> str:
+        return f"{self.playback_base_url.rstrip('/')}/{playback_id}.m3u8" if playback_id else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    streams: MongoStreams
+    moderation: MongoModeration
+    mux: MuxLiveStreams
+    kick: Callable[[str, str], None]
+    config: Config = field(default_factory=Config)
+    clock: Callable[[], datetime] = utcnow

@@ -1,0 +1,34 @@
+"""What stream-svc consumes: Mux live stream and asset webhooks, viewer counts, and its own
+moderation events (projection repair). Thin: envelope -> handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from contracts import Envelope
+from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
+from contracts.viewer import ViewerCountChanged
+from contracts.webhook import MuxWebhookReceived
+from servicekit.consumer import EventDispatcher
+from stream_svc.deps import Deps
+from stream_svc.handlers.events import apply_moderation, apply_mux_event, apply_viewer_count
+
+
+def build_dispatcher(deps: Callable[[], Deps]) -> EventDispatcher:
+    events = EventDispatcher()
+
+    @events.on_mux("video.live_stream.*", "video.asset.*")
+    async def on_mux(env: Envelope[Any]) -> None:
+        payload: MuxWebhookReceived = env.payload
+        await apply_mux_event(payload, deps())
+
+    @events.on(ViewerCountChanged)
+    async def on_count(env: Envelope[Any]) -> None:
+        await apply_viewer_count(env.payload, deps())
+
+    @events.on(ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned)
+    async def on_moderation(env: Envelope[Any]) -> None:
+        await apply_moderation(env.payload, deps())
+
+    return events

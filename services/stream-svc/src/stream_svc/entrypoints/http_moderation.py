@@ -1,0 +1,161 @@
+"""Moderation and usage routes of stream-svc."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Response
+from pydantic import AwareDatetime
+
+from contracts.common import Page
+from contracts.moderation import (
+    AddModeratorRequest,
+    BanRequest,
+    BanView,
+    ModerationLogEntry,
+    ModeratorView,
+)
+from servicekit.auth import CurrentAccount
+from servicekit.errors import ApiError
+from stream_svc.deps import Deps
+from stream_svc.handlers import moderation, usage
+from stream_svc.handlers.streams import owned_stream
+
+
+def _cursor(at: datetime, action_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([at.isoformat(), action_id]).encode()).decode()
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, action_id = json.loads(base64.urlsafe_b64decode(cursor))
+        return datetime.fromisoformat(at), str(action_id)
+    except (ValueError, TypeError):
+        raise ApiError(422, "validation_error", "invalid cursor") from None
+
+
+def routes(app: FastAPI, get_deps: Callable[..., Deps]) -> None:
+    DepsDep = Annotated[Deps, Depends(get_deps)]
+
+    @app.post("/live/{stream_id}/moderators", status_code=201)
+    async def add_moderator(
+        stream_id: str,
+        body: AddModeratorRequest,
+        account: CurrentAccount,
+        deps: DepsDep,
+        response: Response,
+    ) -> dict[str, Any]:
+        """Owner: make an account a moderator."""
+        added = await moderation.add_moderator(stream_id, body.account_id, account, deps)
+        response.status_code = 201 if added else 200
+        return {"account_id": body.account_id, "moderator": True, "changed": added}
+
+    @app.delete("/live/{stream_id}/moderators/{account_id}", status_code=204)
+    async def remove_moderator(
+        stream_id: str, account_id: str, account: CurrentAccount, deps: DepsDep
+    ) -> Response:
+        """Owner: remove a moderator."""
+        await moderation.remove_moderator(stream_id, account_id, account, deps)
+        return Response(status_code=204)
+
+    @app.get("/live/{stream_id}/moderators", response_model=list[ModeratorView])
+    async def list_moderators(
+        stream_id: str, account: CurrentAccount, deps: DepsDep
+    ) -> list[ModeratorView]:
+        """Owner: the stream's moderators."""
+        await owned_stream(stream_id, account, deps)
+        return [
+            ModeratorView(account_id=m.account_id, added_by=m.added_by, added_at=m.added_at)
+            for m in await deps.moderation.moderators(stream_id)
+        ]
+
+    @app.post("/live/{stream_id}/bans", status_code=201, response_model=BanView)
+    async def ban(
+        stream_id: str, body: BanRequest, account: CurrentAccount, deps: DepsDep
+    ) -> BanView:
+        """Owner or moderator: ban an account (with ``duration_s``: a timeout)."""
+        action = await moderation.ban(
+            stream_id,
+            moderation.BanRequest(body.account_id, body.duration_s, body.reason),
+            account,
+            deps,
+        )
+        return BanView(
+            account_id=action.account_id,
+            by=action.by,
+            at=action.at,
+            expires_at=action.expires_at,
+            reason=action.reason,
+        )
+
+    @app.delete("/live/{stream_id}/bans/{account_id}", status_code=204)
+    async def unban(
+        stream_id: str, account_id: str, account: CurrentAccount, deps: DepsDep
+    ) -> Response:
+        """Owner or moderator: lift a ban or timeout."""
+        await moderation.unban(stream_id, account_id, account, deps)
+        return Response(status_code=204)
+
+    @app.get("/live/{stream_id}/bans", response_model=list[BanView])
+    async def list_bans(stream_id: str, account: CurrentAccount, deps: DepsDep) -> list[BanView]:
+        """Owner or moderator: active bans and timeouts."""
+        await moderation.require_moderator(stream_id, account, deps)
+        return [
+            BanView(
+                account_id=b.account_id, by=b.by, at=b.at, expires_at=b.expires_at, reason=b.reason
+            )
+            for b in await deps.moderation.bans(stream_id, deps.clock())
+        ]
+
+    @app.get("/live/{stream_id}/moderation-log", response_model=Page[ModerationLogEntry])
+    async def moderation_log(
+        stream_id: str,
+        account: CurrentAccount,
+        deps: DepsDep,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ) -> Page[ModerationLogEntry]:
+        """Owner or moderator: every moderation action, newest first."""
+        await moderation.require_moderator(stream_id, account, deps)
+        after = _parse_cursor(cursor) if cursor else None
+        found = await deps.moderation.history(stream_id, limit=limit + 1, after=after)
+        page = found[:limit]
+        items = [
+            ModerationLogEntry(
+                action_id=a.action_id,
+                action=a.action,
+                account_id=a.account_id,
+                by=a.by,
+                at=a.at,
+                expires_at=a.expires_at,
+                reason=a.reason,
+            )
+            for a in page
+        ]
+        more = len(found) > limit
+        return Page[ModerationLogEntry](
+            items=items, next_cursor=_cursor(page[-1].at, page[-1].action_id) if more else None
+        )
+
+    @app.get("/live/{stream_id}/usage")
+    async def stream_usage(
+        stream_id: str, account: CurrentAccount, deps: DepsDep
+    ) -> dict[str, Any]:
+        """Owner: minutes streamed, recording minutes, estimated Mux cost."""
+        return await usage.stream_usage(stream_id, account, deps)
+
+    @app.get("/me/usage")
+    async def my_usage(
+        account: CurrentAccount,
+        deps: DepsDep,
+        start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+        end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    ) -> dict[str, Any]:
+        """The caller's usage over all their streams, optionally in ``[from, to)``."""
+        if start and end and end <= start:
+            raise ApiError(422, "validation_error", "'to' must be after 'from'")
+        return await usage.account_usage(account, start, end, deps)
