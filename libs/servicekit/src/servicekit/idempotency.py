@@ -1,9 +1,10 @@
 """Idempotent consumers: each event is processed once per consumer.
 
 ``processed_events`` holds one document per ``(consumer, event_id)`` (the ``_id``), expired by a
-TTL index on ``at``. A consumer *claims* the event before running its handler (an insert that
-the unique ``_id`` lets only one copy win), then marks it ``done``. So duplicates delivered at the
-same time, to one instance or to competing instances, run the handler once.
+TTL index on ``at`` (the claim time). A consumer *claims* the event before running its handler
+(an insert that the unique ``_id`` lets only one copy win), then marks it ``done``. So
+duplicates delivered at the same time, to one instance or to competing instances, run the
+handler once.
 
 * handler fails: the claim is released, the message is requeued and retried;
 * the claimant died mid-way: its claim has a lease; once the lease is over another copy takes the
@@ -26,7 +27,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from servicekit.mongo import Doc, IndexSpec
+from servicekit.mongo import Doc, IndexSpec, to_ms
 
 __all__ = [
     "EventInProgress",
@@ -124,7 +125,8 @@ class MongoProcessedEvents(_Claims):
         raise EventInProgress(key)
 
     async def _finish(self, key: str, now: datetime) -> None:
-        await self._col.update_one({"_id": key}, {"$set": {"state": DONE, "at": now}})
+        # "at" (the TTL field, a date) stays the claim time: only inserts write dates here
+        await self._col.update_one({"_id": key}, {"$set": {"state": DONE, "done_ms": to_ms(now)}})
 
     async def _release(self, key: str) -> None:
         await self._col.delete_one({"_id": key, "state": RUNNING})

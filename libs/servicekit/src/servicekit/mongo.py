@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, overload
 
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-__all__ = ["Doc", "IndexSpec", "ensure_indexes", "make_mongo_client", "server_description"]
+__all__ = [
+    "Doc",
+    "IndexSpec",
+    "ensure_indexes",
+    "from_ms",
+    "make_mongo_client",
+    "server_description",
+    "to_ms",
+]
 
 Doc = dict[str, Any]
 
@@ -81,3 +90,27 @@ async def server_description(client: AsyncMongoClient[Doc]) -> str:
     process = info.get("process") or "mongod"
     version = info.get("version") or "unknown"
     return f"{process} {version}"
+
+
+@overload
+def to_ms(value: datetime) -> int: ...
+@overload
+def to_ms(value: None) -> None: ...
+def to_ms(value: datetime | None) -> int | None:
+    """A timestamp as epoch milliseconds, for fields that are updated after insert.
+
+    Documents keep times that only an insert writes as BSON dates (TTL indexes need them). Times
+    written by later updates (``$set``, ``$max``) are stored as epoch milliseconds: they compare
+    and sort correctly on every server, including the development stand-in, which turns a
+    ``datetime`` written by ``$set`` into a string.
+    """
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+@overload
+def from_ms(value: int | float) -> datetime: ...
+@overload
+def from_ms(value: None) -> None: ...
+def from_ms(value: int | float | None) -> datetime | None:
+    """The aware UTC datetime of epoch milliseconds."""
+    return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
