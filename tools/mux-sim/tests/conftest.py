@@ -54,7 +54,7 @@ async def receiver() -> AsyncIterator[Receiver]:
         )
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+    while not server.started:
         await asyncio.sleep(0.01)
     yield rec
     server.should_exit = True

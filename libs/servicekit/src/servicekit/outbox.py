@@ -122,6 +122,7 @@ class OutboxRelay:
         self._kicked: dict[tuple[str, Any], None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.healthy = True
 
     # ---- writer side ----------------------------------------------------------------------
@@ -137,17 +138,26 @@ class OutboxRelay:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Finish the pass in progress, then stop. Cancelling a publish that waits for its
+        confirm can leave the AMQP channel unusable (the broker's shutdown then hangs), so the
+        relay is only cancelled if it does not stop by itself within ``timeout``."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
 
     async def _run(self) -> None:
         failures = 0
         next_poll = 0.0
-        while True:
+        while not self._stopping:
             try:
                 await self.publish_kicked()
                 if time.monotonic() >= next_poll:

@@ -7,6 +7,7 @@ lifespan closes it. Nothing connects at import time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ from servicekit.settings import ServiceSettings
 __all__ = ["ConsumerSpec", "Infra", "open_infra"]
 
 log = logging.getLogger(__name__)
+
+#: Longer than the broker's graceful timeout (in-flight handlers finish first).
+BROKER_STOP_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,10 @@ class Infra:
 
     async def close(self) -> None:
         await self.relay.stop()
-        await self.broker.stop()
+        try:
+            await asyncio.wait_for(self.broker.stop(), BROKER_STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("the broker did not stop in time; dropping its connection")
         await self.mongo.close()
 
 

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from stream_svc.adapters.mongo_moderation import MongoModeration
-from stream_svc.adapters.mongo_streams import MongoStreams
 from stream_svc.domain.usage import Prices
-from stream_svc.ports import MuxLiveStreams
+from stream_svc.ports import MuxLiveStreams, StreamStore
 
 
 def utcnow() -> datetime:
@@ -30,7 +29,7 @@ class Config:
 
 @dataclass(frozen=True, slots=True)
 class Deps:
-    streams: MongoStreams
+    streams: StreamStore
     moderation: MongoModeration
     mux: MuxLiveStreams
     kick: Callable[[str, str], None]

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+
+from contracts import Envelope, Event
+from contracts.common import StreamStatus
+from stream_svc.domain.model import LiveStream, UsagePoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +37,34 @@ class MuxLiveStreams(Protocol):
     async def delete(self, live_stream_id: str) -> None: ...
 
     async def find_by_passthrough(self, passthrough: str) -> list[MuxStream]: ...
+
+
+class StreamStore(Protocol):
+    """``live_streams`` (+ Idempotency-Keys and usage reports): versioned writes that stage
+    their events in the same write."""
+
+    async def claim_request(
+        self, owner_id: str, key: str, stream_id: str, now: datetime
+    ) -> str | None: ...
+    async def release_request(self, owner_id: str, key: str) -> None: ...
+    async def reserve(self, stream: LiveStream) -> None: ...
+    async def finish_create(
+        self, stream: LiveStream, envelopes: Sequence[Envelope[Event]]
+    ) -> bool: ...
+    async def discard(self, stream_id: str) -> None: ...
+    async def stale_reservations(self, before: datetime) -> list[LiveStream]: ...
+    async def get(self, stream_id: str) -> LiveStream | None: ...
+    async def page(
+        self,
+        *,
+        statuses: Sequence[StreamStatus],
+        owner_id: str | None,
+        limit: int,
+        after: tuple[datetime, str] | None,
+    ) -> list[LiveStream]: ...
+    async def of_owner(self, owner_id: str) -> list[LiveStream]: ...
+    async def save(
+        self, stream: LiveStream, *, expected_version: int, envelopes: Sequence[Envelope[Event]]
+    ) -> bool: ...
+    async def record_usage(self, key: str, point: UsagePoint) -> None: ...
+    async def usage_points(self, *, stream_ids: Sequence[str]) -> list[UsagePoint]: ...

@@ -140,26 +140,31 @@ async def test_a_burst_during_a_broker_cut_loses_nothing_and_publishes_each_id_o
         httpx.AsyncClient(base_url=ingest) as http,
     ):
 
-        async def post(body: bytes) -> int:
+        async def post(body: bytes) -> tuple[int, bool]:
             r = await http.post(
                 "/webhooks/mux",
                 content=body,
                 headers={"Mux-Signature": signature_header(SECRET, body)},
             )
-            return r.status_code
+            return r.status_code, bool(r.json()["duplicate"])
 
         first = await asyncio.gather(*(post(b) for b in bodies[:20]))
         proxy.cut()
         during = await asyncio.gather(*(post(b) for b in bodies[20:]))
-        dupes = await asyncio.gather(*(post(b) for b in bodies[:30]))  # 30 repeats, some while cut
-        assert set(first) | set(during) | set(dupes) == {200}
+        repeats = await asyncio.gather(*(post(b) for b in bodies[:30]))  # 30 repeats while cut
+        assert {status for status, _ in first + during + repeats} == {200}
+        assert not any(dup for _, dup in first + during)
+        assert all(dup for _, dup in repeats), "a repeated Mux event id was accepted again"
         await asyncio.sleep(1.0)
         proxy.restore()
-        await eventually(lambda: len(watcher.got) >= 60, within=30)
+        await eventually(lambda: len({e.event_id for e in watcher.got}) >= 60, within=30)
         await asyncio.sleep(0.5)
     ids = [e.payload.mux_event_id for e in watcher.got]
-    assert sorted(set(ids)) == sorted(f"burst-{i}" for i in range(60))
-    assert len(ids) == 60, "a duplicate id was published again"
+    assert sorted(set(ids)) == sorted(f"burst-{i}" for i in range(60)), "an accepted event was lost"
+    # the 30 repeats were not published again; a publish in flight when the connection was cut
+    # may be sent twice (at least once), with the same event id, which consumers dedupe
+    assert len(ids) - 60 <= 3
+    assert len({e.event_id for e in watcher.got}) == 60
 
 
 async def test_replay_publishes_stored_events_again_with_the_same_ids(

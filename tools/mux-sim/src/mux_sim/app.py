@@ -134,7 +134,7 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
     ) -> JSONResponse:
         if not 1 <= limit <= 100 or page < 1:
             raise HTTPException(400, "limit must be 1-100 and page >= 1")
-        streams = sorted(sim.env.streams.values(), key=lambda s: (s.created_at, s.id), reverse=True)
+        streams = sorted(sim.env.streams.values(), key=lambda s: s.seq, reverse=True)
         if stream_key:
             streams = [s for s in streams if s.stream_key == stream_key]
         if status:

@@ -52,6 +52,7 @@ class LiveStream:
     active_asset_id: str | None = None
     recent_asset_ids: list[str] = field(default_factory=list)
     generation: int = 0  # bumps on every connect/disconnect, cancels stale timers
+    seq: int = 0  # creation order (Mux lists newest first; created_at has 1 s resolution)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_mux(self) -> dict[str, Any]:
@@ -128,6 +129,7 @@ class Environment:
         self._reconnect_override = reconnect_override
         self._asset_ready_delay = asset_ready_delay
         self._timers: set[asyncio.Task[None]] = set()
+        self._seq = 0
 
     # ---- API ------------------------------------------------------------------------------
 
@@ -155,6 +157,8 @@ class Environment:
             created_at=now_unix(),
             extra={k: body[k] for k in ("test", "audio_only") if k in body},
         )
+        self._seq += 1
+        stream.seq = self._seq
         self.streams[stream.id] = stream
         self._emit("video.live_stream.created", "live_stream", stream.to_mux())
         return stream

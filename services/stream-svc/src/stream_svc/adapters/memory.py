@@ -1,11 +1,17 @@
-"""In-memory Mux for unit and entrypoint tests: a real fake with failure switches."""
+"""In-memory adapters for unit tests: Mux (with failure switches) and the stream store."""
 
 from __future__ import annotations
 
+import copy
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from contracts import Envelope, Event
+from contracts.common import StreamStatus
 from stream_svc.domain.errors import MuxNotFound, MuxUnavailable
+from stream_svc.domain.model import LiveStream, UsagePoint
 from stream_svc.ports import MuxStream
 
 
@@ -48,3 +54,98 @@ class FakeMux:
 
     async def find_by_passthrough(self, passthrough: str) -> list[MuxStream]:
         return [s for s in self.streams.values() if s.passthrough == passthrough]
+
+
+class MemoryStreams:
+    """In-memory twin of ``MongoStreams`` (same contract: versioned saves, staged events)."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, LiveStream] = {}
+        self.requests: dict[tuple[str, str], str] = {}
+        self.claimed_at: dict[tuple[str, str], datetime] = {}
+        self.usage: dict[str, UsagePoint] = {}
+        self.staged: list[Envelope[Event]] = []
+        self.fail_finish = False
+
+    async def claim_request(
+        self, owner_id: str, key: str, stream_id: str, now: datetime
+    ) -> str | None:
+        bound = self.requests.setdefault((owner_id, key), stream_id)
+        self.claimed_at.setdefault((owner_id, key), now)
+        return None if bound == stream_id else bound
+
+    async def release_request(self, owner_id: str, key: str) -> None:
+        self.requests.pop((owner_id, key), None)
+
+    async def reserve(self, stream: LiveStream) -> None:
+        if stream.stream_id in self.docs:
+            raise KeyError(stream.stream_id)
+        self.docs[stream.stream_id] = copy.deepcopy(stream)
+
+    async def finish_create(self, stream: LiveStream, envelopes: Sequence[Envelope[Event]]) -> bool:
+        current = self.docs.get(stream.stream_id)
+        if self.fail_finish or current is None or current.ready:
+            return False
+        self.docs[stream.stream_id] = copy.deepcopy(stream)
+        self.staged += envelopes
+        return True
+
+    async def discard(self, stream_id: str) -> None:
+        current = self.docs.get(stream_id)
+        if current is not None and not current.ready:
+            del self.docs[stream_id]
+
+    async def stale_reservations(self, before: datetime) -> list[LiveStream]:
+        return [
+            copy.deepcopy(s) for s in self.docs.values() if not s.ready and s.created_at < before
+        ]
+
+    async def get(self, stream_id: str) -> LiveStream | None:
+        found = self.docs.get(stream_id)
+        return copy.deepcopy(found) if found else None
+
+    async def page(
+        self,
+        *,
+        statuses: Sequence[StreamStatus],
+        owner_id: str | None,
+        limit: int,
+        after: tuple[datetime, str] | None,
+    ) -> list[LiveStream]:
+        rows = sorted(
+            (
+                s
+                for s in self.docs.values()
+                if s.ready
+                and s.status in statuses
+                and (owner_id is None or s.owner_id == owner_id)
+                and (after is None or (s.created_at, s.stream_id) < after)
+            ),
+            key=lambda s: (s.created_at, s.stream_id),
+            reverse=True,
+        )
+        return [copy.deepcopy(s) for s in rows[:limit]]
+
+    async def of_owner(self, owner_id: str) -> list[LiveStream]:
+        return [copy.deepcopy(s) for s in self.docs.values() if s.ready and s.owner_id == owner_id]
+
+    async def save(
+        self, stream: LiveStream, *, expected_version: int, envelopes: Sequence[Envelope[Event]]
+    ) -> bool:
+        current = self.docs.get(stream.stream_id)
+        if current is None or current.version != expected_version:
+            return False
+        saved = copy.deepcopy(stream)
+        saved.version = expected_version + 1
+        self.docs[stream.stream_id] = saved
+        self.staged += envelopes
+        return True
+
+    async def record_usage(self, key: str, point: UsagePoint) -> None:
+        self.usage.setdefault(key, point)
+
+    async def usage_points(self, *, stream_ids: Sequence[str]) -> list[UsagePoint]:
+        return [p for p in self.usage.values() if p.stream_id in stream_ids]
+
+    def events(self) -> list[str]:
+        return [e.event_type for e in self.staged]

@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts import Envelope, Event
-from servicekit.mongo import Doc, IndexSpec
+from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
 from servicekit.outbox import stage_insert
 from stream_svc.domain.model import Ban, ModerationAction, Moderator
 
@@ -26,7 +26,7 @@ ACTIONS = "moderation_actions"
 INDEXES = [
     IndexSpec(MODERATORS, [("stream_id", 1), ("is_moderator", 1)]),
     IndexSpec(BANS, [("stream_id", 1), ("banned", 1)]),
-    IndexSpec(ACTIONS, [("stream_id", 1), ("at", -1), ("_id", -1)]),
+    IndexSpec(ACTIONS, [("stream_id", 1), ("at_ms", -1)]),
 ]
 
 
@@ -47,7 +47,7 @@ class MongoModeration:
             "action": action.action,
             "account_id": action.account_id,
             "by": action.by,
-            "at": action.at,
+            "at_ms": to_ms(action.at),
             "expires_at": action.expires_at,
             "reason": action.reason,
             **stage_insert([envelope]),
@@ -60,9 +60,12 @@ class MongoModeration:
         query: dict[str, Any] = {"stream_id": stream_id}
         if after is not None:
             at, action_id = after
-            query["$or"] = [{"at": {"$lt": at}}, {"at": at, "_id": {"$lt": action_id}}]
+            at_ms = to_ms(at)
+            query["$or"] = [{"at_ms": {"$lt": at_ms}}, {"at_ms": at_ms, "_id": {"$lt": action_id}}]
         cursor = (
-            self._actions.find(query, {"_outbox": 0}).sort([("at", -1), ("_id", -1)]).limit(limit)
+            self._actions.find(query, {"_outbox": 0})
+            .sort([("at_ms", -1), ("_id", -1)])
+            .limit(limit)
         )
         return [
             ModerationAction(
@@ -71,7 +74,7 @@ class MongoModeration:
                 d["action"],
                 d["account_id"],
                 d["by"],
-                d["at"],
+                from_ms(d["at_ms"]),
                 d.get("expires_at"),
                 d.get("reason"),
             )
@@ -79,11 +82,13 @@ class MongoModeration:
         ]
 
     async def _last_write_wins(self, collection: Any, key: str, at: datetime, values: Doc) -> bool:
-        """Set ``values`` unless a newer action already wrote this key; ``True`` if applied."""
+        """Set ``values`` unless a newer action already wrote this key; ``True`` if applied.
+        Times are epoch ms (written by updates, see ``to_ms``)."""
+        at_ms = to_ms(at)
         try:
             result = await collection.update_one(
-                {"_id": key, "$or": [{"at": {"$lt": at}}, {"at": {"$exists": False}}]},
-                {"$set": {**values, "at": at}},
+                {"_id": key, "$or": [{"at_ms": {"$lt": at_ms}}, {"at_ms": {"$exists": False}}]},
+                {"$set": {**values, "at_ms": at_ms}},
                 upsert=True,
             )
         except DuplicateKeyError:
@@ -106,8 +111,11 @@ class MongoModeration:
         return doc is not None
 
     async def moderators(self, stream_id: str) -> list[Moderator]:
-        cursor = self._mods.find({"stream_id": stream_id, "is_moderator": True}).sort("at", 1)
-        return [Moderator(d["stream_id"], d["account_id"], d["by"], d["at"]) async for d in cursor]
+        cursor = self._mods.find({"stream_id": stream_id, "is_moderator": True}).sort("at_ms", 1)
+        return [
+            Moderator(d["stream_id"], d["account_id"], d["by"], from_ms(d["at_ms"]))
+            async for d in cursor
+        ]
 
     async def set_ban(
         self,
@@ -125,30 +133,26 @@ class MongoModeration:
             "account_id": account_id,
             "banned": banned,
             "by": by,
-            "expires_at": expires_at if banned else None,
+            "expires_at_ms": to_ms(expires_at) if banned else None,
             "reason": reason if banned else None,
         }
         return await self._last_write_wins(self._bans, _key(stream_id, account_id), at, values)
 
     async def ban_of(self, stream_id: str, account_id: str) -> Ban | None:
         d = await self._bans.find_one({"_id": _key(stream_id, account_id), "banned": True})
-        if d is None:
-            return None
-        return Ban(
-            d["stream_id"], d["account_id"], d["by"], d["at"], d.get("expires_at"), d.get("reason")
-        )
+        return _ban(d) if d is not None else None
 
     async def bans(self, stream_id: str, now: datetime) -> list[Ban]:
-        cursor = self._bans.find({"stream_id": stream_id, "banned": True}).sort("at", 1)
-        found = [
-            Ban(
-                d["stream_id"],
-                d["account_id"],
-                d["by"],
-                d["at"],
-                d.get("expires_at"),
-                d.get("reason"),
-            )
-            async for d in cursor
-        ]
-        return [b for b in found if b.active(now)]
+        cursor = self._bans.find({"stream_id": stream_id, "banned": True}).sort("at_ms", 1)
+        return [b for b in [_ban(d) async for d in cursor] if b.active(now)]
+
+
+def _ban(d: Doc) -> Ban:
+    return Ban(
+        d["stream_id"],
+        d["account_id"],
+        d["by"],
+        from_ms(d["at_ms"]),
+        from_ms(d.get("expires_at_ms")),
+        d.get("reason"),
+    )

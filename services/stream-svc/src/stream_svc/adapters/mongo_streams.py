@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts import Envelope, Event
 from contracts.common import StreamStatus
-from servicekit.mongo import Doc, IndexSpec
+from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
 from servicekit.outbox import stage_update
 from stream_svc.domain.lifecycle import Facts
 from stream_svc.domain.model import CREATING, LiveStream, UsagePoint
@@ -30,8 +30,8 @@ CREATE_REQUESTS = "create_requests"
 USAGE = "stream_usage"
 
 INDEXES = [
-    IndexSpec(STREAMS, [("status", 1), ("created_at", -1), ("_id", -1)]),
-    IndexSpec(STREAMS, [("owner_id", 1), ("created_at", -1), ("_id", -1)]),
+    IndexSpec(STREAMS, [("status", 1), ("created_at", -1)]),
+    IndexSpec(STREAMS, [("owner_id", 1), ("created_at", -1)]),
     IndexSpec(STREAMS, [("state", 1), ("created_at", 1)]),
     IndexSpec(CREATE_REQUESTS, [("at", 1)], ttl_s=24 * 3600),
     IndexSpec(USAGE, [("stream_id", 1), ("at", 1)]),
@@ -66,14 +66,20 @@ def to_doc(stream: LiveStream) -> Doc:
         "version": stream.version,
     }
     doc.update(_derived(stream))
-    doc.update({name: getattr(stream, name) for name in _MUTABLE})
     return doc
 
 
 def _derived(stream: LiveStream) -> Doc:
+    """Fields every save rewrites. Times written by updates are epoch ms (see ``to_ms``)."""
     facts = stream.facts
-    out: Doc = {name: getattr(facts, name) for name in _FACTS}
-    out.update(status=facts.status.value, started_at=facts.started_at, ended_at=facts.ended_at)
+    out: Doc = {f"{name}_ms": to_ms(getattr(facts, name)) for name in _FACTS}
+    out.update(
+        status=facts.status.value,
+        started_at_ms=to_ms(facts.started_at),
+        ended_at_ms=to_ms(facts.ended_at),
+        viewer_count_as_of_ms=to_ms(stream.viewer_count_as_of),
+    )
+    out.update({name: getattr(stream, name) for name in _MUTABLE})
     return out
 
 
@@ -89,7 +95,8 @@ def from_doc(doc: Doc) -> LiveStream:
         mux_live_stream_id=doc.get("mux_live_stream_id"),
         playback_id=doc.get("playback_id"),
         stream_key=doc.get("stream_key"),
-        facts=Facts(**{name: doc.get(name) for name in _FACTS}),
+        facts=Facts(**{name: from_ms(doc.get(f"{name}_ms")) for name in _FACTS}),
+        viewer_count_as_of=from_ms(doc.get("viewer_count_as_of_ms")),
         version=doc.get("version", 0),
         **{name: doc[name] for name in _MUTABLE if doc.get(name) is not None},
     )

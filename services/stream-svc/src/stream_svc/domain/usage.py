@@ -61,6 +61,7 @@ def usage_report(
     storage = storage_gb * prices.storage_per_gb
     return {
         "measured": {
+            "seconds_streamed": round(streamed_s, 3),
             "minutes_streamed": round(streamed_s / 60, 2),
             "recording_minutes": round(recorded_s / 60, 2),
         },
@@ -69,7 +70,7 @@ def usage_report(
             "delivery_gb": round(delivery_gb, 4),
             "storage_gb": round(storage_gb, 4),
             "cost_usd": {
-                "live_encoding": round(encoding, 4),
+                "live_encoding": round(encoding, 6),
                 "delivery": round(delivery, 4),
                 "storage_per_month": round(storage, 4),
                 "total": round(encoding + delivery + storage, 4),

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import FastAPI, Header, Query, Response
 
 from contracts.common import Page, StreamStatus
 from contracts.stream import (
@@ -22,19 +22,12 @@ from servicekit.http import create_service_app
 from stream_svc.adapters.mongo_streams import decode_cursor, encode_cursor
 from stream_svc.deps import Deps
 from stream_svc.entrypoints import errors, http_moderation
+from stream_svc.entrypoints.provider import DepsDep
 from stream_svc.entrypoints.views import details, summary
 from stream_svc.handlers import streams
 from stream_svc.settings import Settings
 
 StatusFilter = Literal["idle", "active", "ended", "all"]
-
-
-def get_deps(request: Request) -> Deps:
-    deps: Deps = request.app.state.deps
-    return deps
-
-
-DepsDep = Annotated[Deps, Depends(get_deps)]
 
 
 def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
@@ -60,7 +53,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
     app = create_service_app(title="livecast stream-svc", readiness=readiness, lifespan=lifespan)
     errors.install(app)
     _stream_routes(app)
-    http_moderation.routes(app, get_deps)
+    http_moderation.routes(app)
     return app
 
 

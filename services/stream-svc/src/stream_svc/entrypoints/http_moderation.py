@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Response
+from fastapi import FastAPI, Query, Response
 from pydantic import AwareDatetime
 
 from contracts.common import Page
@@ -21,7 +20,7 @@ from contracts.moderation import (
 )
 from servicekit.auth import CurrentAccount
 from servicekit.errors import ApiError
-from stream_svc.deps import Deps
+from stream_svc.entrypoints.provider import DepsDep
 from stream_svc.handlers import moderation, usage
 from stream_svc.handlers.streams import owned_stream
 
@@ -38,9 +37,7 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
         raise ApiError(422, "validation_error", "invalid cursor") from None
 
 
-def routes(app: FastAPI, get_deps: Callable[..., Deps]) -> None:
-    DepsDep = Annotated[Deps, Depends(get_deps)]
-
+def routes(app: FastAPI) -> None:
     @app.post("/live/{stream_id}/moderators", status_code=201)
     async def add_moderator(
         stream_id: str,

@@ -58,7 +58,11 @@ def lifecycle_events(
                     )
                 )
             )
-    if after.archive_asset_id and after.archive_asset_id != before.archive_asset_id:
+    if (
+        after.archive_asset_id
+        and after.archive_asset_id != before.archive_asset_id
+        and after.status != StreamStatus.DELETED
+    ):
         out.append(
             envelope(
                 StreamArchiveReady(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from contracts.common import StreamStatus
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
 from contracts.viewer import ViewerCountChanged
 from contracts.webhook import MuxWebhookReceived
@@ -26,8 +25,9 @@ USAGE_KINDS = {
 async def apply_mux_event(event: MuxWebhookReceived, deps: Deps) -> None:
     """Merge a Mux live stream or asset webhook into the stream it names (via passthrough).
 
-    Events for streams we do not know (another app on the same Mux environment) are ignored;
-    events for a deleted stream change nothing (tombstone).
+    Events for streams we do not know (another app on the same Mux environment) are ignored.
+    A deleted stream keeps its tombstone: late events still merge into its facts (so the final
+    state is the same in every order) but cannot change its status or announce anything.
     """
     if event.stream_id is None:
         return
@@ -36,7 +36,7 @@ async def apply_mux_event(event: MuxWebhookReceived, deps: Deps) -> None:
         log.info("ignoring a Mux event for an unknown stream", extra={"type": event.type})
         return
     kind = USAGE_KINDS.get(event.type)
-    if kind is not None and stream.status != StreamStatus.DELETED:
+    if kind is not None:
         await deps.streams.record_usage(
             event.mux_event_id,
             UsagePoint(stream.stream_id, stream.owner_id, kind, event.created_at),
@@ -49,8 +49,6 @@ async def apply_mux_event(event: MuxWebhookReceived, deps: Deps) -> None:
         return
 
     def merge(s: LiveStream) -> LiveStream | None:
-        if s.status == StreamStatus.DELETED:
-            return None
         merged = s.facts.merge(fact)
         if merged == s.facts:
             return None
@@ -82,8 +80,6 @@ async def _archive(event: MuxWebhookReceived, deps: Deps) -> None:
     duration = data.get("duration")
 
     def archive(s: LiveStream) -> LiveStream | None:
-        if s.status == StreamStatus.DELETED:
-            return None
         if s.archive_asset_id is not None and (
             (s.archive_asset_created or 0, s.archive_asset_id) <= (created, asset_id)
         ):
