@@ -1,0 +1,19 @@
+"""``python -m viewer_svc``: serve viewer-svc."""
+
+from __future__ import annotations
+
+from servicekit.logs import configure_logging
+from servicekit.serve import serve_asgi
+from servicekit.settings import load_settings
+from viewer_svc.entrypoints.http import create_app
+from viewer_svc.settings import Settings
+
+
+def main() -> None:
+    settings = load_settings(Settings)
+    configure_logging(settings.service_name, settings.log_level, json=settings.log_json)
+    serve_asgi(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

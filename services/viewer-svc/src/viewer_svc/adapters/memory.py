@@ -1,0 +1,112 @@
+"""In-memory twins of the Mongo adapters, for unit tests (same semantics)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from contracts.common import StreamStatus
+from viewer_svc.domain.model import BanView, StreamView
+
+
+class MemoryPresence:
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], datetime] = {}
+
+    async def touch(self, stream_id: str, account_id: str, now: datetime) -> bool:
+        new = (stream_id, account_id) not in self.seen
+        self.seen[(stream_id, account_id)] = now
+        return new
+
+    async def remove(self, stream_id: str, account_id: str) -> bool:
+        return self.seen.pop((stream_id, account_id), None) is not None
+
+    async def expired(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
+        return [k for k, t in self.seen.items() if t < cutoff][:limit]
+
+    async def remove_if_unseen_since(
+        self, stream_id: str, account_id: str, cutoff: datetime
+    ) -> bool:
+        seen = self.seen.get((stream_id, account_id))
+        if seen is None or seen >= cutoff:
+            return False
+        del self.seen[(stream_id, account_id)]
+        return True
+
+    async def remove_stream(self, stream_id: str) -> list[str]:
+        accounts = [a for s, a in self.seen if s == stream_id]
+        for account in accounts:
+            del self.seen[(stream_id, account)]
+        return accounts
+
+    async def count(self, stream_id: str) -> int:
+        return sum(1 for s, _ in self.seen if s == stream_id)
+
+
+class MemoryCounts:
+    def __init__(self) -> None:
+        self.changed: set[str] = set()
+        self.next_at: dict[str, datetime] = {}
+        self.peaks: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+
+    async def mark_changed(self, stream_id: str) -> None:
+        self.changed.add(stream_id)
+
+    async def claim_due(self, now: datetime, interval_s: float, limit: int) -> list[str]:
+        due = [s for s in sorted(self.changed) if self.next_at.get(s, now) <= now][:limit]
+        for stream_id in due:
+            self.changed.discard(stream_id)
+            self.next_at[stream_id] = now + timedelta(seconds=interval_s)
+        return due
+
+    async def published(self, stream_id: str, count: int) -> int:
+        self.counts[stream_id] = count
+        self.peaks[stream_id] = max(self.peaks.get(stream_id, 0), count)
+        return self.peaks[stream_id]
+
+    async def unclaim(self, stream_id: str) -> None:
+        self.changed.add(stream_id)
+        self.next_at.pop(stream_id, None)
+
+
+class MemoryProjection:
+    def __init__(self) -> None:
+        self.views: dict[str, StreamView] = {}
+        self.bans: dict[tuple[str, str], tuple[datetime, BanView]] = {}
+
+    async def advance(self, stream_id: str, status: StreamStatus) -> bool:
+        view = self.views.get(stream_id)
+        if view is not None and view.status.rank >= status.rank:
+            return False
+        self.views[stream_id] = StreamView(
+            stream_id, status, view.owner_id if view else None, view.playback_url if view else None
+        )
+        return True
+
+    async def describe(self, stream_id: str, owner_id: str, playback_url: str | None) -> None:
+        view = self.views.get(stream_id)
+        self.views[stream_id] = StreamView(
+            stream_id, view.status if view else StreamStatus.IDLE, owner_id, playback_url
+        )
+
+    async def get(self, stream_id: str) -> StreamView | None:
+        return self.views.get(stream_id)
+
+    async def set_ban(
+        self,
+        stream_id: str,
+        account_id: str,
+        *,
+        banned: bool,
+        at: datetime,
+        expires_at: datetime | None,
+    ) -> bool:
+        current = self.bans.get((stream_id, account_id))
+        if current is not None and current[0] >= at:
+            return False
+        self.bans[(stream_id, account_id)] = (at, BanView(banned, expires_at))
+        return True
+
+    async def ban(self, stream_id: str, account_id: str) -> BanView | None:
+        found = self.bans.get((stream_id, account_id))
+        return found[1] if found else None

@@ -1,0 +1,203 @@
+"""viewer-svc's collections in MongoDB.
+
+``viewers``: one presence document per (stream, account), ``_id`` = both. The viewer count is
+*derived* (``count_documents``), never kept in a counter that a crash between two writes could
+leave wrong. ``viewer_counts``: per stream, whether the count changed since it was last
+published, when it may be published next, and the peak. ``viewer_stream_view`` and
+``viewer_bans``: the projection of stream-svc's events. Times written by updates are epoch ms.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from contracts.common import StreamStatus
+from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
+from viewer_svc.domain.model import BanView, StreamView
+
+VIEWERS = "viewers"
+COUNTS = "viewer_counts"
+VIEWS = "viewer_stream_view"
+BANS = "viewer_bans"
+
+INDEXES = [
+    IndexSpec(VIEWERS, [("stream_id", 1)]),
+    IndexSpec(VIEWERS, [("last_seen_ms", 1)]),
+    IndexSpec(COUNTS, [("changed", 1), ("next_ms", 1)]),
+]
+
+
+def _key(stream_id: str, account_id: str) -> str:
+    return f"{stream_id}\x1f{account_id}"
+
+
+class MongoPresence:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._col = db[VIEWERS]
+
+    async def touch(self, stream_id: str, account_id: str, now: datetime) -> bool:
+        key = _key(stream_id, account_id)
+        try:
+            result = await self._col.update_one(
+                {"_id": key},
+                {
+                    "$set": {"last_seen_ms": to_ms(now)},
+                    "$setOnInsert": {
+                        "stream_id": stream_id,
+                        "account_id": account_id,
+                        "joined_at": now,
+                    },
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:  # a concurrent join inserted it first
+            await self._col.update_one({"_id": key}, {"$set": {"last_seen_ms": to_ms(now)}})
+            return False
+        return result.upserted_id is not None
+
+    async def remove(self, stream_id: str, account_id: str) -> bool:
+        result = await self._col.delete_one({"_id": _key(stream_id, account_id)})
+        return result.deleted_count == 1
+
+    async def expired(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
+        cursor = self._col.find(
+            {"last_seen_ms": {"$lt": to_ms(cutoff)}}, {"stream_id": 1, "account_id": 1}
+        )
+        return [(d["stream_id"], d["account_id"]) async for d in cursor.limit(limit)]
+
+    async def remove_if_unseen_since(
+        self, stream_id: str, account_id: str, cutoff: datetime
+    ) -> bool:
+        result = await self._col.delete_one(
+            {"_id": _key(stream_id, account_id), "last_seen_ms": {"$lt": to_ms(cutoff)}}
+        )
+        return result.deleted_count == 1
+
+    async def remove_stream(self, stream_id: str) -> list[str]:
+        accounts = [
+            d["account_id"]
+            async for d in self._col.find({"stream_id": stream_id}, {"account_id": 1})
+        ]
+        removed = []
+        for account in accounts:  # one by one: each removal is announced exactly once
+            if await self.remove(stream_id, account):
+                removed.append(account)
+        return removed
+
+    async def count(self, stream_id: str) -> int:
+        return await self._col.count_documents({"stream_id": stream_id})
+
+
+class MongoCounts:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._col = db[COUNTS]
+
+    async def mark_changed(self, stream_id: str) -> None:
+        await self._col.update_one({"_id": stream_id}, {"$set": {"changed": True}}, upsert=True)
+
+    async def claim_due(self, now: datetime, interval_s: float, limit: int) -> list[str]:
+        due: dict[str, Any] = {
+            "changed": True,
+            "$or": [{"next_ms": {"$lte": to_ms(now)}}, {"next_ms": {"$exists": False}}],
+        }
+        candidates = [d["_id"] async for d in self._col.find(due, {"_id": 1}).limit(limit)]
+        claimed = []
+        next_ms = to_ms(now + timedelta(seconds=interval_s))
+        for stream_id in candidates:
+            won = await self._col.find_one_and_update(
+                {**due, "_id": stream_id}, {"$set": {"changed": False, "next_ms": next_ms}}
+            )
+            if won is not None:
+                claimed.append(stream_id)
+        return claimed
+
+    async def published(self, stream_id: str, count: int) -> int:
+        doc = await self._col.find_one_and_update(
+            {"_id": stream_id},
+            {"$max": {"peak": count}, "$set": {"count": count}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["peak"]) if doc else count
+
+    async def unclaim(self, stream_id: str) -> None:
+        await self._col.update_one({"_id": stream_id}, {"$set": {"changed": True, "next_ms": 0}})
+
+
+class MongoProjection:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._views = db[VIEWS]
+        self._bans = db[BANS]
+
+    async def advance(self, stream_id: str, status: StreamStatus) -> bool:
+        try:
+            result = await self._views.update_one(
+                {
+                    "_id": stream_id,
+                    "$or": [{"rank": {"$lt": status.rank}}, {"rank": {"$exists": False}}],
+                },
+                {"$set": {"rank": status.rank, "status": status.value}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # already at this status or further
+        return bool(result.modified_count or result.upserted_id is not None)
+
+    async def describe(self, stream_id: str, owner_id: str, playback_url: str | None) -> None:
+        await self._views.update_one(
+            {"_id": stream_id},
+            {
+                "$set": {"owner_id": owner_id, "playback_url": playback_url},
+                "$setOnInsert": {"rank": 0, "status": StreamStatus.IDLE.value},
+            },
+            upsert=True,
+        )
+
+    async def get(self, stream_id: str) -> StreamView | None:
+        doc = await self._views.find_one({"_id": stream_id})
+        if doc is None:
+            return None
+        return StreamView(
+            stream_id,
+            StreamStatus(doc.get("status", "idle")),
+            doc.get("owner_id"),
+            doc.get("playback_url"),
+        )
+
+    async def set_ban(
+        self,
+        stream_id: str,
+        account_id: str,
+        *,
+        banned: bool,
+        at: datetime,
+        expires_at: datetime | None,
+    ) -> bool:
+        at_ms = to_ms(at)
+        try:
+            result = await self._bans.update_one(
+                {
+                    "_id": _key(stream_id, account_id),
+                    "$or": [{"at_ms": {"$lt": at_ms}}, {"at_ms": {"$exists": False}}],
+                },
+                {"$set": {"banned": banned, "at_ms": at_ms, "expires_ms": to_ms(expires_at)}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return bool(result.modified_count or result.upserted_id is not None)
+
+    async def ban(self, stream_id: str, account_id: str) -> BanView | None:
+        doc = await self._bans.find_one({"_id": _key(stream_id, account_id)})
+        if doc is None:
+            return None
+        return BanView(bool(doc.get("banned")), from_ms(doc.get("expires_ms")))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,160 @@
+"""Use cases of viewer-svc: join, heartbeat, leave, expiry, coalesced counts, projection."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Literal
+
+from contracts import Event, make_envelope
+from contracts.common import StreamStatus
+from contracts.viewer import (
+    JoinLiveStreamResponse,
+    PresenceHeartbeat,
+    ViewerCountChanged,
+    ViewerJoined,
+    ViewerLeft,
+)
+from servicekit.logs import correlation_id
+from viewer_svc.deps import Deps
+from viewer_svc.domain.model import JoinRefused, StreamView, check_join
+
+log = logging.getLogger(__name__)
+PRODUCER = "viewer-svc"
+LeaveReason = Literal["left", "timeout", "banned", "stream_ended"]
+
+
+async def _announce(payload: Event, deps: Deps) -> None:
+    """Presence events are ephemeral: published directly, a broker outage drops them (the
+    coalesced count, which other services use, is kept pending and published later)."""
+    try:
+        await deps.publisher.publish(
+            make_envelope(payload, producer=PRODUCER, correlation_id=correlation_id())
+        )
+    except Exception as exc:
+        log.warning("could not publish %s: %s", payload.TYPE, repr(exc)[:200])
+
+
+async def _joined(stream_id: str, account_id: str, now: datetime, deps: Deps) -> None:
+    await deps.counts.mark_changed(stream_id)
+    await _announce(ViewerJoined(stream_id=stream_id, account_id=account_id, joined_at=now), deps)
+
+
+async def _left(stream_id: str, account_id: str, reason: LeaveReason, deps: Deps) -> None:
+    await deps.counts.mark_changed(stream_id)
+    await _announce(
+        ViewerLeft(stream_id=stream_id, account_id=account_id, left_at=deps.clock(), reason=reason),
+        deps,
+    )
+
+
+async def _admit(stream_id: str, account_id: str, deps: Deps) -> StreamView:
+    now = deps.clock()
+    view = check_join(
+        await deps.projection.get(stream_id), await deps.projection.ban(stream_id, account_id), now
+    )
+    if await deps.presence.touch(stream_id, account_id, now):
+        await _joined(stream_id, account_id, now, deps)
+    return view
+
+
+async def join(stream_id: str, account_id: str, deps: Deps) -> JoinLiveStreamResponse:
+    """Start (or keep) watching. Raises the domain's ``JoinRefused`` errors."""
+    view = await _admit(stream_id, account_id, deps)
+    return _response(view, await deps.presence.count(stream_id))
+
+
+def _response(view: StreamView, count: int) -> JoinLiveStreamResponse:
+    status = view.status.value if view.status != StreamStatus.DELETED else "ended"
+    return JoinLiveStreamResponse(
+        playback_url=view.playback_url or "", viewer_count=count, status=status
+    )  # type: ignore[arg-type]
+
+
+async def heartbeat(stream_id: str, account_id: str, deps: Deps) -> JoinLiveStreamResponse:
+    """Keep watching; after a timeout a heartbeat joins again (players keep heart-beating)."""
+    return await join(stream_id, account_id, deps)
+
+
+async def leave(stream_id: str, account_id: str, deps: Deps) -> None:
+    """Stop watching; without a join nothing changes."""
+    if await deps.presence.remove(stream_id, account_id):
+        await _left(stream_id, account_id, "left", deps)
+
+
+async def expire(deps: Deps, *, limit: int = 500) -> int:
+    """Drop viewers unseen for longer than the presence timeout (safe in every instance: each
+    removal is conditional, so each viewer is counted out and announced once)."""
+    cutoff = deps.clock() - timedelta(seconds=deps.presence_timeout_s)
+    removed = 0
+    for stream_id, account_id in await deps.presence.expired(cutoff, limit):
+        if await deps.presence.remove_if_unseen_since(stream_id, account_id, cutoff):
+            await _left(stream_id, account_id, "timeout", deps)
+            removed += 1
+    return removed
+
+
+async def publish_counts(deps: Deps, *, limit: int = 500) -> int:
+    """Publish the current count of each stream whose count changed, at most once per stream
+    per interval across all instances; a failed publication stays pending."""
+    now = deps.clock()
+    published = 0
+    for stream_id in await deps.counts.claim_due(now, deps.count_interval_s, limit):
+        count = await deps.presence.count(stream_id)
+        peak = await deps.counts.published(stream_id, count)
+        event = ViewerCountChanged(
+            stream_id=stream_id, viewer_count=count, peak=peak, as_of=deps.clock()
+        )
+        try:
+            await deps.publisher.publish(make_envelope(event, producer=PRODUCER))
+        except Exception:
+            await deps.counts.unclaim(stream_id)
+            raise
+        published += 1
+    return published
+
+
+# ---- projection -------------------------------------------------------------------------------
+
+
+async def stream_described(
+    stream_id: str, owner_id: str, playback_url: str | None, deps: Deps
+) -> None:
+    await deps.projection.describe(stream_id, owner_id, playback_url)
+
+
+async def stream_status(stream_id: str, status: StreamStatus, deps: Deps) -> None:
+    """Forward-only; ended or deleted streams drop their viewers."""
+    await deps.projection.advance(stream_id, status)
+    if status in (StreamStatus.ENDED, StreamStatus.DELETED):
+        for account in await deps.presence.remove_stream(stream_id):
+            await _left(stream_id, account, "stream_ended", deps)
+
+
+async def ban_changed(
+    stream_id: str,
+    account_id: str,
+    *,
+    banned: bool,
+    at: datetime,
+    expires_at: datetime | None,
+    deps: Deps,
+) -> None:
+    applied = await deps.projection.set_ban(
+        stream_id, account_id, banned=banned, at=at, expires_at=expires_at
+    )
+    if applied and banned and await deps.presence.remove(stream_id, account_id):
+        await _left(stream_id, account_id, "banned", deps)
+
+
+async def chat_presence(event: PresenceHeartbeat, deps: Deps) -> int:
+    """Each open chat connection counts as a heartbeat of its account (if it may watch)."""
+    touched = 0
+    for entry in event.entries:
+        try:
+            await _admit(entry.stream_id, entry.account_id, deps)
+        except JoinRefused as exc:  # banned, ended, unknown: not counted
+            log.debug("chat presence not counted: %s", exc)
+            continue
+        touched += 1
+    return touched

@@ -1,0 +1,22 @@
+"""viewer-svc settings (``VIEWER_*`` plus the shared variables)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="VIEWER_")
+
+    service_name: str = "viewer-svc"
+    http_port: int = Field(default=8102, ge=0, le=65535, validation_alias=AliasChoices("HTTP_PORT"))
+    presence_timeout_s: float = Field(
+        default=30.0, gt=0, description="unseen this long: counted out"
+    )
+    sweep_interval_s: float = Field(default=5.0, gt=0)
+    count_interval_s: float = Field(
+        default=1.0, gt=0, description="at most one count event per stream per interval"
+    )
