@@ -1,0 +1,183 @@
+"""viewer-svc on the real broker and database, two instances sharing them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from contracts import Envelope, Event, make_envelope
+from contracts.moderation import UserBanned
+from contracts.routing import Names
+from contracts.stream import StreamCreated, StreamEnded, StreamStarted
+from contracts.viewer import ViewerCountChanged, ViewerJoined, ViewerLeft
+from servicekit.auth import mint_token
+from servicekit.broker import RabbitEventPublisher, declare_topology, make_broker
+from servicekit.consumer import EventDispatcher, attach_consumer
+from servicekit.settings import load_settings
+from testkit.infra import InfraUrls
+from testkit.servers import serve_app
+from testkit.wait import eventually
+from viewer_svc.entrypoints.http import create_app
+from viewer_svc.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+class Bus:
+    def __init__(self, publisher: RabbitEventPublisher) -> None:
+        self.publisher = publisher
+        self.got: list[Envelope[Any]] = []
+
+    async def send(self, payload: Event) -> None:
+        await self.publisher.publish(make_envelope(payload, producer="test"))
+
+    def of(self, cls: type[Event]) -> list[Any]:
+        return [e.payload for e in self.got if isinstance(e.payload, cls)]
+
+
+@pytest_asyncio.fixture
+async def bus(infra: InfraUrls, namespace: str) -> AsyncIterator[Bus]:
+    names = Names(namespace)
+    broker = make_broker(infra.amqp, app_id="test-bus")
+    bus = Bus(RabbitEventPublisher(broker, names))
+    events = EventDispatcher()
+
+    @events.on(ViewerJoined, ViewerLeft, ViewerCountChanged)
+    async def record(env: Envelope[Any]) -> None:
+        bus.got.append(env)
+
+    spec = attach_consumer(broker, names.queue("kit-test"), events, consumer="watcher")
+    await broker.connect()
+    await declare_topology(broker, names, [spec], delivery_limit=5)
+    await broker.start()
+    yield bus
+    await broker.stop()
+
+
+@pytest.fixture
+def settings(
+    service_env: dict[str, str], drop_namespace_dbs: None, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    monkeypatch.setenv("VIEWER_PRESENCE_TIMEOUT_S", "1.5")
+    monkeypatch.setenv("VIEWER_SWEEP_INTERVAL_S", "0.2")
+    monkeypatch.setenv("VIEWER_COUNT_INTERVAL_S", "1")
+    return load_settings(Settings)
+
+
+@contextlib.asynccontextmanager
+async def instances(settings: Settings, n: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for _ in range(n):
+            base = await stack.enter_async_context(serve_app(create_app(settings)))
+            clients.append(await stack.enter_async_context(httpx.AsyncClient(base_url=base)))
+        yield clients
+
+
+def auth(secret: str, account: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(secret, account)}"}
+
+
+async def announce_live(bus: Bus, stream_id: str) -> None:
+    now = datetime.now(UTC)
+    # reordered on purpose: started before created
+    await bus.send(
+        StreamStarted(
+            stream_id=stream_id,
+            owner_id="owner",
+            title="t",
+            playback_url=f"https://p/{stream_id}.m3u8",
+            started_at=now,
+        )
+    )
+    await bus.send(
+        StreamCreated(
+            stream_id=stream_id,
+            owner_id="owner",
+            title="t",
+            playback_url=f"https://p/{stream_id}.m3u8",
+            created_at=now,
+        )
+    )
+
+
+async def test_two_instances_keep_an_exact_count_under_concurrent_joins_and_leaves(
+    settings: Settings, bus: Bus, jwt_secret: str
+) -> None:
+    async with instances(settings, 2) as (a, b):
+        await announce_live(bus, "s1")
+
+        async def joinable() -> bool:
+            return (
+                await a.post("/live/s1/join", headers=auth(jwt_secret, "probe"))
+            ).status_code == 200
+
+        await eventually(joinable, within=10)
+        await a.post("/live/s1/leave", headers=auth(jwt_secret, "probe"))
+        accounts = [f"acct{i}" for i in range(40)]
+        stays = set(accounts[::2])
+        rng = random.Random(7)
+
+        async def viewer(account: str) -> None:
+            for _ in range(3):  # repeated joins from both instances (several devices)
+                client = rng.choice([a, b])
+                r = await client.post("/live/s1/join", headers=auth(jwt_secret, account))
+                assert r.status_code == 200
+            if account not in stays:
+                await rng.choice([a, b]).post("/live/s1/leave", headers=auth(jwt_secret, account))
+
+        await asyncio.gather(*(viewer(acct) for acct in accounts))
+        final = (await b.post("/live/s1/heartbeat", headers=auth(jwt_secret, accounts[0]))).json()
+        assert final["viewer_count"] == len(stays)
+
+        async def last_count() -> int | None:
+            counts = bus.of(ViewerCountChanged)
+            latest = max(counts, key=lambda c: c.as_of, default=None)
+            return latest.viewer_count if latest and latest.viewer_count == len(stays) else None
+
+        assert await eventually(last_count, within=10) == len(stays)
+        joined = bus.of(ViewerJoined)
+        assert len([j for j in joined if j.account_id != "probe"]) == len(accounts)
+
+
+async def test_silent_viewers_time_out_and_bans_and_stream_end_remove_viewers(
+    settings: Settings, bus: Bus, jwt_secret: str
+) -> None:
+    async with instances(settings, 1) as (api,):
+        await announce_live(bus, "s2")
+
+        async def joined(account: str) -> bool:
+            return (
+                await api.post("/live/s2/join", headers=auth(jwt_secret, account))
+            ).status_code == 200
+
+        await eventually(lambda: joined("quiet"), within=10)
+        await api.post("/live/s2/join", headers=auth(jwt_secret, "troll"))
+        await api.post("/live/s2/join", headers=auth(jwt_secret, "fan"))
+        await eventually(lambda: any(e.reason == "timeout" for e in bus.of(ViewerLeft)), within=10)
+        await api.post("/live/s2/heartbeat", headers=auth(jwt_secret, "troll"))
+        await api.post("/live/s2/heartbeat", headers=auth(jwt_secret, "fan"))
+        now = datetime.now(UTC)
+        await bus.send(UserBanned(stream_id="s2", account_id="troll", by="owner", at=now))
+        await eventually(lambda: any(e.reason == "banned" for e in bus.of(ViewerLeft)), within=10)
+        r = await api.post("/live/s2/join", headers=auth(jwt_secret, "troll"))
+        assert r.status_code == 403
+        await bus.send(StreamEnded(stream_id="s2", owner_id="owner", ended_at=now))
+
+        async def over() -> bool:
+            return (
+                await api.post("/live/s2/join", headers=auth(jwt_secret, "fan"))
+            ).status_code == 409
+
+        await eventually(over, within=10)
+        reasons = {(e.account_id, e.reason) for e in bus.of(ViewerLeft)}
+        assert {("quiet", "timeout"), ("troll", "banned")} <= reasons
+        assert ("fan", "stream_ended") in reasons or ("fan", "timeout") in reasons
