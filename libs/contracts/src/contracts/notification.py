@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
-from contracts.common import AccountId
+from contracts.common import AccountId, ApiModel, ResponseModel
 from contracts.envelope import Event
 
 NotificationKind = Literal["stream_live", "gift_received", "banned"]
@@ -24,3 +24,41 @@ class NotificationCreated(Event):
     body: str
     data: dict[str, Any] = Field(default_factory=dict)
     created_at: AwareDatetime
+
+
+class NotificationsCreated(Event):
+    """A batch of identical notifications was stored in each of ``account_ids``' inboxes (one
+    per follower of a streamer going live), announced once per batch instead of once per
+    follower. ``notification_ids[i]`` belongs to ``account_ids[i]``."""
+
+    TYPE: ClassVar[str] = "notification.batch_created"
+
+    kind: NotificationKind
+    title: str
+    body: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    account_ids: list[AccountId]
+    notification_ids: list[str]
+    created_at: AwareDatetime
+
+
+# ---- REST --------------------------------------------------------------------------------------
+
+
+class NotificationView(ResponseModel):
+    """One notification in ``GET /notifications``."""
+
+    notification_id: str
+    kind: NotificationKind
+    title: str
+    body: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    created_at: AwareDatetime
+    read: bool
+
+
+class MarkReadRequest(ApiModel):
+    """``POST /notifications/read``: either ``ids`` (yours) or ``all``."""
+
+    ids: list[str] = Field(default_factory=list, max_length=500)
+    all: bool = False

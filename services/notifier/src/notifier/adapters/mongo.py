@@ -1,0 +1,210 @@
+"""notifier's collections: ``follows``, ``notifications`` (the inbox), ``golive_campaigns`` and
+``notifier_streams`` (who owns which stream, from stream-svc's events)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from contracts import Envelope, Event
+from notifier.domain.model import Notification
+from servicekit.mongo import Doc, IndexSpec, to_ms
+from servicekit.outbox import stage_insert
+
+FOLLOWS = "follows"
+NOTIFICATIONS = "notifications"
+CAMPAIGNS = "golive_campaigns"
+STREAMS = "notifier_streams"
+
+INDEXES = [
+    IndexSpec(FOLLOWS, [("followee_id", 1), ("follower_id", 1)]),
+    IndexSpec(FOLLOWS, [("follower_id", 1), ("followee_id", 1)]),
+    IndexSpec(NOTIFICATIONS, [("account_id", 1), ("created_ms", -1)]),
+    IndexSpec(NOTIFICATIONS, [("account_id", 1), ("read", 1)]),
+    IndexSpec(CAMPAIGNS, [("state", 1), ("ready", 1)]),
+]
+
+
+def _doc(n: Notification) -> Doc:
+    return {
+        "_id": n.notification_id,
+        "account_id": n.account_id,
+        "kind": n.kind,
+        "title": n.title,
+        "body": n.body,
+        "data": n.data,
+        "created_at": n.created_at,
+        "created_ms": to_ms(n.created_at),
+        "read": False,
+    }
+
+
+class MongoInbox:
+    """The in-app inbox: a :class:`~notifier.ports.Channel` and the inbox queries."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._col = db[NOTIFICATIONS]
+
+    async def deliver(self, notifications: Sequence[Notification]) -> int:
+        if not notifications:
+            return 0
+        try:
+            result = await self._col.insert_many([_doc(n) for n in notifications], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            return int(exc.details.get("nInserted", 0))
+        return len(result.inserted_ids)
+
+    async def deliver_announced(
+        self, notification: Notification, envelope: Envelope[Event]
+    ) -> bool:
+        """Store one notification with its ``notification.created`` staged in the same write."""
+        try:
+            await self._col.insert_one({**_doc(notification), **stage_insert([envelope])})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def page(
+        self, account_id: str, *, unread: bool, limit: int, after: tuple[int, str] | None
+    ) -> list[Doc]:
+        query: dict[str, Any] = {"account_id": account_id}
+        if unread:
+            query["read"] = False
+        if after is not None:
+            ms, nid = after
+            query["$or"] = [{"created_ms": {"$lt": ms}}, {"created_ms": ms, "_id": {"$lt": nid}}]
+        cursor = self._col.find(query, {"_outbox": 0}).sort([("created_ms", -1), ("_id", -1)])
+        return [d async for d in cursor.limit(limit)]
+
+    async def unread_count(self, account_id: str) -> int:
+        return await self._col.count_documents({"account_id": account_id, "read": False})
+
+    async def mark_read(self, account_id: str, ids: Sequence[str] | None) -> int:
+        query: dict[str, Any] = {"account_id": account_id, "read": False}
+        if ids is not None:
+            query["_id"] = {"$in": list(ids)}
+        result = await self._col.update_many(query, {"$set": {"read": True}})
+        return result.modified_count
+
+    async def count_kind(self, kind: str) -> int:
+        return await self._col.count_documents({"kind": kind})
+
+
+class MongoFollows:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._col = db[FOLLOWS]
+
+    async def follow(self, follower_id: str, followee_id: str, now: datetime) -> bool:
+        try:
+            await self._col.insert_one(
+                {
+                    "_id": f"{follower_id}\x1f{followee_id}",
+                    "follower_id": follower_id,
+                    "followee_id": followee_id,
+                    "since": now,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def unfollow(self, follower_id: str, followee_id: str) -> bool:
+        result = await self._col.delete_one({"_id": f"{follower_id}\x1f{followee_id}"})
+        return result.deleted_count == 1
+
+    async def following(self, follower_id: str, *, limit: int, after: str | None) -> list[Doc]:
+        query: dict[str, Any] = {"follower_id": follower_id}
+        if after is not None:
+            query["followee_id"] = {"$gt": after}
+        cursor = self._col.find(query).sort("followee_id", 1).limit(limit)
+        return [d async for d in cursor]
+
+    async def followers_count(self, followee_id: str) -> int:
+        return await self._col.count_documents({"followee_id": followee_id})
+
+    async def followers_after(self, followee_id: str, cursor: str, limit: int) -> list[str]:
+        query = {"followee_id": followee_id, "follower_id": {"$gt": cursor}}
+        found = self._col.find(query, {"follower_id": 1}).sort("follower_id", 1).limit(limit)
+        return [d["follower_id"] async for d in found]
+
+
+class MongoCampaigns:
+    """One go-live campaign per stream (``_id`` = stream id): created by whichever trigger comes
+    first, ``ready`` once the owner is known, fanned out in batches from ``cursor`` (the last
+    follower id done) under a lease, so a crashed worker's campaign resumes where it stopped."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._col = db[CAMPAIGNS]
+        self._streams = db[STREAMS]
+
+    async def trigger(self, stream_id: str, at: datetime) -> bool:
+        """Record that the stream went live; ``False`` if it already had a campaign."""
+        result = await self._col.update_one(
+            {"_id": stream_id},
+            {
+                "$setOnInsert": {
+                    "state": "pending",
+                    "cursor": "",
+                    "ready": False,
+                    "triggered_at": at,
+                    "lease_ms": 0,
+                    "delivered": 0,
+                }
+            },
+            upsert=True,
+        )
+        created = result.upserted_id is not None
+        if created:
+            known = await self._streams.find_one({"_id": stream_id})
+            if known is not None:
+                await self._make_ready(stream_id, known["owner_id"], known.get("title", ""))
+        return created
+
+    async def describe(self, stream_id: str, owner_id: str, title: str) -> None:
+        """Remember who owns the stream; a campaign waiting for it becomes ready."""
+        await self._streams.update_one(
+            {"_id": stream_id}, {"$set": {"owner_id": owner_id, "title": title}}, upsert=True
+        )
+        await self._make_ready(stream_id, owner_id, title)
+
+    async def _make_ready(self, stream_id: str, owner_id: str, title: str) -> None:
+        await self._col.update_one(
+            {"_id": stream_id, "ready": False},
+            {"$set": {"ready": True, "owner_id": owner_id, "title": title}},
+        )
+
+    async def title_of(self, stream_id: str) -> str | None:
+        doc = await self._streams.find_one({"_id": stream_id})
+        return str(doc.get("title")) if doc else None
+
+    async def claim(self, now: datetime, lease_s: float) -> Doc | None:
+        return await self._col.find_one_and_update(
+            {"state": "pending", "ready": True, "lease_ms": {"$lt": to_ms(now)}},
+            {"$set": {"lease_ms": to_ms(now + timedelta(seconds=lease_s))}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def advance(
+        self, stream_id: str, cursor: str, delivered: int, now: datetime, lease_s: float
+    ) -> None:
+        await self._col.update_one(
+            {"_id": stream_id},
+            {
+                "$set": {"cursor": cursor, "lease_ms": to_ms(now + timedelta(seconds=lease_s))},
+                "$inc": {"delivered": delivered},
+            },
+        )
+
+    async def finish(self, stream_id: str) -> None:
+        await self._col.update_one({"_id": stream_id}, {"$set": {"state": "done", "lease_ms": 0}})
+
+    async def get(self, stream_id: str) -> Doc | None:
+        return await self._col.find_one({"_id": stream_id})

@@ -1,0 +1,86 @@
+"""Composition root of notifier: adapters, consumers, and the fan-out worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from notifier.adapters.mongo import INDEXES, NOTIFICATIONS, MongoCampaigns, MongoFollows, MongoInbox
+from notifier.deps import Deps
+from notifier.entrypoints.consumers import build_dispatcher
+from notifier.handlers import fan_out_one
+from notifier.settings import Settings
+from servicekit.runtime import ConsumerSpec, Infra, open_infra
+
+log = logging.getLogger(__name__)
+
+
+class FanoutWorker:
+    """Runs go-live campaigns one after another; wakes on a trigger or every ``poll_s``."""
+
+    def __init__(self, deps: Deps, poll_s: float) -> None:
+        self.deps = deps
+        self.poll_s = poll_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="golive-fanout")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await fan_out_one(self.deps) is not None:
+                    pass
+            except Exception as exc:
+                log.warning(
+                    "go-live fan-out failed; the campaign resumes after its lease: %s",
+                    repr(exc)[:300],
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            self._wake.clear()
+
+
+def deps_for(infra: Infra, settings: Settings) -> Deps:
+    return Deps(
+        follows=MongoFollows(infra.db),
+        inbox=MongoInbox(infra.db),
+        campaigns=MongoCampaigns(infra.db),
+        publisher=infra.publisher,
+        kick=infra.relay.kick,
+        fanout_batch=settings.fanout_batch,
+        fanout_lease_s=settings.fanout_lease_s,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra, FanoutWorker]]:
+    holder: dict[str, FanoutWorker] = {}
+    dispatcher = build_dispatcher(lambda: holder["worker"].deps, lambda: holder["worker"].wake())
+    infra = await open_infra(
+        settings,
+        indexes=INDEXES,
+        outbox_collections=[NOTIFICATIONS],
+        consumers=[ConsumerSpec(dispatcher)],
+        start_consuming=False,
+    )
+    worker = holder["worker"] = FanoutWorker(deps_for(infra, settings), settings.fanout_poll_s)
+    await infra.broker.start()
+    worker.start()
+    try:
+        yield worker.deps, infra, worker
+    finally:
+        await worker.stop()
+        await infra.close()

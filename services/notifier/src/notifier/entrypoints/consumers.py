@@ -1,0 +1,61 @@
+"""notifier's consumers: go-live triggers, stream owners, gifts, bans. Thin; the fan-out itself
+runs in a background worker, so a big campaign never blocks other events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from contracts import Envelope
+from contracts.chat import GiftSent
+from contracts.moderation import UserBanned
+from contracts.stream import StreamCreated, StreamStarted
+from contracts.webhook import MuxWebhookReceived
+from notifier import handlers
+from notifier.deps import Deps
+from servicekit.consumer import EventDispatcher
+
+
+def build_dispatcher(deps: Callable[[], Deps], wake: Callable[[], None]) -> EventDispatcher:
+    events = EventDispatcher()
+
+    @events.on(StreamCreated)
+    async def created(env: Envelope[Any]) -> None:
+        p: StreamCreated = env.payload
+        await handlers.stream_known(p.stream_id, p.owner_id, p.title, deps())
+        wake()
+
+    @events.on(StreamStarted)
+    async def started(env: Envelope[Any]) -> None:
+        p: StreamStarted = env.payload
+        await handlers.stream_known(p.stream_id, p.owner_id, p.title, deps())
+        await handlers.went_live(p.stream_id, p.started_at, deps())
+        wake()
+
+    @events.on_mux("video.live_stream.active")
+    async def mux_active(env: Envelope[Any]) -> None:
+        p: MuxWebhookReceived = env.payload
+        if p.stream_id:
+            await handlers.went_live(p.stream_id, p.created_at, deps())
+            wake()
+
+    @events.on(GiftSent)
+    async def gift(env: Envelope[Any]) -> None:
+        p: GiftSent = env.payload
+        await handlers.gift_sent(
+            p.gift_id,
+            p.stream_id,
+            p.recipient_id,
+            p.sender_id,
+            p.gift_type,
+            p.amount,
+            p.sent_at,
+            deps(),
+        )
+
+    @events.on(UserBanned)
+    async def banned(env: Envelope[Any]) -> None:
+        p: UserBanned = env.payload
+        await handlers.user_banned(p.stream_id, p.account_id, p.at, p.expires_at, p.reason, deps())
+
+    return events

@@ -1,0 +1,152 @@
+"""notifier's REST API: follows and the inbox (bearer JWT)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
+
+from contracts.common import Page
+from contracts.notification import MarkReadRequest, NotificationView
+from notifier import handlers
+from notifier.deps import Deps
+from notifier.domain.model import SelfFollow
+from notifier.settings import Settings
+from servicekit.auth import CurrentAccount, JwtVerifier
+from servicekit.errors import ApiError
+from servicekit.health import Readiness
+from servicekit.http import create_service_app
+
+
+def get_deps(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
+
+
+DepsDep = Annotated[Deps, Depends(get_deps)]
+AccountPath = Annotated[str, Path(min_length=1, max_length=128)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+
+
+def _encode(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
+
+
+def _decode(cursor: str, n: int) -> list[Any]:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor))
+    except ValueError:
+        parts = None
+    if not isinstance(parts, list) or len(parts) != n:
+        raise ApiError(422, "validation_error", "invalid cursor")
+    return parts
+
+
+def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.jwt_verifier = JwtVerifier.from_settings(settings)
+        if deps is not None:
+            app.state.deps, app.state.infra = deps, None
+            yield
+            return
+        from notifier.bootstrap import running
+
+        async with running(settings) as (real, infra, worker):
+            app.state.deps, app.state.infra, app.state.worker = real, infra, worker
+            yield
+
+    def readiness(app: FastAPI) -> Readiness:
+        infra = getattr(app.state, "infra", None)
+        return infra.readiness() if infra is not None else Readiness()
+
+    app = create_service_app(title="livecast notifier", readiness=readiness, lifespan=lifespan)
+
+    @app.put("/users/{account_id}/follow")
+    async def follow(
+        account_id: AccountPath, account: CurrentAccount, deps: DepsDep
+    ) -> dict[str, Any]:
+        """Follow an account (repeating changes nothing)."""
+        try:
+            changed = await handlers.follow(account, account_id, deps)
+        except SelfFollow as exc:
+            raise ApiError(422, "validation_error", str(exc)) from None
+        return {"account_id": account_id, "following": True, "changed": changed}
+
+    @app.delete("/users/{account_id}/follow", status_code=204)
+    async def unfollow(account_id: AccountPath, account: CurrentAccount, deps: DepsDep) -> Response:
+        """Stop following."""
+        await handlers.unfollow(account, account_id, deps)
+        return Response(status_code=204)
+
+    @app.get("/users/{account_id}/followers/count")
+    async def followers(
+        account_id: AccountPath, _account: CurrentAccount, deps: DepsDep
+    ) -> dict[str, Any]:
+        """How many accounts follow this one."""
+        return {
+            "account_id": account_id,
+            "followers": await deps.follows.followers_count(account_id),
+        }
+
+    @app.get("/me/following")
+    async def following(
+        account: CurrentAccount, deps: DepsDep, limit: Limit = 50, cursor: Cursor = None
+    ) -> dict[str, Any]:
+        """The accounts you follow, by id."""
+        after = _decode(cursor, 1)[0] if cursor else None
+        found = await deps.follows.following(account, limit=limit + 1, after=after)
+        page = found[:limit]
+        return {
+            "items": [{"account_id": d["followee_id"], "since": d["since"]} for d in page],
+            "next_cursor": _encode(page[-1]["followee_id"]) if len(found) > limit else None,
+        }
+
+    @app.get("/notifications", response_model=Page[NotificationView])
+    async def inbox(
+        account: CurrentAccount,
+        deps: DepsDep,
+        unread: bool = False,
+        limit: Limit = 20,
+        cursor: Cursor = None,
+    ) -> Page[NotificationView]:
+        """Your notifications, newest first."""
+        after = tuple(_decode(cursor, 2)) if cursor else None
+        found = await deps.inbox.page(account, unread=unread, limit=limit + 1, after=after)  # type: ignore[arg-type]
+        page = found[:limit]
+        items = [
+            NotificationView(
+                notification_id=d["_id"],
+                kind=d["kind"],
+                title=d["title"],
+                body=d["body"],
+                data=d.get("data") or {},
+                created_at=d["created_at"],
+                read=d["read"],
+            )
+            for d in page
+        ]
+        nxt = _encode(page[-1]["created_ms"], page[-1]["_id"]) if len(found) > limit else None
+        return Page[NotificationView](items=items, next_cursor=nxt)
+
+    @app.get("/notifications/unread-count")
+    async def unread_count(account: CurrentAccount, deps: DepsDep) -> dict[str, int]:
+        """How many of your notifications are unread."""
+        return {"unread": await deps.inbox.unread_count(account)}
+
+    @app.post("/notifications/read")
+    async def mark_read(
+        body: MarkReadRequest, account: CurrentAccount, deps: DepsDep
+    ) -> dict[str, int]:
+        """Mark some (``ids``, yours only) or ``all`` of your notifications read."""
+        if body.all == bool(body.ids):
+            raise ApiError(422, "validation_error", "give either 'ids' or 'all': true")
+        changed = await deps.inbox.mark_read(account, None if body.all else body.ids)
+        return {"marked": changed}
+
+    return app

@@ -1,0 +1,148 @@
+"""Use cases of notifier: follows, go-live fan-out (exactly once per follower and stream), gift
+and ban notifications."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from contracts import derived_event_id, make_envelope
+from contracts.notification import NotificationCreated, NotificationsCreated
+from notifier.adapters.mongo import NOTIFICATIONS
+from notifier.deps import Deps
+from notifier.domain import model
+from notifier.domain.model import Notification, SelfFollow
+from servicekit.logs import correlation_id
+
+log = logging.getLogger(__name__)
+PRODUCER = "notifier"
+
+
+async def follow(follower_id: str, followee_id: str, deps: Deps) -> bool:
+    """``True`` if newly followed; repeating changes nothing. Raises ``SelfFollow``."""
+    if follower_id == followee_id:
+        raise SelfFollow("you cannot follow yourself")
+    return await deps.follows.follow(follower_id, followee_id, deps.clock())
+
+
+async def unfollow(follower_id: str, followee_id: str, deps: Deps) -> bool:
+    return await deps.follows.unfollow(follower_id, followee_id)
+
+
+# ---- go live ----------------------------------------------------------------------------------
+
+
+async def went_live(stream_id: str, at: datetime, deps: Deps) -> bool:
+    """A go-live trigger (``stream.started`` or Mux's ``active``, whichever comes first, any
+    number of times): records the stream's one campaign. The fan-out runs in the background."""
+    return await deps.campaigns.trigger(stream_id, at)
+
+
+async def stream_known(stream_id: str, owner_id: str, title: str, deps: Deps) -> None:
+    await deps.campaigns.describe(stream_id, owner_id, title)
+
+
+async def fan_out_one(deps: Deps) -> int | None:
+    """Claim one ready campaign and deliver it to every follower, batch by batch, moving the
+    cursor after each batch (a crash resumes at the last cursor once the lease ends; the batch
+    in flight is delivered again and deduplicated by notification id). Returns how many
+    notifications were new, or ``None`` when no campaign was waiting."""
+    campaign = await deps.campaigns.claim(deps.clock(), deps.fanout_lease_s)
+    if campaign is None:
+        return None
+    stream_id, owner_id, title = campaign["_id"], campaign["owner_id"], campaign.get("title", "")
+    cursor, new = campaign.get("cursor", ""), 0
+    while True:
+        followers = await deps.follows.followers_after(owner_id, cursor, deps.fanout_batch)
+        if not followers:
+            break
+        now = deps.clock()
+        batch = [model.go_live(stream_id, owner_id, title, f, now) for f in followers]
+        delivered = await deps.inbox.deliver(batch)
+        await _announce_batch(stream_id, cursor, batch, deps)
+        cursor = followers[-1]
+        await deps.campaigns.advance(
+            stream_id, cursor, delivered, deps.clock(), deps.fanout_lease_s
+        )
+        new += delivered
+        if len(followers) < deps.fanout_batch:
+            break
+    await deps.campaigns.finish(stream_id)
+    return new
+
+
+async def _announce_batch(
+    stream_id: str, cursor: str, batch: list[Notification], deps: Deps
+) -> None:
+    first = batch[0]
+    event = NotificationsCreated(
+        kind=first.kind,
+        title=first.title,
+        body=first.body,
+        data=first.data,
+        account_ids=[n.account_id for n in batch],
+        notification_ids=[n.notification_id for n in batch],
+        created_at=first.created_at,
+    )
+    # same id when a batch is redone after a crash: consumers dedupe it
+    envelope = make_envelope(
+        event,
+        producer=PRODUCER,
+        correlation_id=correlation_id(),
+        event_id=derived_event_id("golive", f"{stream_id}:{cursor}"),
+    )
+    await deps.publisher.publish(envelope)
+
+
+# ---- single notifications -----------------------------------------------------------------
+
+
+async def notify(notification: Notification, deps: Deps) -> bool:
+    """Store one notification with ``notification.created`` staged in the same write."""
+    event = NotificationCreated(
+        notification_id=notification.notification_id,
+        account_id=notification.account_id,
+        kind=notification.kind,
+        title=notification.title,
+        body=notification.body,
+        data=notification.data,
+        created_at=notification.created_at,
+    )
+    envelope = make_envelope(
+        event,
+        producer=PRODUCER,
+        correlation_id=correlation_id(),
+        event_id=derived_event_id("notification", notification.notification_id),
+    )
+    stored = await deps.inbox.deliver_announced(notification, envelope)
+    if stored:
+        deps.kick(NOTIFICATIONS, notification.notification_id)
+    return stored
+
+
+async def gift_sent(
+    gift_id: str,
+    stream_id: str,
+    recipient_id: str,
+    sender_id: str,
+    gift_type: str,
+    amount: int,
+    at: datetime,
+    deps: Deps,
+) -> bool:
+    return await notify(
+        model.gift_received(gift_id, stream_id, recipient_id, sender_id, gift_type, amount, at),
+        deps,
+    )
+
+
+async def user_banned(
+    stream_id: str,
+    account_id: str,
+    at: datetime,
+    expires_at: datetime | None,
+    reason: str | None,
+    deps: Deps,
+) -> bool:
+    title = await deps.campaigns.title_of(stream_id)
+    return await notify(model.banned(stream_id, account_id, title, at, expires_at, reason), deps)

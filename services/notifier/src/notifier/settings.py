@@ -1,0 +1,20 @@
+"""notifier settings (``NOTIFIER_*`` plus the shared variables)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_")
+
+    service_name: str = "notifier"
+    http_port: int = Field(default=8105, ge=0, le=65535, validation_alias=AliasChoices("HTTP_PORT"))
+    fanout_batch: int = Field(default=1000, ge=1, le=10_000, description="followers per bulk write")
+    fanout_poll_s: float = Field(default=0.5, gt=0)
+    fanout_lease_s: float = Field(
+        default=30.0, gt=0, description="a crashed worker's campaign resumes after this"
+    )
