@@ -80,6 +80,11 @@ class Hello(Frame):
     last_seq: int = Field(description="newest sequence number in the room when this was sent")
     messages: list[ChatMessageFrame] = []
     role: Literal["viewer", "moderator", "owner"] = "viewer"
+    reset: bool = Field(
+        default=False,
+        description="true when more messages were missed than a resume replays: `messages` are "
+        "then the most recent ones, not the missed ones",
+    )
 
 
 class ChatAck(Frame):

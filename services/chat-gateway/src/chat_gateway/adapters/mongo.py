@@ -1,0 +1,333 @@
+"""chat-gateway's collections in MongoDB. Times written by updates are epoch ms.
+
+* ``chat_messages``: one document per message, unique ``(stream_id, seq)`` and
+  ``(stream_id, account_id, client_msg_id)`` (a resend returns the original);
+* ``chat_seq``: the per-stream sequence counter;
+* ``chat_stream_view``, ``chat_moderators``, ``chat_bans``: the projection (status, owner, slow
+  mode, viewer count; moderators and bans one document per account);
+* ``chat_slow_gate``: last post per (stream, account) while slow mode is on;
+* ``gifts``: the ledger (unique per sender and Idempotency-Key), staging ``gift.sent``;
+* ``chat_connections``: which accounts are connected to which instance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from chat_gateway.domain.room import Ban, RoomState
+from contracts import Envelope, Event
+from contracts.common import StreamStatus
+from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
+from servicekit.outbox import stage_insert, stage_update
+
+MESSAGES, SEQ, VIEW, MODS, BANS = (
+    "chat_messages",
+    "chat_seq",
+    "chat_stream_view",
+    "chat_moderators",
+    "chat_bans",
+)
+SLOW, GIFTS, CONNECTIONS = "chat_slow_gate", "gifts", "chat_connections"
+
+INDEXES = [
+    IndexSpec(MESSAGES, [("stream_id", 1), ("seq", 1)], unique=True),
+    IndexSpec(MESSAGES, [("stream_id", 1), ("account_id", 1), ("client_msg_id", 1)], unique=True),
+    IndexSpec(MODS, [("stream_id", 1)]),
+    IndexSpec(BANS, [("stream_id", 1)]),
+    IndexSpec(CONNECTIONS, [("stream_id", 1)]),
+    IndexSpec(CONNECTIONS, [("instance", 1)]),
+]
+
+
+def _key(stream_id: str, account_id: str) -> str:
+    return f"{stream_id}\x1f{account_id}"
+
+
+class DuplicateMessage(Exception):
+    """The (stream, account, client_msg_id) was stored before: ``original`` is that message."""
+
+    def __init__(self, original: Doc) -> None:
+        super().__init__(original.get("_id"))
+        self.original = original
+
+
+class ChatStore:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._msgs = db[MESSAGES]
+        self._seq = db[SEQ]
+        self._slow = db[SLOW]
+
+    async def next_seq(self, stream_id: str) -> int:
+        doc = await self._seq.find_one_and_update(
+            {"_id": stream_id},
+            {"$inc": {"seq": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["seq"]) if doc else 1
+
+    async def current_seq(self, stream_id: str) -> int:
+        doc = await self._seq.find_one({"_id": stream_id})
+        return int(doc["seq"]) if doc else 0
+
+    async def insert(self, message: Doc) -> None:
+        """Raises ``DuplicateMessage`` for a resent ``client_msg_id``."""
+        try:
+            await self._msgs.insert_one(message)
+        except DuplicateKeyError:
+            original = await self._msgs.find_one(
+                {
+                    "stream_id": message["stream_id"],
+                    "account_id": message["account_id"],
+                    "client_msg_id": message["client_msg_id"],
+                }
+            )
+            if original is None:
+                raise
+            raise DuplicateMessage(original) from None
+
+    async def insert_gap(self, stream_id: str, seq: int) -> None:
+        """Fill a sequence number whose message could not be stored, so nobody waits for it."""
+        with contextlib.suppress(DuplicateKeyError):  # the real message got stored after all
+            await self._msgs.insert_one(
+                {
+                    "_id": f"gap:{stream_id}:{seq}",
+                    "stream_id": stream_id,
+                    "seq": seq,
+                    "account_id": "",
+                    "client_msg_id": f"gap:{seq}",
+                    "text": "",
+                    "deleted": True,
+                    "gap": True,
+                }
+            )
+
+    async def between(self, stream_id: str, lo: int, hi: int) -> list[Doc]:
+        """Every message (deleted ones and gaps included) with ``lo <= seq <= hi``, in order."""
+        cursor = self._msgs.find({"stream_id": stream_id, "seq": {"$gte": lo, "$lte": hi}}).sort(
+            "seq", 1
+        )
+        return [d async for d in cursor]
+
+    async def after(self, stream_id: str, seq: int, limit: int) -> list[Doc]:
+        """Visible messages after ``seq``, oldest first."""
+        cursor = self._msgs.find({"stream_id": stream_id, "seq": {"$gt": seq}, "deleted": False})
+        return [d async for d in cursor.sort("seq", 1).limit(limit)]
+
+    async def recent(self, stream_id: str, limit: int) -> list[Doc]:
+        """The last ``limit`` visible messages, oldest first."""
+        cursor = (
+            self._msgs.find({"stream_id": stream_id, "deleted": False}).sort("seq", -1).limit(limit)
+        )
+        return list(reversed([d async for d in cursor]))
+
+    async def history(self, stream_id: str, before_seq: int | None, limit: int) -> list[Doc]:
+        """Visible messages, newest first, older than ``before_seq``."""
+        query: dict[str, Any] = {"stream_id": stream_id, "deleted": False}
+        if before_seq is not None:
+            query["seq"] = {"$lt": before_seq}
+        return [d async for d in self._msgs.find(query).sort("seq", -1).limit(limit)]
+
+    async def deleted_ids(self, stream_id: str, lo: int, hi: int) -> list[Doc]:
+        cursor = self._msgs.find(
+            {
+                "stream_id": stream_id,
+                "seq": {"$gte": lo, "$lte": hi},
+                "deleted": True,
+                "gap": {"$ne": True},
+            },
+            {"seq": 1},
+        )
+        return [d async for d in cursor]
+
+    async def get(self, stream_id: str, message_id: str) -> Doc | None:
+        return await self._msgs.find_one({"_id": message_id, "stream_id": stream_id})
+
+    async def delete(
+        self, stream_id: str, message_id: str, by: str, envelope: Envelope[Event]
+    ) -> bool:
+        result = await self._msgs.update_one(
+            {"_id": message_id, "stream_id": stream_id, "deleted": False},
+            stage_update({"$set": {"deleted": True, "deleted_by": by}}, [envelope]),
+        )
+        return result.modified_count == 1
+
+    async def pass_slow_gate(
+        self, stream_id: str, account_id: str, interval_s: int, now: datetime
+    ) -> float:
+        """0 if the account may post now (and records it), else seconds to wait (across
+        instances: the gate is one conditional write)."""
+        now_ms = to_ms(now)
+        try:
+            await self._slow.update_one(
+                {
+                    "_id": _key(stream_id, account_id),
+                    "last_ms": {"$lte": now_ms - interval_s * 1000},
+                },
+                {"$set": {"last_ms": now_ms}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            doc = await self._slow.find_one({"_id": _key(stream_id, account_id)})
+            last = int(doc["last_ms"]) if doc else now_ms
+            return max(0.1, (last + interval_s * 1000 - now_ms) / 1000)
+        return 0.0
+
+
+class ChatProjection:
+    """The stream projection in MongoDB, same merge rules as :class:`RoomState`."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._view = db[VIEW]
+        self._mods = db[MODS]
+        self._bans = db[BANS]
+
+    async def load(self, stream_id: str) -> RoomState:
+        state = RoomState(stream_id)
+        view = await self._view.find_one({"_id": stream_id}, {"_outbox": 0})
+        if view is not None:
+            state.owner_id = view.get("owner_id")
+            state.status = StreamStatus(view.get("status", "idle"))
+            state.slow_mode_s = int(view.get("slow_mode_s") or 0)
+            state.slow_mode_at = from_ms(view.get("slow_at_ms"))
+            state.viewer_count = int(view.get("viewer_count") or 0)
+            state.viewer_as_of = from_ms(view.get("viewer_as_of_ms"))
+        async for d in self._mods.find({"stream_id": stream_id}):
+            state.moderators[d["account_id"]] = (bool(d["is_moderator"]), from_ms(d["at_ms"]))
+        async for d in self._bans.find({"stream_id": stream_id}):
+            state.bans[d["account_id"]] = Ban(
+                bool(d["banned"]),
+                from_ms(d["at_ms"]),
+                from_ms(d.get("expires_ms")),
+                d.get("reason"),
+            )
+        return state
+
+    async def _lww(
+        self,
+        collection: Any,
+        key: str,
+        field: str,
+        at_ms: int,
+        values: Doc,
+        envelopes: Sequence[Envelope[Event]] = (),
+    ) -> bool:
+        try:
+            result = await collection.update_one(
+                {"_id": key, "$or": [{field: {"$lt": at_ms}}, {field: {"$exists": False}}]},
+                stage_update({"$set": {**values, field: at_ms}}, envelopes),
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return bool(result.modified_count or result.upserted_id is not None)
+
+    async def describe(self, stream_id: str, owner_id: str) -> None:
+        await self._view.update_one(
+            {"_id": stream_id},
+            {"$set": {"owner_id": owner_id}, "$setOnInsert": {"status": "idle", "rank": 0}},
+            upsert=True,
+        )
+
+    async def advance(self, stream_id: str, status: StreamStatus) -> bool:
+        try:
+            result = await self._view.update_one(
+                {
+                    "_id": stream_id,
+                    "$or": [{"rank": {"$lt": status.rank}}, {"rank": {"$exists": False}}],
+                },
+                {"$set": {"rank": status.rank, "status": status.value}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return bool(result.modified_count or result.upserted_id is not None)
+
+    async def set_moderator(
+        self, stream_id: str, account_id: str, is_moderator: bool, at: datetime
+    ) -> bool:
+        values = {"stream_id": stream_id, "account_id": account_id, "is_moderator": is_moderator}
+        return await self._lww(self._mods, _key(stream_id, account_id), "at_ms", to_ms(at), values)
+
+    async def set_ban(self, stream_id: str, account_id: str, ban: Ban) -> bool:
+        values = {
+            "stream_id": stream_id,
+            "account_id": account_id,
+            "banned": ban.banned,
+            "expires_ms": to_ms(ban.expires_at),
+            "reason": ban.reason,
+        }
+        return await self._lww(
+            self._bans, _key(stream_id, account_id), "at_ms", to_ms(ban.at), values
+        )
+
+    async def set_slow_mode(
+        self,
+        stream_id: str,
+        interval_s: int,
+        at: datetime,
+        envelopes: Sequence[Envelope[Event]] = (),
+    ) -> bool:
+        return await self._lww(
+            self._view, stream_id, "slow_at_ms", to_ms(at), {"slow_mode_s": interval_s}, envelopes
+        )
+
+    async def set_viewer_count(self, stream_id: str, count: int, as_of: datetime) -> bool:
+        return await self._lww(
+            self._view, stream_id, "viewer_as_of_ms", to_ms(as_of), {"viewer_count": count}
+        )
+
+
+class GiftLedger:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._col = db[GIFTS]
+
+    async def charge(self, key: str, gift: Doc, envelope: Envelope[Event]) -> tuple[Doc, bool]:
+        """Store the gift once per ``key``; ``(gift, charged_now)``."""
+        try:
+            await self._col.insert_one({"_id": key, **gift, **stage_insert([envelope])})
+        except DuplicateKeyError:
+            existing = await self._col.find_one({"_id": key}, {"_outbox": 0})
+            if existing is None:
+                raise
+            return existing, False
+        return gift, True
+
+
+class ConnectionRegistry:
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._col = db[CONNECTIONS]
+
+    async def add(
+        self, conn_id: str, instance: str, stream_id: str, account_id: str, now: datetime
+    ) -> None:
+        await self._col.insert_one(
+            {
+                "_id": conn_id,
+                "instance": instance,
+                "stream_id": stream_id,
+                "account_id": account_id,
+                "connected_at": now,
+                "seen_ms": to_ms(now),
+            }
+        )
+
+    async def remove(self, conn_id: str) -> None:
+        await self._col.delete_one({"_id": conn_id})
+
+    async def refresh(self, instance: str, now: datetime, stale_after_s: float) -> None:
+        """Mark this instance's connections seen; forget those of instances that went away."""
+        await self._col.update_many({"instance": instance}, {"$set": {"seen_ms": to_ms(now)}})
+        await self._col.delete_many(
+            {"seen_ms": {"$lt": to_ms(now - timedelta(seconds=stale_after_s))}}
+        )
+
+    async def of_stream(self, stream_id: str) -> list[Doc]:
+        return [d async for d in self._col.find({"stream_id": stream_id}).sort("connected_at", 1)]

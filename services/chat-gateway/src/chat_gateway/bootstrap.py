@@ -1,0 +1,242 @@
+"""One chat-gateway instance: the WebSocket server, the HTTP API, both consumers, the presence
+loop, wired in one event loop. ``running(settings)`` is used by ``__main__`` and by tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import uvicorn
+from websockets.asyncio.server import Server, serve
+
+from chat_gateway.adapters.mongo import (
+    GIFTS,
+    INDEXES,
+    MESSAGES,
+    VIEW,
+    ChatProjection,
+    ChatStore,
+    ConnectionRegistry,
+    GiftLedger,
+)
+from chat_gateway.domain.limits import Limiter
+from chat_gateway.domain.room import RoomState
+from chat_gateway.entrypoints import http, ws
+from chat_gateway.entrypoints.consumers import fanout_dispatcher, projection_dispatcher
+from chat_gateway.hub import Hub
+from chat_gateway.protocol import encode
+from chat_gateway.service import ChatService, message_frame
+from chat_gateway.settings import Settings
+from contracts import make_envelope
+from contracts.viewer import PresenceEntry, PresenceHeartbeat
+from servicekit.auth import JwtVerifier
+from servicekit.runtime import ConsumerSpec, Infra, open_infra
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    infra: Infra
+    hub: Hub
+    service: ChatService
+    ws_server: Server
+    http_server: uvicorn.Server
+    ws_port: int
+    http_port: int
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Gateway]:
+    holder: dict[str, Hub] = {}
+    projection_holder: dict[str, ChatProjection] = {}
+    infra = await open_infra(
+        settings,
+        indexes=INDEXES,
+        outbox_collections=[MESSAGES, VIEW, GIFTS],
+        consumers=[
+            ConsumerSpec(projection_dispatcher(lambda: projection_holder["p"])),
+            ConsumerSpec(
+                fanout_dispatcher(lambda: holder["hub"]),
+                queue_suffix="fanout",
+                exclusive=True,
+                idempotent=False,
+            ),
+        ],
+        instance_id=settings.instance_id,
+        start_consuming=False,
+    )
+    store, projection = ChatStore(infra.db), ChatProjection(infra.db)
+    projection_holder["p"] = projection
+    registry, ledger = ConnectionRegistry(infra.db), GiftLedger(infra.db)
+
+    async def fetch_range(stream_id: str, lo: int, hi: int) -> dict[int, str | None]:
+        return {
+            d["seq"]: None if d.get("deleted") else encode(message_frame(d))
+            for d in await store.between(stream_id, lo, hi)
+        }
+
+    hub = holder["hub"] = Hub(
+        load_state=projection.load,
+        current_seq=store.current_seq,
+        fetch_range=fetch_range,
+        fill_gap=store.insert_gap,
+        send_buffer_bytes=settings.send_buffer_bytes,
+        gap_wait_s=settings.gap_wait_s,
+    )
+
+    async def state_for(stream_id: str) -> RoomState:
+        room = hub.rooms.get(stream_id)
+        return room.state if room is not None else await projection.load(stream_id)
+
+    limiter = Limiter(
+        settings.rate_burst, settings.rate_per_s, settings.abuse_limit, settings.abuse_window_s
+    )
+    service = ChatService(
+        store=store,
+        projection=projection,
+        ledger=ledger,
+        publisher=infra.publisher,
+        kick=infra.relay.kick,
+        limiter=limiter,
+        state_for=state_for,
+    )
+    presence = Presence(hub, infra, settings, registry)
+    verifier = JwtVerifier.from_settings(settings)
+
+    async def ready() -> tuple[bool, dict[str, str]]:
+        return await infra.readiness().run()
+
+    ws_deps = ws.WsDeps(
+        hub=hub,
+        service=service,
+        store=store,
+        registry=registry,
+        verifier=verifier,
+        limiter=limiter,
+        instance_id=settings.instance_id,
+        history_on_connect=settings.history_on_connect,
+        max_replay=settings.max_replay,
+        on_connect=presence.connected,
+        ready=ready,
+    )
+    await infra.broker.start()
+    ws_server = await serve(
+        ws.handler(ws_deps),
+        settings.http_host,
+        settings.ws_port,
+        process_request=ws.process_request(ws_deps),
+        max_size=settings.max_frame_bytes,
+        ping_interval=settings.ping_interval_s,
+        ping_timeout=settings.ping_timeout_s,
+        compression=None,
+        close_timeout=5,
+    )
+    app = http.create_app(infra.readiness())
+    app.state.service, app.state.registry, app.state.jwt_verifier = service, registry, verifier
+    http_server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    http_task = asyncio.create_task(http_server.serve())
+    while not http_server.started:
+        if http_task.done():
+            http_task.result()
+        await asyncio.sleep(0.01)
+    presence.start()
+    gateway = Gateway(
+        settings,
+        infra,
+        hub,
+        service,
+        ws_server,
+        http_server,
+        ws_server.sockets[0].getsockname()[1],
+        http_server.servers[0].sockets[0].getsockname()[1],
+    )
+    try:
+        yield gateway
+    finally:
+        ws_server.close(close_connections=True)  # clients get 1001 (going away)
+        await ws_server.wait_closed()
+        http_server.should_exit = True
+        await http_task
+        await presence.stop()
+        await service.flush()
+        await infra.close()
+
+
+class Presence:
+    """Publishes ``presence.heartbeat`` (open chat connections count as watching) and keeps the
+    connection registry fresh."""
+
+    def __init__(
+        self, hub: Hub, infra: Infra, settings: Settings, registry: ConnectionRegistry
+    ) -> None:
+        self.hub, self.infra, self.settings, self.registry = hub, infra, settings, registry
+        self._task: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        for task in [self._task, *self._sends]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in [self._task, *self._sends] if t is not None), return_exceptions=True
+        )
+
+    def connected(self, stream_id: str, account_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._publish([(stream_id, account_id)]))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _publish(self, pairs: list[tuple[str, str]]) -> None:
+        for start in range(0, len(pairs), 500):
+            chunk = pairs[start : start + 500]
+            event = PresenceHeartbeat(
+                instance_id=self.settings.instance_id,
+                seen_at=datetime.now(UTC),
+                entries=[PresenceEntry(stream_id=s, account_id=a) for s, a in chunk],
+            )
+            try:
+                await self.infra.publisher.publish(make_envelope(event, producer="chat-gateway"))
+            except Exception as exc:
+                log.warning("presence heartbeat not published: %s", repr(exc)[:200])
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.presence_interval_s)
+            pairs = sorted(
+                {(r.stream_id, c.account_id) for r in self.hub.rooms.values() for c in r.clients}
+            )
+            await self._publish(pairs)
+            try:
+                await self.registry.refresh(
+                    self.settings.instance_id,
+                    datetime.now(UTC),
+                    stale_after_s=self.settings.presence_interval_s * 6,
+                )
+            except Exception as exc:
+                log.warning("connection registry refresh failed: %s", repr(exc)[:200])

@@ -1,0 +1,89 @@
+"""What chat-gateway knows of a stream (its projection of other services' events), with the
+merge rules that make it converge whatever the order: status forward-only, moderators, bans and
+slow mode last-write-wins by the action's time, viewer count newest ``as_of``. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from contracts.common import StreamStatus
+
+Role = Literal["viewer", "moderator", "owner"]
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    banned: bool
+    at: datetime
+    expires_at: datetime | None = None
+    reason: str | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.banned and (self.expires_at is None or self.expires_at > now)
+
+
+@dataclass
+class RoomState:
+    stream_id: str
+    owner_id: str | None = None
+    status: StreamStatus = StreamStatus.IDLE
+    moderators: dict[str, tuple[bool, datetime]] = field(default_factory=dict)
+    bans: dict[str, Ban] = field(default_factory=dict)
+    slow_mode_s: int = 0
+    slow_mode_at: datetime | None = None
+    viewer_count: int = 0
+    viewer_as_of: datetime | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.owner_id is not None
+
+    @property
+    def read_only(self) -> bool:
+        return self.status in (StreamStatus.ENDED, StreamStatus.DELETED)
+
+    def role(self, account_id: str) -> Role:
+        if account_id == self.owner_id:
+            return "owner"
+        mod = self.moderators.get(account_id)
+        return "moderator" if mod is not None and mod[0] else "viewer"
+
+    def ban_of(self, account_id: str, now: datetime) -> Ban | None:
+        ban = self.bans.get(account_id)
+        return ban if ban is not None and ban.active(now) else None
+
+    # ---- merges (each returns True when it changed something) ----------------------------
+
+    def advance(self, status: StreamStatus) -> bool:
+        if status.rank <= self.status.rank:
+            return False
+        self.status = status
+        return True
+
+    def set_moderator(self, account_id: str, is_moderator: bool, at: datetime) -> bool:
+        current = self.moderators.get(account_id)
+        if current is not None and current[1] >= at:
+            return False
+        self.moderators[account_id] = (is_moderator, at)
+        return True
+
+    def set_ban(self, account_id: str, ban: Ban) -> bool:
+        current = self.bans.get(account_id)
+        if current is not None and current.at >= ban.at:
+            return False
+        self.bans[account_id] = ban
+        return True
+
+    def set_slow_mode(self, interval_s: int, at: datetime) -> bool:
+        if self.slow_mode_at is not None and self.slow_mode_at >= at:
+            return False
+        self.slow_mode_s, self.slow_mode_at = interval_s, at
+        return True
+
+    def set_viewer_count(self, count: int, as_of: datetime) -> bool:
+        if self.viewer_as_of is not None and self.viewer_as_of >= as_of:
+            return False
+        self.viewer_count, self.viewer_as_of = count, as_of
+        return True

@@ -1,0 +1,190 @@
+"""Two consumers per instance.
+
+* **projection** (the service's durable queue, instances compete): stream-svc's and viewer-svc's
+  events into ``chat_stream_view``/``chat_moderators``/``chat_bans``, idempotent and
+  order-tolerant. New connections load room state from there.
+* **fan-out** (this instance's exclusive, auto-deleted queue): every chat, gift, moderation,
+  stream and count event, pushed into the rooms this instance holds: frames to clients, cached
+  room state updated, banned accounts disconnected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from chat_gateway.adapters.mongo import ChatProjection
+from chat_gateway.domain.room import Ban
+from chat_gateway.hub import Hub, Room
+from chat_gateway.protocol import BANNED, encode
+from contracts import Envelope
+from contracts.chat import ChatMessageDeleted, ChatMessagePosted, ChatSlowModeChanged, GiftSent
+from contracts.common import StreamStatus
+from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
+from contracts.stream import StreamCreated, StreamDeleted, StreamEnded, StreamStarted
+from contracts.viewer import ViewerCountChanged
+from contracts.webhook import MuxWebhookReceived
+from contracts.ws import (
+    ChatMessageDeletedFrame,
+    ChatMessageFrame,
+    GiftFrame,
+    ModerationFrame,
+    SlowModeFrame,
+    StreamStatusFrame,
+    ViewerCountFrame,
+)
+from servicekit.consumer import EventDispatcher
+
+STATUS_OF = {
+    StreamStarted.TYPE: StreamStatus.ACTIVE,
+    StreamEnded.TYPE: StreamStatus.ENDED,
+    StreamDeleted.TYPE: StreamStatus.DELETED,
+}
+MUX_STATUS = {
+    "video.live_stream.active": StreamStatus.ACTIVE,
+    "video.live_stream.deleted": StreamStatus.DELETED,
+}
+STREAM_EVENTS = (StreamCreated, StreamStarted, StreamEnded, StreamDeleted)
+MODERATION = (ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned)
+
+
+def ban_of(p: UserBanned | UserUnbanned) -> Ban:
+    if isinstance(p, UserBanned):
+        return Ban(True, p.at, p.expires_at, p.reason)
+    return Ban(False, p.at)
+
+
+def projection_dispatcher(projection: Callable[[], ChatProjection]) -> EventDispatcher:
+    events = EventDispatcher()
+
+    @events.on(*STREAM_EVENTS)
+    async def stream(env: Envelope[Any]) -> None:
+        p = env.payload
+        if isinstance(p, StreamCreated | StreamStarted):
+            await projection().describe(p.stream_id, p.owner_id)
+        if env.event_type in STATUS_OF:
+            await projection().advance(p.stream_id, STATUS_OF[env.event_type])
+
+    @events.on_mux("video.live_stream.active", "video.live_stream.deleted")
+    async def mux(env: Envelope[Any]) -> None:
+        p: MuxWebhookReceived = env.payload
+        if p.stream_id:
+            await projection().advance(p.stream_id, MUX_STATUS[p.type])
+
+    @events.on(*MODERATION)
+    async def moderation(env: Envelope[Any]) -> None:
+        p = env.payload
+        if isinstance(p, ModeratorAdded | ModeratorRemoved):
+            await projection().set_moderator(
+                p.stream_id, p.account_id, isinstance(p, ModeratorAdded), p.at
+            )
+        else:
+            await projection().set_ban(p.stream_id, p.account_id, ban_of(p))
+
+    @events.on(ViewerCountChanged)
+    async def count(env: Envelope[Any]) -> None:
+        p: ViewerCountChanged = env.payload
+        await projection().set_viewer_count(p.stream_id, p.viewer_count, p.as_of)
+
+    return events
+
+
+def fanout_dispatcher(hub: Callable[[], Hub]) -> EventDispatcher:
+    events = EventDispatcher()
+
+    def room_of(stream_id: str) -> Room | None:
+        return hub().rooms.get(stream_id)
+
+    @events.on(ChatMessagePosted)
+    async def posted(env: Envelope[Any]) -> None:
+        p: ChatMessagePosted = env.payload
+        room = room_of(p.stream_id)
+        if room is not None:
+            frame = ChatMessageFrame(
+                message_id=p.message_id,
+                seq=p.seq,
+                account_id=p.account_id,
+                text=p.text,
+                posted_at=p.posted_at,
+            )
+            hub().deliver(room, p.seq, encode(frame))
+
+    @events.on(ChatMessageDeleted)
+    async def deleted(env: Envelope[Any]) -> None:
+        p: ChatMessageDeleted = env.payload
+        room = room_of(p.stream_id)
+        if room is not None:
+            hub().send(room, encode(ChatMessageDeletedFrame(message_id=p.message_id, seq=p.seq)))
+
+    @events.on(GiftSent)
+    async def gift(env: Envelope[Any]) -> None:
+        p: GiftSent = env.payload
+        room = room_of(p.stream_id)
+        if room is not None:
+            hub().send(
+                room,
+                encode(
+                    GiftFrame(
+                        gift_id=p.gift_id,
+                        sender_id=p.sender_id,
+                        gift_type=p.gift_type,
+                        amount=p.amount,
+                        sent_at=p.sent_at,
+                    )
+                ),
+            )
+
+    @events.on(ChatSlowModeChanged)
+    async def slow(env: Envelope[Any]) -> None:
+        p: ChatSlowModeChanged = env.payload
+        room = room_of(p.stream_id)
+        if room is not None and room.state.set_slow_mode(p.interval_s, p.at):
+            hub().send(room, encode(SlowModeFrame(interval_s=p.interval_s)))
+
+    @events.on(ViewerCountChanged)
+    async def count(env: Envelope[Any]) -> None:
+        p: ViewerCountChanged = env.payload
+        room = room_of(p.stream_id)
+        if room is not None and room.state.set_viewer_count(p.viewer_count, p.as_of):
+            hub().send(room, encode(ViewerCountFrame(viewer_count=p.viewer_count)))
+
+    @events.on(*STREAM_EVENTS)
+    async def stream(env: Envelope[Any]) -> None:
+        p = env.payload
+        room = room_of(p.stream_id)
+        if room is None:
+            return
+        if isinstance(p, StreamCreated | StreamStarted):
+            room.state.owner_id = p.owner_id
+        status = STATUS_OF.get(env.event_type)
+        if status is not None and room.state.advance(status):
+            hub().send(room, encode(StreamStatusFrame(status=status)))
+
+    @events.on_mux("video.live_stream.active", "video.live_stream.deleted")
+    async def mux(env: Envelope[Any]) -> None:
+        p: MuxWebhookReceived = env.payload
+        room = room_of(p.stream_id or "")
+        if room is not None and room.state.advance(MUX_STATUS[p.type]):
+            hub().send(room, encode(StreamStatusFrame(status=MUX_STATUS[p.type])))
+
+    @events.on(*MODERATION)
+    async def moderation(env: Envelope[Any]) -> None:
+        p = env.payload
+        room = room_of(p.stream_id)
+        if room is None:
+            return
+        if isinstance(p, ModeratorAdded | ModeratorRemoved):
+            room.state.set_moderator(p.account_id, isinstance(p, ModeratorAdded), p.at)
+            hub().refresh_roles(room)
+            return
+        ban = ban_of(p)
+        if not room.state.set_ban(p.account_id, ban) or not ban.active(datetime.now(UTC)):
+            return
+        action = "timed_out" if ban.expires_at else "banned"
+        frame = encode(ModerationFrame(action=action, expires_at=ban.expires_at, reason=ban.reason))
+        await hub().close_account(
+            room, p.account_id, BANNED, f"you were {action.replace('_', ' ')}", frame
+        )
+
+    return events

@@ -1,0 +1,155 @@
+"""chat-gateway's HTTP API: history, posting, deleting, slow mode, gifts (bearer JWT)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from chat_gateway.adapters.mongo import ConnectionRegistry
+from chat_gateway.protocol import ProtocolError
+from chat_gateway.service import CATALOG, ChatService, Refused, message_frame
+from contracts.chat import (
+    ChatMessage,
+    GiftCatalogItem,
+    GiftReceipt,
+    SendGiftRequest,
+    SendLiveChatRequest,
+)
+from contracts.common import Page
+from servicekit.auth import CurrentAccount
+from servicekit.errors import error_body
+from servicekit.health import Readiness
+from servicekit.http import create_service_app
+
+StreamIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+class SlowModeRequest(BaseModel):
+    interval_s: int = Field(ge=0, le=3600)
+
+
+def get_service(request: Request) -> ChatService:
+    service: ChatService = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[ChatService, Depends(get_service)]
+
+
+def create_app(readiness: Readiness) -> FastAPI:
+    """The HTTP app; ``app.state.service``, ``.registry`` and ``.jwt_verifier`` are set by the
+    process that runs it (bootstrap)."""
+    app = create_service_app(title="livecast chat-gateway", readiness=lambda _: readiness)
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
+        headers = (
+            {"Retry-After": str(max(1, round(exc.retry_after_s)))} if exc.retry_after_s else None
+        )
+        return JSONResponse(
+            error_body(exc.reason, str(exc), retry_after_s=exc.retry_after_s),
+            exc.status,
+            headers=headers,
+        )
+
+    @app.exception_handler(ProtocolError)
+    async def invalid(_: Request, exc: ProtocolError) -> JSONResponse:
+        return JSONResponse(error_body("validation_error", str(exc), reason=exc.reason), 422)
+
+    @app.get("/live/{stream_id}/chats", response_model=Page[ChatMessage])
+    async def history(
+        stream_id: StreamIdPath,
+        _account: CurrentAccount,
+        service: ServiceDep,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+    ) -> Page[ChatMessage]:
+        """Chat history, newest first (deleted messages excluded); ``cursor`` pages back."""
+        await service.known_state(stream_id)  # 404 for unknown streams
+        docs = await service.store.history(stream_id, int(cursor) if cursor else None, limit + 1)
+        page = docs[:limit]
+        items = [
+            ChatMessage(stream_id=stream_id, **message_frame(d).model_dump(exclude={"type"}))
+            for d in page
+        ]
+        return Page[ChatMessage](
+            items=items, next_cursor=str(page[-1]["seq"]) if len(docs) > limit else None
+        )
+
+    @app.post("/live/{stream_id}/chats", status_code=201)
+    async def post(
+        stream_id: StreamIdPath,
+        body: SendLiveChatRequest,
+        account: CurrentAccount,
+        service: ServiceDep,
+        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=64)] = None,
+    ) -> dict[str, Any]:
+        """Post a message (same rules as the socket); ``Idempotency-Key`` dedupes a retry."""
+        posted = await service.post(stream_id, account, body.message, idempotency_key)
+        return {"message_id": posted.message_id, "seq": posted.seq, "duplicate": posted.duplicate}
+
+    @app.delete("/live/{stream_id}/chats/{message_id}", status_code=204)
+    async def delete(
+        stream_id: StreamIdPath,
+        message_id: Annotated[str, Path(max_length=64)],
+        account: CurrentAccount,
+        service: ServiceDep,
+    ) -> Response:
+        """Owner or moderator: delete a message for everyone."""
+        await service.delete(stream_id, message_id, account)
+        return Response(status_code=204)
+
+    @app.put("/live/{stream_id}/chat/slow-mode", status_code=204)
+    async def slow_mode(
+        stream_id: StreamIdPath, body: SlowModeRequest, account: CurrentAccount, service: ServiceDep
+    ) -> Response:
+        """Owner or moderator: one message per ``interval_s`` per viewer (0: off)."""
+        await service.set_slow_mode(stream_id, body.interval_s, account)
+        return Response(status_code=204)
+
+    @app.get("/live/{stream_id}/chat/connections")
+    async def connections(
+        stream_id: StreamIdPath, account: CurrentAccount, service: ServiceDep, request: Request
+    ) -> dict[str, Any]:
+        """Owner or moderator: who is connected, to which gateway instance."""
+        await service.require_moderator(stream_id, account)
+        registry: ConnectionRegistry = request.app.state.registry
+        docs = await registry.of_stream(stream_id)
+        return {
+            "items": [
+                {
+                    "account_id": d["account_id"],
+                    "instance": d["instance"],
+                    "connected_at": d["connected_at"],
+                }
+                for d in docs
+            ]
+        }
+
+    @app.get("/gifts/catalog", response_model=list[GiftCatalogItem])
+    async def catalog(_account: CurrentAccount) -> list[GiftCatalogItem]:
+        """Gift types and their prices (coins)."""
+        return [GiftCatalogItem(gift_type=t, name=n, unit_price=p) for t, (n, p) in CATALOG.items()]
+
+    @app.post("/live/{stream_id}/gift", status_code=201, response_model=GiftReceipt)
+    async def gift(
+        stream_id: StreamIdPath,
+        body: SendGiftRequest,
+        account: CurrentAccount,
+        service: ServiceDep,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(min_length=1, max_length=128)] = None,
+    ) -> GiftReceipt:
+        """Send a gift; a retry with the same ``Idempotency-Key`` is charged once."""
+        receipt, charged = await service.gift(
+            stream_id, account, body.gift_type, body.amount, idempotency_key
+        )
+        if not charged:
+            response.status_code = 200
+            response.headers["Idempotent-Replayed"] = "true"
+        return GiftReceipt(**receipt)
+
+    return app

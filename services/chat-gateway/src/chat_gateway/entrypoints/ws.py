@@ -1,0 +1,236 @@
+"""``WS /ws/live/{stream_id}``: the chat socket (``websockets`` asyncio server).
+
+Connect with ``Authorization: Bearer <jwt>`` or ``?token=<jwt>``; ``?last_seq=N`` resumes after
+message N. See the service README for frames and close codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from chat_gateway.adapters.mongo import ChatStore, ConnectionRegistry
+from chat_gateway.domain.limits import Limiter
+from chat_gateway.hub import Client, Hub, Room
+from chat_gateway.protocol import (
+    BANNED,
+    RATE_LIMITED,
+    UNAUTHORIZED,
+    UNKNOWN_STREAM,
+    ProtocolError,
+    decode,
+    encode,
+    error_frame,
+)
+from chat_gateway.service import ChatService, Refused, message_frame
+from contracts.ws import (
+    ChatAck,
+    ChatDelete,
+    ChatMessageDeletedFrame,
+    ChatSend,
+    Hello,
+    Ping,
+    Pong,
+    SlowModeSet,
+)
+from servicekit.auth import AuthError, JwtVerifier
+from servicekit.logs import new_correlation_id, set_correlation_id
+
+log = logging.getLogger(__name__)
+PREFIX = "/ws/live/"
+
+
+@dataclass(frozen=True, slots=True)
+class WsDeps:
+    hub: Hub
+    service: ChatService
+    store: ChatStore
+    registry: ConnectionRegistry
+    verifier: JwtVerifier
+    limiter: Limiter
+    instance_id: str
+    history_on_connect: int
+    max_replay: int
+    on_connect: Callable[[str, str], None]
+    ready: Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
+
+
+def _json(status: HTTPStatus, body: str) -> Response:
+    return Response(
+        status.value, status.phrase, Headers({"Content-Type": "application/json"}), body.encode()
+    )
+
+
+def process_request(
+    deps: WsDeps,
+) -> Callable[[ServerConnection, Request], Awaitable[Response | None]]:
+    """Health routes on the WebSocket port, and 404 for paths that are not a chat room."""
+
+    async def handle(_: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == "/healthz":
+            return _json(HTTPStatus.OK, '{"status": "ok"}')
+        if path == "/readyz":
+            ok, checks = await deps.ready()
+            import json
+
+            return _json(
+                HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE,
+                json.dumps({"status": "ok" if ok else "unavailable", "checks": checks}),
+            )
+        if not path.startswith(PREFIX) or len(path) == len(PREFIX) or "/" in path[len(PREFIX) :]:
+            return _json(HTTPStatus.NOT_FOUND, '{"error": "not_found", "message": "no such route"}')
+        return None
+
+    return handle
+
+
+def _token(ws: ServerConnection, query: dict[str, list[str]]) -> str:
+    auth = ws.request.headers.get("Authorization", "") if ws.request else ""
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return (query.get("token") or [""])[0]
+
+
+def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
+    async def serve(ws: ServerConnection) -> None:
+        set_correlation_id(new_correlation_id())
+        url = urlsplit(ws.request.path if ws.request else "")
+        stream_id, query = url.path[len(PREFIX) :], parse_qs(url.query)
+        try:
+            principal = await deps.verifier.verify_async(_token(ws, query))
+        except AuthError as exc:
+            await ws.close(UNAUTHORIZED, str(exc)[:120])
+            return
+        room = await deps.hub.room(stream_id)
+        account = principal.account_id
+        if not room.state.known:
+            deps.hub.remove(room, Client(ws, account, ""))  # forget an empty room we just loaded
+            await ws.close(UNKNOWN_STREAM, "no such stream")
+            return
+        from datetime import UTC, datetime
+
+        if room.state.ban_of(account, datetime.now(UTC)) is not None:
+            deps.hub.remove(room, Client(ws, account, ""))
+            await ws.close(BANNED, "you are banned from this stream")
+            return
+        client = Client(ws, account, f"c_{secrets.token_hex(8)}", room.state.role(account))
+        deps.hub.add(room, client)
+        try:
+            await deps.registry.add(
+                client.conn_id, deps.instance_id, stream_id, account, datetime.now(UTC)
+            )
+            deps.on_connect(stream_id, account)
+            await _hello(ws, room, client, query, deps)
+            await _frames(ws, room, client, deps)
+        except ConnectionClosed:
+            pass
+        finally:
+            deps.hub.remove(room, client)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(deps.registry.remove(client.conn_id))
+
+    return serve
+
+
+async def _hello(
+    ws: ServerConnection, room: Room, client: Client, query: dict[str, list[str]], deps: WsDeps
+) -> None:
+    """Send the room's state and the recent (or missed) messages, then go live without a gap
+    or a repeat: frames that arrived meanwhile are held and only those after the replay sent."""
+    last_seen = (query.get("last_seq") or [""])[0]
+    reset = False
+    deleted: list[str] = []
+    stale_seqs: dict[str, int] = {}
+    if last_seen.isdigit():
+        after = int(last_seen)
+        missed = await deps.store.after(room.stream_id, after, deps.max_replay + 1)
+        if len(missed) > deps.max_replay:
+            reset, docs = True, await deps.store.recent(room.stream_id, deps.history_on_connect)
+        else:
+            docs = missed
+            stale = await deps.store.deleted_ids(room.stream_id, max(1, after - 200), after)
+            deleted = [d["_id"] for d in stale]
+            stale_seqs = {d["_id"]: d["seq"] for d in stale}
+    else:
+        after, docs = 0, await deps.store.recent(room.stream_id, deps.history_on_connect)
+    replayed_up_to = max([after, *(d["seq"] for d in docs)])
+    state = room.state
+    hello = Hello(
+        stream_id=room.stream_id,
+        status=state.status,
+        viewer_count=state.viewer_count,
+        slow_mode_s=state.slow_mode_s,
+        last_seq=max(room.last_seq, replayed_up_to),
+        messages=[message_frame(d) for d in docs],
+        role=client.role,
+        reset=reset,
+    )
+    await ws.send(encode(hello))
+    for message_id in deleted:
+        await ws.send(
+            encode(ChatMessageDeletedFrame(message_id=message_id, seq=stale_seqs[message_id]))
+        )
+    for text in deps.hub.go_live(client, replayed_up_to):
+        await ws.send(text)
+
+
+async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps) -> None:
+    async for raw in ws:
+        try:
+            frame = decode(raw)
+            if isinstance(frame, ChatSend):
+                posted = await deps.service.post(
+                    room.stream_id, client.account_id, frame.text, frame.client_msg_id
+                )
+                await ws.send(
+                    encode(
+                        ChatAck(
+                            client_msg_id=frame.client_msg_id,
+                            message_id=posted.message_id,
+                            seq=posted.seq,
+                        )
+                    )
+                )
+            elif isinstance(frame, ChatDelete):
+                if not await deps.service.delete(
+                    room.stream_id, frame.message_id, client.account_id
+                ):
+                    raise Refused("not_found", "no such message (or already deleted)", 404)
+            elif isinstance(frame, SlowModeSet):
+                await deps.service.set_slow_mode(
+                    room.stream_id, frame.interval_s, client.account_id
+                )
+            elif isinstance(frame, Ping):
+                await ws.send(encode(Pong(nonce=frame.nonce)))
+        except ProtocolError as exc:
+            await ws.send(error_frame(exc, _cmid(raw)))
+        except Refused as exc:
+            await ws.send(
+                error_frame(ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s)
+            )
+            if exc.abusive and deps.limiter.refused(client.account_id):
+                await ws.close(RATE_LIMITED, "rate limited too often")
+                return
+
+
+def _cmid(raw: Any) -> str | None:
+    if isinstance(raw, str) and '"client_msg_id"' in raw:
+        import json
+
+        with contextlib.suppress(ValueError, AttributeError):
+            value = json.loads(raw).get("client_msg_id")
+            return value if isinstance(value, str) else None
+    return None

@@ -1,0 +1,222 @@
+"""Rooms of connected clients on this instance, and ordered fan-out to them.
+
+Every frame of a room goes out through ``websockets``' ``broadcast()`` (one encoding, written to
+every connection's transport without awaiting it). Slow clients never slow the others: a client
+whose unsent bytes exceed the send buffer is dropped (close 4009) instead of written to.
+
+Chat messages carry a per-stream sequence number. A room delivers them strictly in order, each
+once: a message that arrives ahead of a missing one waits in a buffer; if the missing one does
+not arrive within ``gap_wait_s`` it is read from storage; a number taken by a poster that died
+before storing is filled with a gap marker after ``gap_give_up_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from websockets.asyncio.server import broadcast
+
+from chat_gateway.domain.room import Role, RoomState
+from chat_gateway.protocol import TOO_SLOW
+
+log = logging.getLogger(__name__)
+
+
+class Connection(Protocol):
+    """The part of ``websockets.asyncio.server.ServerConnection`` the hub uses."""
+
+    transport: Any
+
+    async def send(self, message: str) -> None: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+@dataclass(eq=False)
+class Client:
+    ws: Connection
+    account_id: str
+    conn_id: str
+    role: Role = "viewer"
+    live: bool = False
+    pending: list[tuple[int | None, str]] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Room:
+    state: RoomState
+    last_seq: int
+    clients: set[Client] = field(default_factory=set)
+    waiting: dict[int, str | None] = field(default_factory=dict)
+    gap_task: asyncio.Task[None] | None = None
+
+    @property
+    def stream_id(self) -> str:
+        return self.state.stream_id
+
+
+#: Reads stored messages ``lo..hi`` as ``{seq: frame text | None}`` (None: deleted or a gap).
+FetchRange = Callable[[str, int, int], Awaitable[dict[int, str | None]]]
+FillGap = Callable[[str, int], Awaitable[None]]
+
+
+class Hub:
+    def __init__(
+        self,
+        *,
+        load_state: Callable[[str], Awaitable[RoomState]],
+        current_seq: Callable[[str], Awaitable[int]],
+        fetch_range: FetchRange,
+        fill_gap: FillGap,
+        send_buffer_bytes: int,
+        gap_wait_s: float = 0.2,
+        gap_give_up_s: float = 5.0,
+    ) -> None:
+        self.rooms: dict[str, Room] = {}
+        self._load_state = load_state
+        self._current_seq = current_seq
+        self._fetch_range = fetch_range
+        self._fill_gap = fill_gap
+        self._limit = send_buffer_bytes
+        self._gap_wait = gap_wait_s
+        self._gap_give_up = gap_give_up_s
+        self._loading: dict[str, asyncio.Future[Room]] = {}
+        self.dropped_slow = 0
+
+    # ---- membership -------------------------------------------------------------------------
+
+    async def room(self, stream_id: str) -> Room:
+        """The room, loaded (state and current sequence) on first use."""
+        room = self.rooms.get(stream_id)
+        if room is not None:
+            return room
+        loading = self._loading.get(stream_id)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        future: asyncio.Future[Room] = asyncio.get_running_loop().create_future()
+        self._loading[stream_id] = future
+        try:
+            room = Room(await self._load_state(stream_id), await self._current_seq(stream_id))
+            self.rooms[stream_id] = room
+            future.set_result(room)
+            return room
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: other waiters re-raise it
+            raise
+        finally:
+            del self._loading[stream_id]
+
+    def add(self, room: Room, client: Client) -> None:
+        """Join a room in *syncing* mode: frames are held until :meth:`go_live`."""
+        room.clients.add(client)
+
+    @staticmethod
+    def go_live(client: Client, replayed_up_to: int) -> list[str]:
+        """Frames held while syncing that the client still needs (messages after what the hello
+        replayed), in order; the client then receives frames directly."""
+        held = [text for seq, text in client.pending if seq is None or seq > replayed_up_to]
+        client.pending.clear()
+        client.live = True
+        return held
+
+    def remove(self, room: Room, client: Client) -> None:
+        room.clients.discard(client)
+        if not room.clients and self.rooms.get(room.stream_id) is room:
+            if room.gap_task is not None:
+                room.gap_task.cancel()
+            del self.rooms[room.stream_id]
+
+    # ---- fan-out ----------------------------------------------------------------------------
+
+    def send(self, room: Room, text: str, seq: int | None = None) -> None:
+        """One frame to everybody in the room (syncing clients hold it)."""
+        live = []
+        for client in room.clients:
+            if not client.live:
+                client.pending.append((seq, text))
+            elif _buffered(client.ws) > self._limit:
+                self._drop_slow(room, client)
+            else:
+                live.append(client.ws)
+        if live:
+            broadcast(live, text)  # type: ignore[arg-type]
+
+    def _drop_slow(self, room: Room, client: Client) -> None:
+        self.dropped_slow += 1
+        room.clients.discard(client)
+        asyncio.get_running_loop().create_task(
+            _close_quietly(client.ws, TOO_SLOW, "too slow: send buffer full")
+        )
+
+    def deliver(self, room: Room, seq: int, text: str | None) -> None:
+        """A sequenced chat frame (``None``: a deleted message or gap, only advances)."""
+        if seq <= room.last_seq:
+            return
+        room.waiting[seq] = text
+        self._drain(room)
+        if room.waiting and room.gap_task is None:
+            room.gap_task = asyncio.get_running_loop().create_task(self._fill(room))
+
+    def _drain(self, room: Room) -> None:
+        while room.last_seq + 1 in room.waiting:
+            room.last_seq += 1
+            text = room.waiting.pop(room.last_seq)
+            if text is not None:
+                self.send(room, text, room.last_seq)
+
+    async def _fill(self, room: Room) -> None:
+        waited = 0.0
+        try:
+            while room.waiting and room.clients:
+                await asyncio.sleep(self._gap_wait)
+                waited += self._gap_wait
+                if not room.waiting:
+                    break
+                lo, hi = room.last_seq + 1, min(room.waiting) - 1
+                if hi >= lo:
+                    for seq, text in (await self._fetch_range(room.stream_id, lo, hi)).items():
+                        room.waiting.setdefault(seq, text)
+                    if room.last_seq + 1 not in room.waiting and waited >= self._gap_give_up:
+                        await self._fill_gap(room.stream_id, room.last_seq + 1)
+                        waited = 0.0
+                self._drain(room)
+        except Exception:
+            log.exception("filling a sequence gap failed", extra={"stream_id": room.stream_id})
+        finally:
+            room.gap_task = None
+            if room.waiting and room.clients:
+                room.gap_task = asyncio.get_running_loop().create_task(self._fill(room))
+
+    # ---- targeted ---------------------------------------------------------------------------
+
+    async def close_account(
+        self, room: Room, account_id: str, code: int, reason: str, last_frame: str | None = None
+    ) -> int:
+        """Close every connection of ``account_id`` in the room (after ``last_frame``)."""
+        targets = [c for c in room.clients if c.account_id == account_id]
+        for client in targets:
+            room.clients.discard(client)
+            if last_frame is not None:
+                with contextlib.suppress(Exception):
+                    await client.ws.send(last_frame)
+        await asyncio.gather(*(_close_quietly(c.ws, code, reason) for c in targets))
+        return len(targets)
+
+    def refresh_roles(self, room: Room) -> None:
+        for client in room.clients:
+            client.role = room.state.role(client.account_id)
+
+
+def _buffered(ws: Connection) -> int:
+    transport = getattr(ws, "transport", None)
+    return int(transport.get_write_buffer_size()) if transport is not None else 0
+
+
+async def _close_quietly(ws: Connection, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ws.close(code, reason), 5)

@@ -1,0 +1,299 @@
+"""Chat use cases shared by the WebSocket and the HTTP API: post, delete, slow mode, gifts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chat_gateway.adapters.mongo import (
+    GIFTS,
+    MESSAGES,
+    VIEW,
+    ChatProjection,
+    ChatStore,
+    DuplicateMessage,
+    GiftLedger,
+)
+from chat_gateway.domain.limits import Limiter
+from chat_gateway.domain.room import RoomState
+from chat_gateway.protocol import clean_text
+from contracts import make_envelope
+from contracts.chat import ChatMessageDeleted, ChatMessagePosted, ChatSlowModeChanged, GiftSent
+from contracts.ws import ChatMessageFrame
+from servicekit.broker import EventPublisher
+from servicekit.logs import correlation_id
+
+log = logging.getLogger(__name__)
+PRODUCER = "chat-gateway"
+
+#: The gift catalog: type -> (name, price of one, in coins).
+CATALOG: dict[str, tuple[str, int]] = {
+    "rose": ("Rose", 10),
+    "heart": ("Heart", 50),
+    "star": ("Star", 100),
+    "rocket": ("Rocket", 500),
+    "crown": ("Crown", 1000),
+}
+
+
+class Refused(Exception):
+    """A chat action refused; ``reason`` is the ``chat.error`` code, ``status`` the HTTP one."""
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        status: int,
+        retry_after_s: float | None = None,
+        abusive: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.reason, self.status, self.retry_after_s, self.abusive = (
+            reason,
+            status,
+            retry_after_s,
+            abusive,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    message_id: str
+    seq: int
+    client_msg_id: str
+    duplicate: bool
+    frame: ChatMessageFrame
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def message_frame(doc: dict[str, Any]) -> ChatMessageFrame:
+    return ChatMessageFrame(
+        message_id=doc["_id"],
+        seq=doc["seq"],
+        account_id=doc["account_id"],
+        text=doc["text"],
+        posted_at=doc["posted_at"],
+    )
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        store: ChatStore,
+        projection: ChatProjection,
+        ledger: GiftLedger,
+        publisher: EventPublisher,
+        kick: Callable[[str, Any], None],
+        limiter: Limiter,
+        state_for: Callable[[str], Any],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store, self.projection, self.ledger = store, projection, ledger
+        self.publisher, self.kick, self.limiter = publisher, kick, limiter
+        self.state_for = state_for  # async (stream_id) -> RoomState (live room, else loaded)
+        self.clock = clock
+        self._publishes: set[asyncio.Task[None]] = set()
+
+    async def known_state(self, stream_id: str) -> RoomState:
+        state: RoomState = await self.state_for(stream_id)
+        if not state.known:
+            raise Refused("unknown_stream", "no such stream", 404)
+        return state
+
+    async def post(
+        self, stream_id: str, account_id: str, text: str, client_msg_id: str | None
+    ) -> Posted:
+        """Store a message with the next sequence number and fan it out.
+
+        Raises:
+            Refused: unknown stream, read-only, banned, rate limited, slow mode.
+            ProtocolError: the text is not acceptable.
+        """
+        state = await self.known_state(stream_id)
+        now = self.clock()
+        if state.read_only:
+            raise Refused(
+                "read_only", f"the stream has {state.status.value}; chat is read-only", 409
+            )
+        ban = state.ban_of(account_id, now)
+        if ban is not None:
+            raise Refused(
+                "banned",
+                "you are banned from this chat"
+                if ban.expires_at is None
+                else f"you are timed out until {ban.expires_at.isoformat()}",
+                403,
+            )
+        text = clean_text(text)
+        wait = self.limiter.take(account_id)
+        if wait > 0:
+            raise Refused(
+                "rate_limited", "you are sending too fast", 429, round(wait, 2), abusive=True
+            )
+        if state.slow_mode_s and state.role(account_id) == "viewer":
+            wait = await self.store.pass_slow_gate(stream_id, account_id, state.slow_mode_s, now)
+            if wait > 0:
+                raise Refused(
+                    "slow_mode",
+                    f"slow mode: one message every {state.slow_mode_s} s",
+                    429,
+                    round(wait, 2),
+                    abusive=True,
+                )
+        return await self._store_and_publish(
+            stream_id, account_id, text, client_msg_id or secrets.token_hex(8), now
+        )
+
+    async def _store_and_publish(
+        self, stream_id: str, account_id: str, text: str, client_msg_id: str, now: datetime
+    ) -> Posted:
+        seq = await self.store.next_seq(stream_id)
+        doc = {
+            "_id": f"m_{secrets.token_hex(10)}",
+            "stream_id": stream_id,
+            "seq": seq,
+            "account_id": account_id,
+            "text": text,
+            "client_msg_id": client_msg_id,
+            "posted_at": now,
+            "deleted": False,
+        }
+        try:
+            await self.store.insert(doc)
+        except DuplicateMessage as dup:
+            await self.store.insert_gap(stream_id, seq)
+            original = dup.original
+            return Posted(
+                original["_id"], original["seq"], client_msg_id, True, message_frame(original)
+            )
+        except BaseException:
+            await asyncio.shield(self.store.insert_gap(stream_id, seq))
+            raise
+        self._publish_later(
+            ChatMessagePosted(
+                stream_id=stream_id,
+                message_id=doc["_id"],
+                seq=seq,
+                account_id=account_id,
+                text=text,
+                client_msg_id=client_msg_id,
+                posted_at=now,
+            )
+        )
+        return Posted(str(doc["_id"]), seq, client_msg_id, False, message_frame(doc))
+
+    def _publish_later(self, event: ChatMessagePosted) -> None:
+        """Fan-out without waiting for the broker's confirm on the poster's path (publishes are
+        pipelined on the channel). A message whose publication fails is still stored: rooms read
+        it when they see the next sequence number (gap fill)."""
+        envelope = make_envelope(event, producer=PRODUCER, correlation_id=correlation_id())
+
+        async def publish() -> None:
+            for attempt in range(3):
+                try:
+                    await self.publisher.publish(envelope)
+                    return
+                except Exception as exc:
+                    log.warning(
+                        "chat fan-out publish failed (attempt %d): %s", attempt + 1, repr(exc)[:200]
+                    )
+                    await asyncio.sleep(0.2 * (attempt + 1))
+
+        task = asyncio.get_running_loop().create_task(publish())
+        self._publishes.add(task)
+        task.add_done_callback(self._publishes.discard)
+
+    async def flush(self) -> None:
+        """Wait for fan-out publishes in flight (shutdown, tests)."""
+        if self._publishes:
+            await asyncio.gather(*list(self._publishes), return_exceptions=True)
+
+    async def require_moderator(self, stream_id: str, account_id: str) -> RoomState:
+        state = await self.known_state(stream_id)
+        if state.role(account_id) == "viewer":
+            raise Refused("forbidden", "only the owner or a moderator may do this", 403)
+        return state
+
+    async def delete(self, stream_id: str, message_id: str, account_id: str) -> bool:
+        await self.require_moderator(stream_id, account_id)
+        doc = await self.store.get(stream_id, message_id)
+        if doc is None or doc.get("gap"):
+            raise Refused("not_found", "no such message", 404)
+        event = ChatMessageDeleted(
+            stream_id=stream_id,
+            message_id=message_id,
+            seq=doc["seq"],
+            deleted_by=account_id,
+            deleted_at=self.clock(),
+        )
+        deleted = await self.store.delete(
+            stream_id,
+            message_id,
+            account_id,
+            make_envelope(event, producer=PRODUCER, correlation_id=correlation_id()),
+        )
+        if deleted:
+            self.kick(MESSAGES, message_id)
+        return deleted
+
+    async def set_slow_mode(self, stream_id: str, interval_s: int, account_id: str) -> None:
+        await self.require_moderator(stream_id, account_id)
+        now = self.clock()
+        event = ChatSlowModeChanged(
+            stream_id=stream_id, interval_s=interval_s, set_by=account_id, at=now
+        )
+        envelope = make_envelope(event, producer=PRODUCER, correlation_id=correlation_id())
+        if await self.projection.set_slow_mode(stream_id, interval_s, now, [envelope]):
+            self.kick(VIEW, stream_id)
+
+    async def gift(
+        self,
+        stream_id: str,
+        sender_id: str,
+        gift_type: str,
+        amount: int,
+        idempotency_key: str | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Charge a gift once per Idempotency-Key and announce it; ``(receipt, charged_now)``."""
+        state = await self.known_state(stream_id)
+        if gift_type not in CATALOG:
+            raise Refused(
+                "unknown_gift", f"unknown gift_type {gift_type!r}; see GET /gifts/catalog", 422
+            )
+        if sender_id == state.owner_id:
+            raise Refused("own_stream", "you cannot send a gift to your own stream", 422)
+        if state.read_only:
+            raise Refused("stream_over", f"the stream has {state.status.value}", 409)
+        if state.ban_of(sender_id, self.clock()) is not None:
+            raise Refused("banned", "you are banned from this stream", 403)
+        price = CATALOG[gift_type][1]
+        now = self.clock()
+        gift_id = f"g_{secrets.token_hex(10)}"
+        gift: dict[str, Any] = {
+            "gift_id": gift_id,
+            "stream_id": stream_id,
+            "sender_id": sender_id,
+            "recipient_id": state.owner_id,
+            "gift_type": gift_type,
+            "amount": amount,
+            "unit_price": price,
+            "total_price": price * amount,
+            "sent_at": now,
+        }
+        key = f"{sender_id}\x1f{idempotency_key}" if idempotency_key else gift_id
+        event = GiftSent(**gift)
+        stored, charged = await self.ledger.charge(
+            key, gift, make_envelope(event, producer=PRODUCER, correlation_id=correlation_id())
+        )
+        if charged:
+            self.kick(GIFTS, key)
+        return stored, charged
