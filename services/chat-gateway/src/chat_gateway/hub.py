@@ -135,14 +135,16 @@ class Hub:
 
     def send(self, room: Room, text: str, seq: int | None = None) -> None:
         """One frame to everybody in the room (syncing clients hold it)."""
-        live = []
+        live, slow = [], []
         for client in room.clients:
             if not client.live:
                 client.pending.append((seq, text))
             elif _buffered(client.ws) > self._limit:
-                self._drop_slow(room, client)
+                slow.append(client)
             else:
                 live.append(client.ws)
+        for client in slow:
+            self._drop_slow(room, client)
         if live:
             broadcast(live, text)  # type: ignore[arg-type]
 

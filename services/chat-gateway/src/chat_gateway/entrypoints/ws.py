@@ -222,7 +222,11 @@ async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps
                 error_frame(ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s)
             )
             if exc.abusive and deps.limiter.refused(client.account_id):
-                await ws.close(RATE_LIMITED, "rate limited too often")
+                # close without waiting here: the handshake needs this loop to keep reading
+                closing = asyncio.create_task(ws.close(RATE_LIMITED, "rate limited too often"))
+                async for _ in ws:
+                    pass
+                await closing
                 return
 
 

@@ -1,0 +1,178 @@
+"""The hub's ordering, gap filling and slow-client policy, with fake connections."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import pytest
+
+from chat_gateway.domain.room import RoomState
+from chat_gateway.hub import Client, Hub
+
+
+class Transport:
+    def __init__(self) -> None:
+        self.buffered = 0
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+
+@dataclass(eq=False)
+class FakeWs:
+    """Enough of a websockets connection for ``broadcast()`` and the hub."""
+
+    transport: Transport = field(default_factory=Transport)
+    sent: list[str] = field(default_factory=list)
+    closed: tuple[int, str] | None = None
+
+    # broadcast() writes frames through the connection's protocol; the hub only needs these:
+    async def send(self, message: str) -> None:
+        self.sent.append(message)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.closed = (code, reason)
+
+
+def make_hub(stored: dict[int, str | None] | None = None, gaps: list[int] | None = None) -> Hub:
+    stored = stored if stored is not None else {}
+    filled = gaps if gaps is not None else []
+
+    async def load(stream_id: str) -> RoomState:
+        return RoomState(stream_id, owner_id="owner")
+
+    async def current(_: str) -> int:
+        return 0
+
+    async def fetch(_: str, lo: int, hi: int) -> dict[int, str | None]:
+        return {s: t for s, t in stored.items() if lo <= s <= hi}
+
+    async def fill(_: str, seq: int) -> None:
+        filled.append(seq)
+        stored[seq] = None
+
+    return Hub(
+        load_state=load,
+        current_seq=current,
+        fetch_range=fetch,
+        fill_gap=fill,
+        send_buffer_bytes=1000,
+        gap_wait_s=0.01,
+        gap_give_up_s=0.05,
+    )
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> dict[int, list[str]]:
+    """Capture broadcast() per fake connection id."""
+    out: dict[int, list[str]] = {}
+
+    def fake_broadcast(connections: list[FakeWs], message: str) -> None:
+        for ws in connections:
+            out.setdefault(id(ws), []).append(message)
+            ws.sent.append(message)
+
+    monkeypatch.setattr("chat_gateway.hub.broadcast", fake_broadcast)
+    return out
+
+
+async def live_client(hub: Hub, stream: str = "s") -> tuple[FakeWs, Client]:
+    room = await hub.room(stream)
+    ws = FakeWs()
+    client = Client(ws, "acct", "c1")  # type: ignore[arg-type]
+    hub.add(room, client)
+    hub.go_live(client, 0)
+    return ws, client
+
+
+async def test_out_of_order_messages_are_delivered_in_sequence(sent: dict[int, list[str]]) -> None:
+    hub = make_hub()
+    ws, _ = await live_client(hub)
+    room = hub.rooms["s"]
+    for seq in (2, 3, 1, 2, 4):
+        hub.deliver(room, seq, f"m{seq}")
+    assert ws.sent == ["m1", "m2", "m3", "m4"]
+
+
+async def test_a_missing_number_is_read_from_storage(sent: dict[int, list[str]]) -> None:
+    hub = make_hub(stored={1: "m1", 2: None})  # 2 was deleted
+    ws, _ = await live_client(hub)
+    room = hub.rooms["s"]
+    hub.deliver(room, 3, "m3")
+    await asyncio.sleep(0.05)
+    assert ws.sent == ["m1", "m3"]
+    assert room.last_seq == 3
+
+
+async def test_a_number_nobody_stored_is_filled_with_a_gap(sent: dict[int, list[str]]) -> None:
+    gaps: list[int] = []
+    hub = make_hub(stored={}, gaps=gaps)
+    ws, _ = await live_client(hub)
+    room = hub.rooms["s"]
+    hub.deliver(room, 2, "m2")
+    await asyncio.sleep(0.2)
+    assert gaps == [1]
+    assert ws.sent == ["m2"]
+
+
+async def test_syncing_clients_hold_frames_and_get_only_what_the_replay_missed(
+    sent: dict[int, list[str]],
+) -> None:
+    hub = make_hub()
+    room = await hub.room("s")
+    ws = FakeWs()
+    client = Client(ws, "acct", "c1")  # type: ignore[arg-type]
+    hub.add(room, client)
+    hub.deliver(room, 1, "m1")
+    hub.deliver(room, 2, "m2")
+    hub.send(room, "gift")
+    assert ws.sent == []
+    assert hub.go_live(client, replayed_up_to=1) == ["m2", "gift"]
+    hub.deliver(room, 3, "m3")
+    assert ws.sent == ["m3"]
+
+
+async def test_a_slow_client_is_dropped_and_the_others_keep_receiving(
+    sent: dict[int, list[str]],
+) -> None:
+    hub = make_hub()
+    fast, _ = await live_client(hub)
+    slow, slow_client = await live_client(hub)
+    slow.transport.buffered = 5000
+    hub.send(hub.rooms["s"], "frame")
+    await asyncio.sleep(0)
+    assert fast.sent == ["frame"]
+    assert slow.sent == []
+    assert slow_client not in hub.rooms["s"].clients
+    await asyncio.sleep(0.01)
+    assert slow.closed is not None and slow.closed[0] == 4009
+    assert hub.dropped_slow == 1
+
+
+async def test_empty_rooms_are_forgotten() -> None:
+    hub = make_hub()
+    room = await hub.room("s")
+    client = Client(FakeWs(), "a", "c")  # type: ignore[arg-type]
+    hub.add(room, client)
+    hub.remove(room, client)
+    assert "s" not in hub.rooms
+
+
+def test_room_state_merges_converge() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from chat_gateway.domain.room import Ban
+    from contracts.common import StreamStatus
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    state = RoomState("s", owner_id="o")
+    assert state.advance(StreamStatus.ENDED)
+    assert not state.advance(StreamStatus.ACTIVE)
+    assert state.read_only
+    assert state.set_ban("x", Ban(False, t0 + timedelta(seconds=5)))
+    assert not state.set_ban("x", Ban(True, t0))  # older: ignored
+    assert state.ban_of("x", t0) is None
+    assert state.set_moderator("m", True, t0)
+    assert state.role("m") == "moderator"
+    assert state.role("o") == "owner"
