@@ -8,13 +8,15 @@ PY_PACKAGES := contracts servicekit testkit mux_sim stream_svc viewer_svc chat_g
 VENV := .venv
 UV := scripts/uv.sh
 
-.PHONY: help setup infra infra-down test test-fast lint typecheck format bench run demo e2e schemas clean
+.PHONY: help setup infra infra-down test test-fast lint typecheck format bench run demo token e2e schemas clean
 
 help:
 	@echo "make run      - run the whole system locally (gateway on http://127.0.0.1:8080)"
 	@echo "make test     - lint, typecheck and every test layer this machine can run"
 	@echo "make bench    - run every benchmark under bench/ and write bench/results/"
 	@echo "make lint     - ruff + mypy"
+	@echo "make demo     - a scripted walk through the product against a running 'make run'"
+	@echo "make token ACCOUNT=alice - a local bearer token for the running stack"
 
 setup: $(VENV)/.synced
 
@@ -23,7 +25,7 @@ $(VENV)/.synced: pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml service
 	@touch $@
 
 infra: setup
-	@python3 scripts/infra.py up
+	@python3 scripts/infra.py up --tools
 
 infra-down:
 	@python3 scripts/infra.py down
@@ -45,6 +47,19 @@ test: setup infra lint
 
 test-fast: setup infra
 	@source .infra/env && $(VENV)/bin/pytest -x -q
+
+run: setup
+	@$(VENV)/bin/python scripts/stack.py
+
+demo: setup
+	@$(VENV)/bin/python scripts/demo.py
+
+# a local bearer token: make token ACCOUNT=alice
+token: setup
+	@AUTH_JWT_SECRET_FILE=$${AUTH_JWT_SECRET_FILE:-.infra/secrets/jwt_secret} $(VENV)/bin/python -m servicekit.auth mint $${ACCOUNT:-alice}
+
+e2e: setup infra
+	@source .infra/env && $(VENV)/bin/pytest -m e2e
 
 bench: setup infra
 	@source .infra/env && $(VENV)/bin/python -m bench.run

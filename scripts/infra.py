@@ -2,6 +2,7 @@
 """Bring up the infrastructure the services and tests need, reusing what is already up.
 
     python3 scripts/infra.py up      # RabbitMQ + MongoDB; writes .infra/env; idempotent
+    python3 scripts/infra.py up --tools   # ... and nginx, ffmpeg, chromium (Debian's packages)
     python3 scripts/infra.py down    # stop the MongoDB stand-in this checkout started
     python3 scripts/infra.py status
 
@@ -121,6 +122,42 @@ def install_rabbitmq() -> None:
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
             fail(f"could not install rabbitmq-server: {last}")
+
+
+# ---- tools from Debian's packages ---------------------------------------------------------------
+
+#: binary -> Debian package; installed by `up --tools` (make test, make run) when missing.
+TOOLS = {"nginx": "nginx", "ffmpeg": "ffmpeg", "chromium": "chromium"}
+
+
+def which(binary: str) -> str | None:
+    found = shutil.which(binary)
+    if found is None and Path(f"/usr/sbin/{binary}").exists():
+        found = f"/usr/sbin/{binary}"
+    return found
+
+
+def ensure_tool(binary: str, *, required: bool = True) -> str | None:
+    """The path of ``binary``, installing its Debian package first if it is missing."""
+    found = which(binary)
+    if found:
+        return found
+    apt = shutil.which("apt-get")
+    if apt is not None:
+        package = TOOLS.get(binary, binary)
+        say(f"{binary}: installing Debian's {package} (apt-get)")
+        sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        cmd = [*sudo, apt, "install", "-y", "-q", "--no-install-recommends", package]
+        if subprocess.run(cmd, env=env, capture_output=True, check=False).returncode != 0:
+            subprocess.run([*sudo, apt, "update", "-q"], env=env, capture_output=True, check=False)
+            subprocess.run(cmd, env=env, capture_output=True, check=False)
+        found = which(binary)
+    if found is None and required:
+        fail(
+            f"{binary} is missing and could not be installed (Debian package {TOOLS.get(binary, binary)})"
+        )
+    return found
 
 
 # ---- MongoDB --------------------------------------------------------------------------------
@@ -248,6 +285,9 @@ def main(argv: list[str]) -> int:
         amqp = ensure_rabbitmq()
         mongo, server = ensure_mongodb()
         write_env(amqp, mongo, server)
+        if "--tools" in argv:
+            for tool in TOOLS:
+                say(f"{tool}: {ensure_tool(tool)}")
         say(f"ready (environment in {ENV_FILE.relative_to(ROOT)})")
     elif cmd == "down":
         stop_standin()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from pathlib import Path
 
 import uvicorn
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--webhook-url", default=_env("WEBHOOK_URL"))
     parser.add_argument("--webhook-secret", default=_env("WEBHOOK_SECRET", "sim-webhook-secret"))
     parser.add_argument("--public-base-url", default=_env("PUBLIC_BASE_URL"))
+    parser.add_argument("--hls-dir", default=_env("HLS_DIR"), help="cache of the test pattern")
     parser.add_argument(
         "--reconnect-window",
         type=float,
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         webhook_url=args.webhook_url,
         webhook_secret=args.webhook_secret,
         public_base_url=args.public_base_url or f"http://{args.host}:{args.port}",
+        hls_dir=Path(args.hls_dir) if args.hls_dir else None,
         knobs=knobs,
     )
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")

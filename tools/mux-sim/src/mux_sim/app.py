@@ -17,10 +17,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from mux_sim.config import Knobs, SimConfig
+from mux_sim.hls import TestPattern
 from mux_sim.state import Environment, LiveStream, NotFound
 from mux_sim.webhooks import Deliverer
 
@@ -171,7 +172,30 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
         return one(sim.env.reset_stream_key(live_stream_id), 201)
 
     _operator_routes(app, sim)
+    _hls_routes(app, TestPattern(sim.config.hls_dir))
     return app
+
+
+def _hls_routes(app: FastAPI, pattern: TestPattern) -> None:
+    @app.get("/hls/{playback_id}.m3u8")
+    async def playlist(playback_id: str) -> Response:
+        path = await pattern.ensure()
+        if path is None:
+            return JSONResponse(
+                {"error": "unavailable", "message": "the simulator needs ffmpeg to serve video"},
+                503,
+            )
+        body = path.read_text().replace("seg", f"/hls/seg/{playback_id}/seg")
+        return Response(
+            body, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"}
+        )
+
+    @app.get("/hls/seg/{_playback_id}/{name}")
+    async def segment(_playback_id: str, name: str) -> Response:
+        path = pattern.segment(name)
+        if path is None:
+            raise NotFound(name)
+        return FileResponse(path, media_type="video/mp2t")
 
 
 def _operator_routes(app: FastAPI, sim: Simulator) -> None:
@@ -193,6 +217,22 @@ def _operator_routes(app: FastAPI, sim: Simulator) -> None:
     @app.post("/_sim/live-streams/{live_stream_id}/disconnect")
     async def disconnect(live_stream_id: str) -> dict[str, Any]:
         return {"data": sim.env.disconnect(live_stream_id).to_mux()}
+
+    def by_passthrough(passthrough: str) -> str:
+        for stream in sim.env.streams.values():
+            if stream.passthrough == passthrough:
+                return stream.id
+        raise NotFound(passthrough)
+
+    @app.post("/_sim/passthrough/{passthrough}/connect")
+    async def connect_by_passthrough(passthrough: str) -> dict[str, Any]:
+        """Connect the encoder of the live stream whose passthrough is ``passthrough`` (our
+        stream id), so tools need not know Mux's id."""
+        return await connect(by_passthrough(passthrough))
+
+    @app.post("/_sim/passthrough/{passthrough}/disconnect")
+    async def disconnect_by_passthrough(passthrough: str) -> dict[str, Any]:
+        return await disconnect(by_passthrough(passthrough))
 
     @app.get("/_sim/assets/{asset_id}")
     async def asset(asset_id: str) -> dict[str, Any]:

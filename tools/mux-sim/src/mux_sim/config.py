@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 
@@ -35,4 +37,7 @@ class SimConfig(BaseModel):
     webhook_secret: str = "sim-webhook-secret"  # noqa: S105
     environment_id: str = "sim-env"
     public_base_url: str = "http://127.0.0.1:8200"
+    hls_dir: Path | None = Field(
+        default=None, description="where the generated test pattern is kept"
+    )
     knobs: Knobs = Field(default_factory=Knobs)
