@@ -44,6 +44,8 @@ format: setup
 
 test: setup infra lint
 	@source .infra/env && $(VENV)/bin/pytest
+	@echo "make test: end-to-end and browser tests against the stack started as 'make run' starts it"
+	@source .infra/env && $(VENV)/bin/pytest -m "e2e or browser"
 
 test-fast: setup infra
 	@source .infra/env && $(VENV)/bin/pytest -x -q

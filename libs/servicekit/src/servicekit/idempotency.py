@@ -101,18 +101,18 @@ class MongoProcessedEvents(_Claims):
         self.lease_s = lease_s
 
     async def _claim(self, key: str, now: datetime) -> bool:
-        lease = now + timedelta(seconds=self.lease_s)
+        lease = to_ms(now + timedelta(seconds=self.lease_s))
         try:
             await self._col.insert_one(
-                {"_id": key, "state": RUNNING, "lease_until": lease, "at": now}
+                {"_id": key, "state": RUNNING, "lease_until_ms": lease, "at": now}
             )
         except DuplicateKeyError:
             pass
         else:
             return True
         taken = await self._col.find_one_and_update(
-            {"_id": key, "state": RUNNING, "lease_until": {"$lt": now}},
-            {"$set": {"lease_until": lease, "at": now}},
+            {"_id": key, "state": RUNNING, "lease_until_ms": {"$lt": to_ms(now)}},
+            {"$set": {"lease_until_ms": lease}},
             return_document=ReturnDocument.AFTER,
         )
         if taken is not None:

@@ -262,3 +262,34 @@ class TestOutbox:
         assert doc is not None and doc["_outbox_n"] == 0
         published = {p.envelope.event_id for p in pub_a.published + pub_b.published}
         assert published == {e.event_id for e in envs}
+
+
+class TestProcessedEventsOnMongo:
+    async def test_a_crashed_claim_is_taken_over_after_its_lease_and_done_is_final(
+        self, mongo_db: AsyncDatabase[dict[str, Any]]
+    ) -> None:
+        from servicekit.idempotency import EventInProgress
+
+        store = MongoProcessedEvents(mongo_db["processed_events"], lease_s=0.3)
+        eid = uuid.uuid4()
+        now = datetime.now(UTC)
+        assert await store._claim(f"c:{eid}", now)  # a consumer claimed it, then died
+        with pytest.raises(EventInProgress):
+            await store.run_once("c", eid, _noop)
+        await asyncio.sleep(0.4)
+        ran: list[int] = []
+
+        async def work() -> None:
+            ran.append(1)
+
+        assert await store.run_once("c", eid, work) is True
+        assert await store.run_once("c", eid, work) is False
+        assert ran == [1]
+        doc = await mongo_db["processed_events"].find_one({"_id": f"c:{eid}"})
+        assert doc is not None
+        assert doc["state"] == "done"
+        assert isinstance(doc["at"], datetime)  # the TTL field stays a date
+
+
+async def _noop() -> None:
+    return None

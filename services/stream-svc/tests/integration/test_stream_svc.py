@@ -261,3 +261,35 @@ async def test_bad_moderation_bodies_are_422(stack: Stack, body: dict[str, Any])
     ]
     r = await stack.api.post(f"/live/{sid}/bans", json=body, headers=stack.auth("alice"))
     assert r.status_code == 422
+
+
+async def test_viewer_counts_are_kept_newest_first_with_the_peak(
+    stack: Stack, infra: InfraUrls, namespace: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from contracts import make_envelope
+    from contracts.viewer import ViewerCountChanged
+    from servicekit.broker import RabbitEventPublisher
+
+    sid = (await stack.api.post("/live", json={"title": "x"}, headers=stack.auth("alice"))).json()[
+        "stream_id"
+    ]
+    broker = make_broker(infra.amqp, app_id="count-bus")
+    await broker.connect()
+    publisher = RabbitEventPublisher(broker, Names(namespace))
+    t0 = datetime.now(UTC)
+    for count, peak, offset in ((5, 5, 0), (9, 9, 20), (3, 9, 10)):  # the last is older: ignored
+        event = ViewerCountChanged(
+            stream_id=sid, viewer_count=count, peak=peak, as_of=t0 + timedelta(seconds=offset)
+        )
+        await publisher.publish(make_envelope(event, producer="test"))
+    await broker.stop()
+
+    async def counted() -> Any:
+        body = (await stack.api.get(f"/live/{sid}", headers=stack.auth("bob"))).json()
+        return (body["viewer_count"], body["peak_viewer_count"]) == (9, 9)
+
+    await eventually(counted, within=10)
+    usage = (await stack.api.get(f"/live/{sid}/usage", headers=stack.auth("alice"))).json()
+    assert usage["estimated"]["viewer_minutes"] > 0  # 5 viewers for 20 s at least

@@ -42,7 +42,6 @@ _FACTS = [f.name for f in fields(Facts)]
 _MUTABLE = [
     "viewer_count",
     "peak_viewer_count",
-    "viewer_count_as_of",
     "viewer_seconds",
     "archive_asset_id",
     "archive_asset_created",

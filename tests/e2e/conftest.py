@@ -1,0 +1,101 @@
+"""The whole stack, started the way ``make run`` starts it (``scripts/stack.py``), on its own
+port range and namespace so it does not meet a developer's running stack. Tests talk only to
+the gateway port (public HTTP and WebSocket) and to the Mux simulator's operator endpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from servicekit.auth import mint_token
+
+ROOT = Path(__file__).resolve().parents[2]
+OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "2000"))
+
+
+@dataclass
+class Stack:
+    gateway: str
+    ws: str
+    sim: str
+    secret: str
+    state: Path
+
+    def token(self, account: str) -> str:
+        return mint_token(self.secret, account)
+
+    def auth(self, account: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(account)}"}
+
+    def pid(self, name: str) -> int:
+        return int(json.loads((self.state / "ready.json").read_text())["pids"][name])
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("AUTH_JWT_SECRET", "AUTH_JWT_SECRET_FILE", "MUX_TOKEN_ID", "MUX_TOKEN_SECRET")
+    }
+    namespace = f"e2e{uuid.uuid4().hex[:8]}."
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "stack.py"),
+            "--port-offset",
+            str(OFFSET),
+            "--namespace",
+            namespace,
+            "--reconnect-window",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            if line.strip() == "stack: ready":
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + 240
+    while not ready.is_set() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not ready.is_set():
+        os.killpg(proc.pid, signal.SIGTERM)
+        raise RuntimeError("the stack did not come up:\n" + "\n".join(lines[-40:]))
+    secret = (ROOT / ".infra" / "secrets" / "jwt_secret").read_text()
+    g = 8080 + OFFSET
+    yield Stack(
+        f"http://127.0.0.1:{g}",
+        f"ws://127.0.0.1:{g}",
+        f"http://127.0.0.1:{8200 + OFFSET}",
+        secret,
+        ROOT / ".infra" / f"stack-{OFFSET}",
+    )
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
