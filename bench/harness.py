@@ -103,7 +103,7 @@ def percentile(values: list[float], p: float) -> float:
 def machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
-        for line in open("/proc/cpuinfo").read().splitlines():  # noqa: SIM115
+        for line in open("/proc/cpuinfo").read().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break

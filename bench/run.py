@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"bench: {name} ...", flush=True)
         started = time.monotonic()
-        proc = subprocess.run(  # noqa: S603
+        proc = subprocess.run(
             [sys.executable, "-m", "bench.run", "--one", name],
             capture_output=True,
             text=True,

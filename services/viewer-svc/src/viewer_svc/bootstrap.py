@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
 from viewer_svc.adapters.mongo import INDEXES, MongoCounts, MongoPresence, MongoProjection
+from viewer_svc.cache import HotPath
 from viewer_svc.deps import Deps
 from viewer_svc.entrypoints.consumers import build_dispatcher
 from viewer_svc.handlers import expire, publish_counts
@@ -26,6 +27,7 @@ def deps_for(infra: Infra, settings: Settings) -> Deps:
         publisher=infra.publisher,
         presence_timeout_s=settings.presence_timeout_s,
         count_interval_s=settings.count_interval_s,
+        hot=HotPath(ttl_s=settings.read_cache_s, touch_every_s=settings.touch_every_s),
     )
 
 

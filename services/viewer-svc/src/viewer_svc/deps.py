@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from servicekit.broker import EventPublisher
+from viewer_svc.cache import HotPath
 from viewer_svc.ports import Counts, Presence, Projection
 
 
@@ -23,3 +24,4 @@ class Deps:
     presence_timeout_s: float = 30.0
     count_interval_s: float = 1.0
     clock: Callable[[], datetime] = utcnow
+    hot: HotPath | None = None

@@ -35,13 +35,22 @@ async def _announce(payload: Event, deps: Deps) -> None:
         log.warning("could not publish %s: %s", payload.TYPE, repr(exc)[:200])
 
 
+async def _mark_changed(stream_id: str, deps: Deps) -> None:
+    if deps.hot is not None:
+        deps.hot.changed.add(stream_id)  # flushed by the count loop
+    else:
+        await deps.counts.mark_changed(stream_id)
+
+
 async def _joined(stream_id: str, account_id: str, now: datetime, deps: Deps) -> None:
-    await deps.counts.mark_changed(stream_id)
+    await _mark_changed(stream_id, deps)
     await _announce(ViewerJoined(stream_id=stream_id, account_id=account_id, joined_at=now), deps)
 
 
 async def _left(stream_id: str, account_id: str, reason: LeaveReason, deps: Deps) -> None:
-    await deps.counts.mark_changed(stream_id)
+    await _mark_changed(stream_id, deps)
+    if deps.hot is not None:
+        deps.hot.touches.forget(stream_id, account_id)
     await _announce(
         ViewerLeft(stream_id=stream_id, account_id=account_id, left_at=deps.clock(), reason=reason),
         deps,
@@ -50,18 +59,37 @@ async def _left(stream_id: str, account_id: str, reason: LeaveReason, deps: Deps
 
 async def _admit(stream_id: str, account_id: str, deps: Deps) -> StreamView:
     now = deps.clock()
-    view = check_join(
-        await deps.projection.get(stream_id), await deps.projection.ban(stream_id, account_id), now
-    )
+    hot = deps.hot
+    if hot is None:
+        view, ban = (
+            await deps.projection.get(stream_id),
+            await deps.projection.ban(stream_id, account_id),
+        )
+    else:
+        view = await hot.reads.get(("view", stream_id), lambda: deps.projection.get(stream_id))
+        ban = await hot.reads.get(
+            ("ban", stream_id, account_id), lambda: deps.projection.ban(stream_id, account_id)
+        )
+    admitted = check_join(view, ban, now)
+    if hot is not None and not hot.touches.due(stream_id, account_id):
+        return admitted
     if await deps.presence.touch(stream_id, account_id, now):
         await _joined(stream_id, account_id, now, deps)
-    return view
+    if hot is not None:
+        hot.touches.touched(stream_id, account_id)
+    return admitted
+
+
+async def _count(stream_id: str, deps: Deps) -> int:
+    if deps.hot is None:
+        return await deps.presence.count(stream_id)
+    return await deps.hot.reads.get(("count", stream_id), lambda: deps.presence.count(stream_id))
 
 
 async def join(stream_id: str, account_id: str, deps: Deps) -> JoinLiveStreamResponse:
     """Start (or keep) watching. Raises the domain's ``JoinRefused`` errors."""
     view = await _admit(stream_id, account_id, deps)
-    return _response(view, await deps.presence.count(stream_id))
+    return _response(view, await _count(stream_id, deps))
 
 
 def _response(view: StreamView, count: int) -> JoinLiveStreamResponse:
@@ -97,6 +125,13 @@ async def expire(deps: Deps, *, limit: int = 500) -> int:
 async def publish_counts(deps: Deps, *, limit: int = 500) -> int:
     """Publish the current count of each stream whose count changed, at most once per stream
     per interval across all instances; a failed publication stays pending."""
+    if deps.hot is not None and deps.hot.changed:
+        changed, deps.hot.changed = deps.hot.changed, set()
+        try:
+            await deps.counts.mark_changed_many(changed)
+        except BaseException:
+            deps.hot.changed |= changed
+            raise
     now = deps.clock()
     published = 0
     for stream_id in await deps.counts.claim_due(now, deps.count_interval_s, limit):
@@ -126,6 +161,8 @@ async def stream_described(
 async def stream_status(stream_id: str, status: StreamStatus, deps: Deps) -> None:
     """Forward-only; ended or deleted streams drop their viewers."""
     await deps.projection.advance(stream_id, status)
+    if deps.hot is not None:
+        deps.hot.forget_stream(stream_id)
     if status in (StreamStatus.ENDED, StreamStatus.DELETED):
         for account in await deps.presence.remove_stream(stream_id):
             await _left(stream_id, account, "stream_ended", deps)
@@ -140,6 +177,8 @@ async def ban_changed(
     expires_at: datetime | None,
     deps: Deps,
 ) -> None:
+    if deps.hot is not None:
+        deps.hot.forget_stream(stream_id)
     applied = await deps.projection.set_ban(
         stream_id, account_id, banned=banned, at=at, expires_at=expires_at
     )

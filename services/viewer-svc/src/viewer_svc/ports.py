@@ -42,6 +42,8 @@ class Counts(Protocol):
 
     async def mark_changed(self, stream_id: str) -> None: ...
 
+    async def mark_changed_many(self, stream_ids: set[str]) -> None: ...
+
     async def claim_due(self, now: datetime, interval_s: float, limit: int) -> list[str]:
         """Streams changed since their last publication whose interval has passed, claimed
         (across instances) for publication now."""

@@ -17,6 +17,10 @@ class Settings(ServiceSettings):
         default=30.0, gt=0, description="unseen this long: counted out"
     )
     sweep_interval_s: float = Field(default=5.0, gt=0)
+    read_cache_s: float = Field(default=1.0, ge=0, description="how stale a join's reads may be")
+    touch_every_s: float = Field(
+        default=5.0, ge=0, description="skip presence writes more frequent than this"
+    )
     count_interval_s: float = Field(
         default=1.0, gt=0, description="at most one count event per stream per interval"
     )

@@ -172,3 +172,31 @@ class TestProjection:
         )
         assert await handlers.chat_presence(beat, world.deps) == 1
         assert await world.presence.count("s1") == 1
+
+
+class TestHotPath:
+    async def test_repeated_joins_inside_the_throttle_write_nothing_and_changes_are_batched(
+        self,
+    ) -> None:
+        from viewer_svc.cache import HotPath
+
+        world = World()
+        await live_stream(world)
+        deps = world.deps
+        object.__setattr__(deps, "hot", HotPath(ttl_s=1.0, touch_every_s=5.0))
+        writes: list[str] = []
+        real_touch = world.presence.touch
+
+        async def counting_touch(stream_id: str, account_id: str, now: object) -> bool:
+            writes.append(account_id)
+            return await real_touch(stream_id, account_id, now)  # type: ignore[arg-type]
+
+        world.presence.touch = counting_touch  # type: ignore[method-assign]
+        for _ in range(5):
+            await handlers.join("s1", "a", deps)
+        assert writes == ["a"]
+        assert world.counts.changed == set()  # in memory until the count loop flushes
+        assert await handlers.publish_counts(deps) == 1
+        await handlers.leave("s1", "a", deps)
+        await handlers.join("s1", "a", deps)  # a join after a leave writes again
+        assert writes == ["a", "a"]

@@ -52,6 +52,9 @@ class MemoryCounts:
     async def mark_changed(self, stream_id: str) -> None:
         self.changed.add(stream_id)
 
+    async def mark_changed_many(self, stream_ids: set[str]) -> None:
+        self.changed |= stream_ids
+
     async def claim_due(self, now: datetime, interval_s: float, limit: int) -> list[str]:
         due = [s for s in sorted(self.changed) if self.next_at.get(s, now) <= now][:limit]
         for stream_id in due:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -99,6 +99,15 @@ class MongoCounts:
 
     async def mark_changed(self, stream_id: str) -> None:
         await self._col.update_one({"_id": stream_id}, {"$set": {"changed": True}}, upsert=True)
+
+    async def mark_changed_many(self, stream_ids: set[str]) -> None:
+        await self._col.bulk_write(
+            [
+                UpdateOne({"_id": s}, {"$set": {"changed": True}}, upsert=True)
+                for s in sorted(stream_ids)
+            ],
+            ordered=False,
+        )
 
     async def claim_due(self, now: datetime, interval_s: float, limit: int) -> list[str]:
         due: dict[str, Any] = {

@@ -1,0 +1,79 @@
+"""Per-instance, short-lived copies of what the join path reads, and a write throttle.
+
+Each is a bounded staleness traded for fewer database round trips on the hottest route:
+
+* stream view, bans and the count shown in a join response: at most ``ttl_s`` old (1 s). A
+  ban therefore stops joins within a second (the ban event also removes the viewer at once);
+* a heartbeat or repeated join within ``touch_every_s`` (5 s) of the last write of the same
+  presence writes nothing: the presence timeout (30 s) is far longer;
+* streams whose count changed are collected in memory and marked in the database by the
+  count loop (every quarter interval) instead of once per join.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class TtlCache:
+    def __init__(
+        self, ttl_s: float, clock: Callable[[], float] = time.monotonic, max_items: int = 100_000
+    ) -> None:
+        self._ttl, self._clock, self._max = ttl_s, clock, max_items
+        self._items: dict[object, tuple[float, object]] = {}
+
+    async def get(self, key: object, load: Callable[[], Awaitable[T]]) -> T:
+        now = self._clock()
+        hit = self._items.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]  # type: ignore[return-value]
+        value = await load()
+        if len(self._items) >= self._max:
+            self._items.clear()
+        self._items[key] = (now + self._ttl, value)
+        return value
+
+    def forget(self, predicate: Callable[[object], bool]) -> None:
+        for key in [k for k in self._items if predicate(k)]:
+            del self._items[key]
+
+
+class TouchThrottle:
+    def __init__(
+        self, every_s: float, clock: Callable[[], float] = time.monotonic, max_items: int = 200_000
+    ) -> None:
+        self._every, self._clock, self._max = every_s, clock, max_items
+        self._last: dict[tuple[str, str], float] = {}
+
+    def due(self, stream_id: str, account_id: str) -> bool:
+        last = self._last.get((stream_id, account_id))
+        return last is None or self._clock() - last >= self._every
+
+    def touched(self, stream_id: str, account_id: str) -> None:
+        if len(self._last) >= self._max:
+            self._last.clear()
+        self._last[(stream_id, account_id)] = self._clock()
+
+    def forget(self, stream_id: str, account_id: str | None = None) -> None:
+        if account_id is not None:
+            self._last.pop((stream_id, account_id), None)
+        else:
+            for key in [k for k in self._last if k[0] == stream_id]:
+                del self._last[key]
+
+
+class HotPath:
+    """The caches one instance keeps; ``None`` in ``Deps`` means none (unit tests)."""
+
+    def __init__(self, ttl_s: float = 1.0, touch_every_s: float = 5.0) -> None:
+        self.reads = TtlCache(ttl_s)
+        self.touches = TouchThrottle(touch_every_s)
+        self.changed: set[str] = set()
+
+    def forget_stream(self, stream_id: str) -> None:
+        self.reads.forget(lambda key: isinstance(key, tuple) and key[1] == stream_id)
+        self.touches.forget(stream_id)
