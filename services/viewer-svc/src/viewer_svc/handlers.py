@@ -67,9 +67,8 @@ async def _admit(stream_id: str, account_id: str, deps: Deps) -> StreamView:
         )
     else:
         view = await hot.reads.get(("view", stream_id), lambda: deps.projection.get(stream_id))
-        ban = await hot.reads.get(
-            ("ban", stream_id, account_id), lambda: deps.projection.ban(stream_id, account_id)
-        )
+        bans = await hot.reads.get(("bans", stream_id), lambda: deps.projection.bans(stream_id))
+        ban = bans.get(account_id)
     admitted = check_join(view, ban, now)
     if hot is not None and not hot.touches.due(stream_id, account_id):
         return admitted

@@ -75,7 +75,7 @@ class MemoryCounts:
 class MemoryProjection:
     def __init__(self) -> None:
         self.views: dict[str, StreamView] = {}
-        self.bans: dict[tuple[str, str], tuple[datetime, BanView]] = {}
+        self.ban_entries: dict[tuple[str, str], tuple[datetime, BanView]] = {}
 
     async def advance(self, stream_id: str, status: StreamStatus) -> bool:
         view = self.views.get(stream_id)
@@ -104,12 +104,15 @@ class MemoryProjection:
         at: datetime,
         expires_at: datetime | None,
     ) -> bool:
-        current = self.bans.get((stream_id, account_id))
+        current = self.ban_entries.get((stream_id, account_id))
         if current is not None and current[0] >= at:
             return False
-        self.bans[(stream_id, account_id)] = (at, BanView(banned, expires_at))
+        self.ban_entries[(stream_id, account_id)] = (at, BanView(banned, expires_at))
         return True
 
+    async def bans(self, stream_id: str) -> dict[str, BanView]:
+        return {a: b for (s, a), (_, b) in self.ban_entries.items() if s == stream_id and b.banned}
+
     async def ban(self, stream_id: str, account_id: str) -> BanView | None:
-        found = self.bans.get((stream_id, account_id))
+        found = self.ban_entries.get((stream_id, account_id))
         return found[1] if found else None

@@ -29,6 +29,7 @@ INDEXES = [
     IndexSpec(VIEWERS, [("stream_id", 1)]),
     IndexSpec(VIEWERS, [("last_seen_ms", 1)]),
     IndexSpec(COUNTS, [("changed", 1), ("next_ms", 1)]),
+    IndexSpec(BANS, [("stream_id", 1), ("banned", 1)]),
 ]
 
 
@@ -194,12 +195,25 @@ class MongoProjection:
                     "_id": _key(stream_id, account_id),
                     "$or": [{"at_ms": {"$lt": at_ms}}, {"at_ms": {"$exists": False}}],
                 },
-                {"$set": {"banned": banned, "at_ms": at_ms, "expires_ms": to_ms(expires_at)}},
+                {
+                    "$set": {
+                        "banned": banned,
+                        "at_ms": at_ms,
+                        "expires_ms": to_ms(expires_at),
+                        "stream_id": stream_id,
+                        "account_id": account_id,
+                    }
+                },
                 upsert=True,
             )
         except DuplicateKeyError:
             return False
         return bool(result.modified_count or result.upserted_id is not None)
+
+    async def bans(self, stream_id: str) -> dict[str, BanView]:
+        """Every account banned (now or until a time) from the stream."""
+        cursor = self._bans.find({"stream_id": stream_id, "banned": True})
+        return {d["account_id"]: BanView(True, from_ms(d.get("expires_ms"))) async for d in cursor}
 
     async def ban(self, stream_id: str, account_id: str) -> BanView | None:
         doc = await self._bans.find_one({"_id": _key(stream_id, account_id)})
