@@ -91,3 +91,55 @@ async def closed_loop(
     await asyncio.gather(*(loop(c) for c in range(connections)))
     result.wall = duration_s
     return result
+
+
+@dataclass
+class ItemResult:
+    status: int
+    body: bytes
+    latency: float
+
+
+async def _read_full(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("connection closed")
+    status = int(status_line.split(b" ", 2)[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    body = await reader.readexactly(length) if length else b""
+    return status, body
+
+
+async def each_once(
+    host: str, port: int, items: list[bytes], *, connections: int
+) -> tuple[list[ItemResult], float]:
+    """Send every request once over ``connections`` keep-alive connections (shared work queue);
+    results in item order, and the wall time."""
+    results: list[ItemResult | None] = [None] * len(items)
+    next_index = 0
+    start = time.perf_counter()
+
+    async def loop() -> None:
+        nonlocal next_index
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while next_index < len(items):
+                i = next_index
+                next_index += 1
+                sent = time.perf_counter()
+                writer.write(items[i])
+                status, body = await _read_full(reader)
+                results[i] = ItemResult(status, body, time.perf_counter() - sent)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(loop() for _ in range(connections)))
+    wall = time.perf_counter() - start
+    return [r for r in results if r is not None], wall

@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from contracts import Envelope, Event
 from servicekit.broker import MUX
-from servicekit.mongo import Doc, IndexSpec
+from servicekit.mongo import BatchInserter, Doc, IndexSpec
 from servicekit.outbox import stage_insert
 
 COLLECTION = "mux_webhook_events"
@@ -23,6 +22,7 @@ INDEXES = [
 class MongoInbox:
     def __init__(self, collection: AsyncCollection[Doc]) -> None:
         self._col = collection
+        self._inserter = BatchInserter(collection)  # group commit under concurrent deliveries
 
     async def store(self, event: dict[str, Any], envelope: Envelope[Event]) -> bool:
         doc = {
@@ -33,11 +33,7 @@ class MongoInbox:
             "envelope": envelope.model_dump(mode="json"),
             **stage_insert([envelope], exchange=MUX, routing_key=event["type"]),
         }
-        try:
-            await self._col.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        return await self._inserter.insert(doc)
 
     async def find(
         self,
