@@ -122,7 +122,9 @@ class ChatStore:
         return [d async for d in cursor.sort("seq", 1).limit(limit)]
 
     async def recent(self, stream_id: str, limit: int) -> list[Doc]:
-        """The last ``limit`` visible messages, oldest first."""
+        """The last ``limit`` visible messages, oldest first (none for ``limit`` 0)."""
+        if limit <= 0:  # MongoDB reads limit(0) as "no limit"
+            return []
         cursor = (
             self._msgs.find({"stream_id": stream_id, "deleted": False}).sort("seq", -1).limit(limit)
         )
