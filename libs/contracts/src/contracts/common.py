@@ -47,9 +47,10 @@ class ApiModel(BaseModel):
 
 
 class ResponseModel(BaseModel):
-    """Base of REST responses: tolerant readers on the client side."""
+    """Base of REST responses: tolerant readers on the client side. Every field is always sent
+    (a null rather than a missing key), which the serialization schema says."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_serialization_defaults_required=True)
 
 
 T = TypeVar("T")

@@ -16,7 +16,9 @@ from contracts.common import AccountId, StreamStatus
 class Frame(BaseModel):
     """Base of all frames."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_serialization_defaults_required=True
+    )
 
 
 # ---- client -> server -------------------------------------------------------------------------

@@ -1,0 +1,415 @@
+/* Generated from libs/contracts by `make types` (scripts/gen_types.py); do not edit.
+ * Every REST body and WebSocket frame of livecast. Times are ISO 8601 strings. */
+
+/**
+ * Any client -> server WebSocket frame of WS /ws/live/{stream_id}, discriminated by `type`.
+ */
+export type ClientFrame = ChatSend | ChatDelete | SlowModeSet | Ping;
+/**
+ * Lifecycle of a live stream. Forward-only: ``idle -> active -> ended``; ``deleted`` is
+ * terminal from any state.
+ */
+export type StreamStatus = "idle" | "active" | "ended" | "deleted";
+/**
+ * Any server -> client WebSocket frame of WS /ws/live/{stream_id}, discriminated by `type`.
+ */
+export type ServerFrame =
+  | Hello
+  | ChatMessageFrame
+  | ChatAck
+  | ChatError
+  | ChatMessageDeletedFrame
+  | GiftFrame
+  | ViewerCountFrame
+  | StreamStatusFrame
+  | ModerationFrame
+  | SlowModeFrame
+  | Pong;
+
+/**
+ * Every REST body and WebSocket frame of livecast, by name.
+ */
+export interface LivecastApi {
+  AddModeratorRequest?: AddModeratorRequest;
+  BanRequest?: BanRequest;
+  BanView?: BanView;
+  ChatAck?: ChatAck;
+  ChatDelete?: ChatDelete;
+  ChatError?: ChatError;
+  ChatMessage?: ChatMessage;
+  ChatMessageDeletedFrame?: ChatMessageDeletedFrame;
+  ChatMessageFrame?: ChatMessageFrame;
+  ChatSend?: ChatSend;
+  ClientFrame?: ClientFrame;
+  CreateLiveStreamRequest?: CreateLiveStreamRequest;
+  CreateLiveStreamResponse?: CreateLiveStreamResponse;
+  ErrorBody?: ErrorBody;
+  GiftCatalogItem?: GiftCatalogItem;
+  GiftFrame?: GiftFrame;
+  GiftReceipt?: GiftReceipt;
+  Hello?: Hello;
+  JoinLiveStreamResponse?: JoinLiveStreamResponse;
+  LiveStreamDetails?: LiveStreamDetails;
+  LiveStreamSummary?: LiveStreamSummary;
+  MarkReadRequest?: MarkReadRequest;
+  ModerationFrame?: ModerationFrame;
+  ModerationLogEntry?: ModerationLogEntry;
+  ModeratorView?: ModeratorView;
+  NotificationView?: NotificationView;
+  PageChatMessage?: PageChatMessage;
+  PageLiveStreamSummary?: PageLiveStreamSummary;
+  PageModerationLogEntry?: PageModerationLogEntry;
+  PageNotificationView?: PageNotificationView;
+  Ping?: Ping;
+  Pong?: Pong;
+  SendGiftRequest?: SendGiftRequest;
+  SendLiveChatRequest?: SendLiveChatRequest;
+  ServerFrame?: ServerFrame;
+  SlowModeFrame?: SlowModeFrame;
+  SlowModeSet?: SlowModeSet;
+  StreamStatus?: StreamStatus;
+  StreamStatusFrame?: StreamStatusFrame;
+  ViewerCountFrame?: ViewerCountFrame;
+}
+/**
+ * ``POST /live/{stream_id}/moderators``.
+ */
+export interface AddModeratorRequest {
+  account_id: string;
+}
+/**
+ * ``POST /live/{stream_id}/bans``: without ``duration_s`` the ban lasts until lifted;
+ * with it, it is a timeout.
+ */
+export interface BanRequest {
+  account_id: string;
+  duration_s?: number | null;
+  reason?: string | null;
+}
+export interface BanView {
+  account_id: string;
+  by: string;
+  at: string;
+  expires_at: string | null;
+  reason: string | null;
+}
+/**
+ * Your ``chat.send`` was stored as ``seq``.
+ */
+export interface ChatAck {
+  type: "chat.ack";
+  client_msg_id: string;
+  message_id: string;
+  seq: number;
+}
+/**
+ * Owner or moderator: delete a message by id.
+ */
+export interface ChatDelete {
+  type: "chat.delete";
+  message_id: string;
+}
+/**
+ * Your frame was refused; ``reason`` is a code, ``message`` says why.
+ */
+export interface ChatError {
+  type: "chat.error";
+  reason: string;
+  message: string;
+  client_msg_id: string | null;
+  retry_after_s: number | null;
+}
+/**
+ * One message in chat history.
+ */
+export interface ChatMessage {
+  message_id: string;
+  stream_id: string;
+  seq: number;
+  account_id: string;
+  text: string;
+  posted_at: string;
+}
+/**
+ * Remove this message from the view.
+ */
+export interface ChatMessageDeletedFrame {
+  type: "chat.message_deleted";
+  message_id: string;
+  seq: number;
+}
+/**
+ * A chat message, live or replayed; ``seq`` is gap-free per stream.
+ */
+export interface ChatMessageFrame {
+  type: "chat.message";
+  message_id: string;
+  seq: number;
+  account_id: string;
+  text: string;
+  posted_at: string;
+}
+/**
+ * Post a chat message. ``client_msg_id`` makes a resend safe (deduplicated).
+ */
+export interface ChatSend {
+  type: "chat.send";
+  client_msg_id: string;
+  text: string;
+}
+/**
+ * Owner or moderator: set slow mode (``0`` turns it off).
+ */
+export interface SlowModeSet {
+  type: "slow_mode.set";
+  interval_s: number;
+}
+/**
+ * Application-level ping; answered by ``pong`` with the same nonce.
+ */
+export interface Ping {
+  type: "ping";
+  nonce?: string | null;
+}
+/**
+ * ``POST /live`` body (the original plan's shape).
+ */
+export interface CreateLiveStreamRequest {
+  title: string;
+  description?: string | null;
+  /**
+   * http(s) URL of an image
+   */
+  thumbnail?: string | null;
+}
+/**
+ * ``POST /live`` response: what OBS needs (``rtmp_url`` + ``stream_key``) and what players
+ * need (``playback_url``).
+ */
+export interface CreateLiveStreamResponse {
+  stream_id: string;
+  stream_key: string;
+  rtmp_url: string;
+  playback_url: string;
+}
+/**
+ * Every 4xx/5xx response body.
+ */
+export interface ErrorBody {
+  /**
+   * machine-readable code, e.g. 'not_found'
+   */
+  error: string;
+  /**
+   * what is wrong, for a person
+   */
+  message: string;
+  details:
+    | {
+        [k: string]: unknown;
+      }[]
+    | {
+        [k: string]: unknown;
+      }
+    | null;
+}
+/**
+ * One entry of ``GET /gifts/catalog``.
+ */
+export interface GiftCatalogItem {
+  gift_type: string;
+  name: string;
+  unit_price: number;
+  currency: string;
+}
+/**
+ * Someone sent a gift in the room.
+ */
+export interface GiftFrame {
+  type: "gift";
+  gift_id: string;
+  sender_id: string;
+  gift_type: string;
+  amount: number;
+  sent_at: string;
+}
+/**
+ * ``POST /live/{stream_id}/gift`` response; the same for a retried ``Idempotency-Key``.
+ */
+export interface GiftReceipt {
+  gift_id: string;
+  stream_id: string;
+  gift_type: string;
+  amount: number;
+  total_price: number;
+  sent_at: string;
+}
+/**
+ * First frame after connect: the room's state and the most recent (or missed) messages.
+ */
+export interface Hello {
+  type: "hello";
+  stream_id: string;
+  status: StreamStatus;
+  viewer_count: number;
+  slow_mode_s: number;
+  /**
+   * newest sequence number in the room when this was sent
+   */
+  last_seq: number;
+  messages: ChatMessageFrame[];
+  role: "viewer" | "moderator" | "owner";
+  /**
+   * true when more messages were missed than a resume replays: `messages` are then the most recent ones, not the missed ones
+   */
+  reset: boolean;
+}
+/**
+ * ``POST /live/{stream_id}/join`` response (the original plan's shape).
+ */
+export interface JoinLiveStreamResponse {
+  playback_url: string;
+  viewer_count: number;
+  status: "idle" | "active" | "ended";
+}
+/**
+ * ``GET /live/{stream_id}``. ``stream_key``/``rtmp_url`` only for the owner.
+ */
+export interface LiveStreamDetails {
+  stream_id: string;
+  owner_id: string;
+  title: string;
+  description: string | null;
+  thumbnail: string | null;
+  status: StreamStatus;
+  viewer_count: number;
+  playback_url: string;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  peak_viewer_count: number;
+  archive_playback_url: string | null;
+  stream_key: string | null;
+  rtmp_url: string | null;
+}
+/**
+ * One stream in ``GET /live``.
+ */
+export interface LiveStreamSummary {
+  stream_id: string;
+  owner_id: string;
+  title: string;
+  description: string | null;
+  thumbnail: string | null;
+  status: StreamStatus;
+  viewer_count: number;
+  playback_url: string;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+}
+/**
+ * ``POST /notifications/read``: either ``ids`` (yours) or ``all``.
+ */
+export interface MarkReadRequest {
+  /**
+   * @maxItems 500
+   */
+  ids?: string[];
+  all?: boolean;
+}
+/**
+ * Something happened to *you*: banned, timed out, or unbanned.
+ */
+export interface ModerationFrame {
+  type: "moderation";
+  action: "banned" | "timed_out" | "unbanned";
+  expires_at: string | null;
+  reason: string | null;
+}
+export interface ModerationLogEntry {
+  action_id: string;
+  action: string;
+  account_id: string;
+  by: string;
+  at: string;
+  expires_at: string | null;
+  reason: string | null;
+}
+export interface ModeratorView {
+  account_id: string;
+  added_by: string;
+  added_at: string;
+}
+/**
+ * One notification in ``GET /notifications``.
+ */
+export interface NotificationView {
+  notification_id: string;
+  kind: "stream_live" | "gift_received" | "banned";
+  title: string;
+  body: string;
+  data: {
+    [k: string]: unknown;
+  };
+  created_at: string;
+  read: boolean;
+}
+export interface PageChatMessage {
+  items: ChatMessage[];
+  next_cursor: string | null;
+}
+export interface PageLiveStreamSummary {
+  items: LiveStreamSummary[];
+  next_cursor: string | null;
+}
+export interface PageModerationLogEntry {
+  items: ModerationLogEntry[];
+  next_cursor: string | null;
+}
+export interface PageNotificationView {
+  items: NotificationView[];
+  next_cursor: string | null;
+}
+/**
+ * Answer to ``ping``.
+ */
+export interface Pong {
+  type: "pong";
+  nonce: string | null;
+}
+/**
+ * ``POST /live/{stream_id}/gift`` body (the original plan's shape).
+ */
+export interface SendGiftRequest {
+  gift_type: string;
+  amount: number;
+}
+/**
+ * ``POST /live/{stream_id}/chats`` body (the original plan's shape). The message must be
+ * 1–500 characters after trimming, with no control characters.
+ */
+export interface SendLiveChatRequest {
+  message: string;
+}
+/**
+ * The room's viewer count changed.
+ */
+export interface ViewerCountFrame {
+  type: "viewer_count";
+  viewer_count: number;
+}
+/**
+ * The stream's status changed; when ``ended`` chat is read-only.
+ */
+export interface StreamStatusFrame {
+  type: "stream_status";
+  status: StreamStatus;
+}
+/**
+ * Slow mode changed (``0``: off).
+ */
+export interface SlowModeFrame {
+  type: "slow_mode";
+  interval_s: number;
+}
