@@ -25,6 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -291,7 +292,8 @@ def banner(ports: dict[str, int], state: Path, real_mux: bool, offset: int) -> N
     print("\n".join(lines), flush=True)
 
 
-def supervise(procs: list[Proc], stop_requested: list[bool]) -> int:
+def supervise(procs: list[Proc], stop_requested: list[bool], on_restart: Callable[[], None]) -> int:
+    """Restart a process that dies (``on_restart`` after each: ``ready.json`` keeps the pids)."""
     while not stop_requested[0]:
         for proc in procs:
             if proc.alive() or stop_requested[0]:
@@ -305,6 +307,7 @@ def supervise(procs: list[Proc], stop_requested: list[bool]) -> int:
                 return 1
             say(f"{proc.name} exited (code {code}); restarting it")
             proc.start()
+            on_restart()
         time.sleep(0.5)
     return 0
 
@@ -364,14 +367,19 @@ def main(argv: list[str] | None = None) -> int:
             stop_requested[0], code = True, 1
         time.sleep(0.25)
     if not stop_requested[0]:
-        (state / "ready.json").write_text(
-            json.dumps(
-                {"ports": ports, "pids": {p.name: p.popen.pid for p in procs if p.popen}}, indent=2
+
+        def write_ready() -> None:
+            (state / "ready.json").write_text(
+                json.dumps(
+                    {"ports": ports, "pids": {p.name: p.popen.pid for p in procs if p.popen}},
+                    indent=2,
+                )
             )
-        )
+
+        write_ready()
         banner(ports, state, real_mux, args.port_offset)
         say("ready")
-        code = supervise(procs, stop_requested)
+        code = supervise(procs, stop_requested, on_restart=write_ready)
     say("stopping")
     for proc in procs:
         proc.stop(signal.SIGTERM)

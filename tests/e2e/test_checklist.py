@@ -15,9 +15,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from testkit.stack import Stack
 from testkit.wait import eventually
-
-from .conftest import Stack
 
 pytestmark = pytest.mark.e2e
 

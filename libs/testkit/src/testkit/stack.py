@@ -1,9 +1,11 @@
 """The whole stack, started the way ``make run`` starts it (``scripts/stack.py``), on its own
-port range and namespace so it does not meet a developer's running stack. Tests talk only to
-the gateway port (public HTTP and WebSocket) and to the Mux simulator's operator endpoints."""
+port range and namespace so it does not meet a developer's running stack. End-to-end and
+browser tests talk only to the gateway port (public HTTP and WebSocket) and to the Mux
+simulator's operator endpoints; ``tests/conftest.py`` shares one stack between them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,11 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from servicekit.auth import mint_token
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]  # the repository (libs/testkit/src/testkit)
 OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "2000"))
 
 
@@ -42,20 +42,21 @@ class Stack:
         return int(json.loads((self.state / "ready.json").read_text())["pids"][name])
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+@contextlib.contextmanager
+def running_stack(offset: int = OFFSET) -> Iterator[Stack]:
+    """Start ``scripts/stack.py`` on ports shifted by ``offset``; stop it on exit."""
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("AUTH_JWT_SECRET", "AUTH_JWT_SECRET_FILE", "MUX_TOKEN_ID", "MUX_TOKEN_SECRET")
     }
     namespace = f"e2e{uuid.uuid4().hex[:8]}."
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: S603 (our own script)
         [
             sys.executable,
             str(ROOT / "scripts" / "stack.py"),
             "--port-offset",
-            str(OFFSET),
+            str(offset),
             "--namespace",
             namespace,
             "--reconnect-window",
@@ -72,8 +73,7 @@ def stack() -> Iterator[Stack]:
     ready = threading.Event()
 
     def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
+        for line in proc.stdout or ():
             lines.append(line.rstrip())
             if line.strip() == "stack: ready":
                 ready.set()
@@ -85,15 +85,26 @@ def stack() -> Iterator[Stack]:
     if not ready.is_set():
         os.killpg(proc.pid, signal.SIGTERM)
         raise RuntimeError("the stack did not come up:\n" + "\n".join(lines[-40:]))
+    try:
+        yield attach(offset)
+    finally:
+        _stop(proc)
+
+
+def attach(offset: int) -> Stack:
+    """A stack already running on ``offset`` (``make run`` is 0)."""
     secret = (ROOT / ".infra" / "secrets" / "jwt_secret").read_text()
-    g = 8080 + OFFSET
-    yield Stack(
+    g = 8080 + offset
+    return Stack(
         f"http://127.0.0.1:{g}",
         f"ws://127.0.0.1:{g}",
-        f"http://127.0.0.1:{8200 + OFFSET}",
+        f"http://127.0.0.1:{8200 + offset}",
         secret,
-        ROOT / ".infra" / f"stack-{OFFSET}",
+        ROOT / ".infra" / (f"stack-{offset}" if offset else "stack"),
     )
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
     os.killpg(proc.pid, signal.SIGINT)
     try:
         proc.wait(60)

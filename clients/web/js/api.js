@@ -1,0 +1,118 @@
+// REST client of the livecast gateway (same origin), and the local session (a bearer token).
+// Types: clients/types/api.ts (generated from libs/contracts).
+
+const TOKEN_KEY = "livecast.token";
+
+export class ApiError extends Error {
+  /** @param {number} status @param {string} code @param {string} message */
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** The signed-in account: the JWT's `sub`, or null. The token is checked by the server only. */
+export function session() {
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (!token) return null;
+  try {
+    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    if (payload.exp && payload.exp * 1000 < Date.now()) return null;
+    return { token, account: String(payload.sub) };
+  } catch {
+    return null;
+  }
+}
+
+/** Store a pasted token; throws if it is not a JWT with a subject. */
+export function signIn(token) {
+  const clean = token.trim().replace(/^Bearer\s+/i, "");
+  localStorage.setItem(TOKEN_KEY, clean);
+  if (!session()) {
+    localStorage.removeItem(TOKEN_KEY);
+    throw new ApiError(0, "invalid_token", "that is not a valid, unexpired livecast token");
+  }
+}
+
+export function signOut() {
+  localStorage.removeItem(TOKEN_KEY);
+}
+
+/**
+ * Call the API; resolves to the JSON body (or null for 204), rejects with ApiError carrying
+ * the server's `{error, message}` body.
+ */
+export async function api(method, path, body, headers = {}) {
+  const s = session();
+  const init = {
+    method,
+    headers: { Accept: "application/json", ...headers },
+    keepalive: method !== "GET" && body === undefined,
+  };
+  if (s) init.headers.Authorization = `Bearer ${s.token}`;
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, "network_error", `could not reach the server (${err.message})`);
+  }
+  if (response.status === 204) return null;
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    /* a body that is not JSON */
+  }
+  if (!response.ok) {
+    const message =
+      (data && (data.message || data.detail)) || `${response.status} ${response.statusText}`;
+    throw new ApiError(response.status, (data && data.error) || "http_error", message);
+  }
+  return data;
+}
+
+export const streams = {
+  /** @returns {Promise<import("../../types/api").PageLiveStreamSummary>} */
+  list: (params) => api("GET", `/live?${new URLSearchParams(params)}`),
+  /** @returns {Promise<import("../../types/api").LiveStreamDetails>} */
+  get: (id) => api("GET", `/live/${encodeURIComponent(id)}`),
+  /** @returns {Promise<import("../../types/api").CreateLiveStreamResponse>} */
+  create: (body) => api("POST", "/live", body, { "Idempotency-Key": crypto.randomUUID() }),
+  start: (id) => api("PUT", `/live/${encodeURIComponent(id)}/start`),
+  end: (id) => api("PUT", `/live/${encodeURIComponent(id)}/end`),
+  remove: (id) => api("DELETE", `/live/${encodeURIComponent(id)}`),
+  /** @returns {Promise<import("../../types/api").JoinLiveStreamResponse>} */
+  join: (id) => api("POST", `/live/${encodeURIComponent(id)}/join`),
+  heartbeat: (id) => api("POST", `/live/${encodeURIComponent(id)}/heartbeat`),
+  leave: (id) => api("POST", `/live/${encodeURIComponent(id)}/leave`),
+  moderators: (id) => api("GET", `/live/${encodeURIComponent(id)}/moderators`),
+  addModerator: (id, account_id) =>
+    api("POST", `/live/${encodeURIComponent(id)}/moderators`, { account_id }),
+  removeModerator: (id, account) =>
+    api("DELETE", `/live/${encodeURIComponent(id)}/moderators/${encodeURIComponent(account)}`),
+  bans: (id) => api("GET", `/live/${encodeURIComponent(id)}/bans`),
+  /** @param {import("../../types/api").BanRequest} body */
+  ban: (id, body) => api("POST", `/live/${encodeURIComponent(id)}/bans`, body),
+  unban: (id, account) =>
+    api("DELETE", `/live/${encodeURIComponent(id)}/bans/${encodeURIComponent(account)}`),
+  slowMode: (id, interval_s) =>
+    api("PUT", `/live/${encodeURIComponent(id)}/chat/slow-mode`, { interval_s }),
+};
+
+export const gifts = {
+  /** @returns {Promise<import("../../types/api").GiftCatalogItem[]>} */
+  catalog: () => api("GET", "/gifts/catalog"),
+  /** @param {import("../../types/api").SendGiftRequest} body */
+  send: (id, body, key) =>
+    api("POST", `/live/${encodeURIComponent(id)}/gift`, body, { "Idempotency-Key": key }),
+};
+
+export const follows = {
+  follow: (account) => api("PUT", `/users/${encodeURIComponent(account)}/follow`),
+  unfollow: (account) => api("DELETE", `/users/${encodeURIComponent(account)}/follow`),
+};
