@@ -26,11 +26,11 @@ def viewer_floor() -> FastAPI:
     )
 
     @app.post("/live/{stream_id}/join", response_model=JoinLiveStreamResponse)
-    async def join(stream_id: str, account: CurrentAccount) -> JoinLiveStreamResponse:  # noqa: ARG001
+    async def join(stream_id: str, account: CurrentAccount) -> JoinLiveStreamResponse:
         return body
 
     @app.post("/live/{stream_id}/leave", status_code=204)
-    async def leave(stream_id: str, account: CurrentAccount) -> Response:  # noqa: ARG001
+    async def leave(stream_id: str, account: CurrentAccount) -> Response:
         return Response(status_code=204)
 
     return app

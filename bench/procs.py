@@ -25,9 +25,14 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def server(
-    args: Sequence[str], env: dict[str, str], ready_url: str, timeout: float = 60
+    args: Sequence[str],
+    env: dict[str, str],
+    ready_url: str,
+    timeout: float = 60,
+    any_answer: bool = False,
 ) -> AsyncIterator[subprocess.Popen[bytes]]:
-    """Run ``python <args>`` until the block exits; waits for ``ready_url`` to answer 200."""
+    """Run ``python <args>`` until the block exits; waits for ``ready_url`` to answer 200 (any
+    HTTP answer with ``any_answer``: a WebSocket-only server refuses plain GETs)."""
     log = open(
         ROOT / ".infra" / f"bench-{Path(args[1] if args[0] == '-m' else args[0]).name}.log", "ab"
     )
@@ -46,7 +51,8 @@ async def server(
                 if proc.poll() is not None:
                     raise RuntimeError(f"{args} exited with {proc.returncode}")
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(ready_url, timeout=2)).status_code == 200:
+                    status = (await client.get(ready_url, timeout=2)).status_code
+                    if status == 200 or (any_answer and status < 500):
                         break
                 if asyncio.get_running_loop().time() > deadline:
                     raise RuntimeError(f"{args} not ready after {timeout}s")
