@@ -61,7 +61,7 @@ token: setup
 	@AUTH_JWT_SECRET_FILE=$${AUTH_JWT_SECRET_FILE:-.infra/secrets/jwt_secret} $(VENV)/bin/python -m servicekit.auth mint $${ACCOUNT:-alice}
 
 e2e: setup infra
-	@source .infra/env && $(VENV)/bin/pytest -m e2e
+	@source .infra/env && $(VENV)/bin/pytest -m "e2e or browser"
 
 bench: setup infra
 	@source .infra/env && $(VENV)/bin/python -m bench.run
