@@ -88,8 +88,11 @@ def api_schema() -> dict[str, Any]:
     """One document whose ``$defs`` hold every REST body, page, error and WebSocket frame
     (requests and client frames as accepted, responses and server frames as sent), plus the
     ``ClientFrame``/``ServerFrame`` unions: the input of the TypeScript types."""
-    pages = [
-        Page[m] for m in (LiveStreamSummary, ChatMessage, NotificationView, ModerationLogEntry)
+    pages: list[type[BaseModel]] = [
+        Page[LiveStreamSummary],
+        Page[ChatMessage],
+        Page[NotificationView],
+        Page[ModerationLogEntry],
     ]
     inputs: list[type[BaseModel]] = [
         m for m in rest_models().values() if issubclass(m, ApiModel)
