@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +33,20 @@ STREAM = "ls_bench"
 @dataclass
 class Workers:
     procs: list[subprocess.Popen[str]]
+
+    async def deliver(
+        self, *posts: Callable[[asyncio.Event], Coroutine[Any, Any, float]]
+    ) -> tuple[float, list[dict[str, Any]]]:
+        """Run the posters (each stays connected until every worker is done); returns the time
+        of the first send and the workers' results."""
+        done = asyncio.Event()
+        tasks = [asyncio.create_task(p(done)) for p in posts]
+        try:
+            results = await self.results()
+        finally:
+            done.set()
+        starts = await asyncio.gather(*tasks)
+        return min(starts), results
 
     async def results(self, timeout: float = 300) -> list[dict[str, Any]]:
         out = []
@@ -122,6 +136,8 @@ async def post(
     rate: float | None = None,
     account: str = "poster",
     event: str = "chat",
+    linger: float = 0.5,
+    hold: asyncio.Event | None = None,
 ) -> float:
     """Send ``count`` chat messages; returns the time of the first send."""
     if proto == "ours":
@@ -152,7 +168,12 @@ async def post(
             await ws.send(frame)
             if rate:
                 await asyncio.sleep(1 / rate)
-        await asyncio.sleep(0.5)
+        # stay connected until the frames are delivered: python-socketio drops a client's
+        # pending events when it disconnects
+        if hold is not None:
+            await hold.wait()
+        else:
+            await asyncio.sleep(linger)
         drain.cancel()
         return start
 

@@ -73,23 +73,6 @@ async def main() -> None:
     parser.add_argument("--account-prefix", default="v")
     args = parser.parse_args()
     raise_fd_limit()
-    sockets: list[ClientConnection] = []
-    for i in range(args.connections):
-        url = args.url
-        if args.proto == "ours":
-            from servicekit.auth import mint_token
-
-            url = f"{url}?token={mint_token(args.secret, f'{args.account_prefix}{i}')}"
-        sockets.append(await open_one(args.proto, url))
-    print("READY", flush=True)
-    if args.mode in ("stall", "hold"):
-        readers = (
-            [asyncio.create_task(_discard(ws)) for ws in sockets] if args.mode == "hold" else []
-        )
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-        for task in readers:
-            task.cancel()
-        return
     latencies: list[float] = []
     last = [0.0]
 
@@ -112,7 +95,29 @@ async def main() -> None:
             if got >= args.expect:
                 return
 
-    await asyncio.gather(*(consume(ws) for ws in sockets))
+    # every connection is read from the moment it opens (except in "stall" mode): a connection
+    # left unread while the others open would miss keepalive pings and be closed by the server
+    sockets: list[ClientConnection] = []
+    readers: list[asyncio.Task[None]] = []
+    for i in range(args.connections):
+        url = args.url
+        if args.proto == "ours":
+            from servicekit.auth import mint_token
+
+            url = f"{url}?token={mint_token(args.secret, f'{args.account_prefix}{i}')}"
+        ws = await open_one(args.proto, url)
+        sockets.append(ws)
+        if args.mode in ("count", "latency"):
+            readers.append(asyncio.create_task(consume(ws)))
+        elif args.mode == "hold":
+            readers.append(asyncio.create_task(_discard(ws)))
+    print("READY", flush=True)
+    if args.mode in ("stall", "hold"):
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        for task in readers:
+            task.cancel()
+        return
+    await asyncio.gather(*readers)
     result: dict[str, Any] = {"last": last[0], "frames": args.expect * len(sockets)}
     if args.mode == "latency":
         result["latencies"] = latencies

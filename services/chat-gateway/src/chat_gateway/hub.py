@@ -1,8 +1,10 @@
 """Rooms of connected clients on this instance, and ordered fan-out to them.
 
 Every frame of a room goes out through ``websockets``' ``broadcast()`` (one encoding, written to
-every connection's transport without awaiting it). Slow clients never slow the others: a client
-whose unsent bytes exceed the send buffer is dropped (close 4009) instead of written to.
+every connection's transport without awaiting it) over the room's set of live sockets, kept up to
+date on join and leave so a send does no per-client Python work of its own. Slow clients never
+slow the others: at most every ``SLOW_CHECK_S`` a send looks for clients whose unsent bytes
+exceed the send buffer and drops them (close 4009) instead of writing to them.
 
 Chat messages carry a per-stream sequence number. A room delivers them strictly in order, each
 once: a message that arrives ahead of a missing one waits in a buffer; if the missing one does
@@ -46,11 +48,18 @@ class Client:
     pending: list[tuple[int | None, str]] = field(default_factory=list)
 
 
+#: How often (seconds) a send looks for clients over their send buffer.
+SLOW_CHECK_S = 0.1
+
+
 @dataclass(eq=False)
 class Room:
     state: RoomState
     last_seq: int
     clients: set[Client] = field(default_factory=set)
+    syncing: set[Client] = field(default_factory=set)
+    sockets: set[Connection] = field(default_factory=set)  # of the live clients
+    checked_at: float = float("-inf")
     waiting: dict[int, str | None] = field(default_factory=dict)
     gap_task: asyncio.Task[None] | None = None
 
@@ -114,18 +123,28 @@ class Hub:
     def add(self, room: Room, client: Client) -> None:
         """Join a room in *syncing* mode: frames are held until :meth:`go_live`."""
         room.clients.add(client)
+        room.syncing.add(client)
 
     @staticmethod
-    def go_live(client: Client, replayed_up_to: int) -> list[str]:
+    def go_live(room: Room, client: Client, replayed_up_to: int) -> list[str]:
         """Frames held while syncing that the client still needs (messages after what the hello
         replayed), in order; the client then receives frames directly."""
         held = [text for seq, text in client.pending if seq is None or seq > replayed_up_to]
         client.pending.clear()
         client.live = True
+        if client in room.clients:  # not dropped meanwhile
+            room.syncing.discard(client)
+            room.sockets.add(client.ws)
         return held
 
-    def remove(self, room: Room, client: Client) -> None:
+    @staticmethod
+    def _detach(room: Room, client: Client) -> None:
         room.clients.discard(client)
+        room.syncing.discard(client)
+        room.sockets.discard(client.ws)
+
+    def remove(self, room: Room, client: Client) -> None:
+        self._detach(room, client)
         if not room.clients and self.rooms.get(room.stream_id) is room:
             if room.gap_task is not None:
                 room.gap_task.cancel()
@@ -135,22 +154,19 @@ class Hub:
 
     def send(self, room: Room, text: str, seq: int | None = None) -> None:
         """One frame to everybody in the room (syncing clients hold it)."""
-        live, slow = [], []
-        for client in room.clients:
-            if not client.live:
-                client.pending.append((seq, text))
-            elif _buffered(client.ws) > self._limit:
-                slow.append(client)
-            else:
-                live.append(client.ws)
-        for client in slow:
-            self._drop_slow(room, client)
-        if live:
-            broadcast(live, text)  # type: ignore[arg-type]
+        for client in room.syncing:
+            client.pending.append((seq, text))
+        now = asyncio.get_running_loop().time()
+        if now - room.checked_at >= SLOW_CHECK_S:
+            room.checked_at = now
+            for client in [c for c in room.clients if c.live and _buffered(c.ws) > self._limit]:
+                self._drop_slow(room, client)
+        if room.sockets:
+            broadcast(room.sockets, text)  # type: ignore[arg-type]
 
     def _drop_slow(self, room: Room, client: Client) -> None:
         self.dropped_slow += 1
-        room.clients.discard(client)
+        self._detach(room, client)
         asyncio.get_running_loop().create_task(
             _close_quietly(client.ws, TOO_SLOW, "too slow: send buffer full")
         )
@@ -202,7 +218,7 @@ class Hub:
         """Close every connection of ``account_id`` in the room (after ``last_frame``)."""
         targets = [c for c in room.clients if c.account_id == account_id]
         for client in targets:
-            room.clients.discard(client)
+            self._detach(room, client)
             if last_frame is not None:
                 with contextlib.suppress(Exception):
                     await client.ws.send(last_frame)

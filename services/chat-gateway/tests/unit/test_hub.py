@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from chat_gateway.domain.room import RoomState
-from chat_gateway.hub import Client, Hub
+from chat_gateway.hub import SLOW_CHECK_S, Client, Hub
 
 
 class Transport:
@@ -82,7 +82,7 @@ async def live_client(hub: Hub, stream: str = "s") -> tuple[FakeWs, Client]:
     ws = FakeWs()
     client = Client(ws, "acct", "c1")  # type: ignore[arg-type]
     hub.add(room, client)
-    hub.go_live(client, 0)
+    hub.go_live(room, client, 0)
     return ws, client
 
 
@@ -128,7 +128,7 @@ async def test_syncing_clients_hold_frames_and_get_only_what_the_replay_missed(
     hub.deliver(room, 2, "m2")
     hub.send(room, "gift")
     assert ws.sent == []
-    assert hub.go_live(client, replayed_up_to=1) == ["m2", "gift"]
+    assert hub.go_live(room, client, replayed_up_to=1) == ["m2", "gift"]
     hub.deliver(room, 3, "m3")
     assert ws.sent == ["m3"]
 
@@ -148,6 +148,42 @@ async def test_a_slow_client_is_dropped_and_the_others_keep_receiving(
     await asyncio.sleep(0.01)
     assert slow.closed is not None and slow.closed[0] == 4009
     assert hub.dropped_slow == 1
+
+
+async def test_slow_clients_are_looked_for_at_most_every_slow_check_interval(
+    sent: dict[int, list[str]],
+) -> None:
+    hub = make_hub()
+    fast, _ = await live_client(hub)
+    slow, slow_client = await live_client(hub)
+    room = hub.rooms["s"]
+    hub.send(room, "first")  # checks: nobody is slow yet
+    slow.transport.buffered = 5000
+    hub.send(room, "second")  # within the interval: written to the slow client's buffer too
+    assert slow_client in room.clients
+    await asyncio.sleep(SLOW_CHECK_S)
+    hub.send(room, "third")
+    assert slow_client not in room.clients
+    assert fast.sent == ["first", "second", "third"]
+    assert slow.sent == ["first", "second"]
+
+
+async def test_a_client_that_left_or_was_closed_gets_nothing_more(
+    sent: dict[int, list[str]],
+) -> None:
+    hub = make_hub()
+    stays, _ = await live_client(hub)
+    leaves, leaving = await live_client(hub)
+    room = hub.rooms["s"]
+    hub.remove(room, leaving)
+    syncing_ws = FakeWs()
+    syncing = Client(syncing_ws, "banned", "c9")  # type: ignore[arg-type]
+    hub.add(room, syncing)
+    await hub.close_account(room, "banned", 4003, "banned")  # closed before its hello finished
+    assert hub.go_live(room, syncing, 0) == []
+    hub.send(room, "frame")
+    assert stays.sent == ["frame"]
+    assert leaves.sent == [] and syncing_ws.sent == []
 
 
 async def test_empty_rooms_are_forgotten() -> None:

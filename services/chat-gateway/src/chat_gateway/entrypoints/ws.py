@@ -183,7 +183,7 @@ async def _hello(
         await ws.send(
             encode(ChatMessageDeletedFrame(message_id=message_id, seq=stale_seqs[message_id]))
         )
-    for text in deps.hub.go_live(client, replayed_up_to):
+    for text in deps.hub.go_live(room, client, replayed_up_to):
         await ws.send(text)
 
 
