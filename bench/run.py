@@ -87,7 +87,7 @@ def render_markdown(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         if "error" in r:
             lines.append(f"| {r['benchmark']} | **failed** | {r['error']} | | | | | |")
             continue
-        goal = "" if r.get("goal") is None else f"≥{r['goal']}×"
+        goal = "" if r.get("goal") is None else f"≥{r['goal']:.3g}×"
         met = {True: "yes", False: "**no**", None: ""}[r.get("met")]
         lines.append(
             f"| {r['benchmark']} | {r['metric']} | {r['value']:.4g} {r['unit']} | "
@@ -110,7 +110,11 @@ def _merge_previous(
         previous = json.loads(path.read_text()).get("results", [])
     except (OSError, ValueError):
         return rows
-    kept = [r for r in previous if r.get("benchmark") not in names]
+    def ran(row: dict[str, Any]) -> bool:  # bench_chat.py writes chat_fanout, chat_memory, ...
+        name = str(row.get("benchmark"))
+        return any(name == n or name.startswith(f"{n}_") for n in names)
+
+    kept = [r for r in previous if not ran(r)]
     return sorted(kept + rows, key=lambda r: str(r.get("benchmark")))
 
 

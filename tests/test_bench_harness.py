@@ -58,3 +58,23 @@ def test_unknown_benchmark_is_refused(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "unknown benchmark" in proc.stderr
+
+
+def test_a_partial_run_replaces_every_row_of_the_benchmarks_it_ran(tmp_path: Path) -> None:
+    from bench.run import _merge_previous
+
+    previous = [
+        {"benchmark": "chat_fanout", "metric": "old"},
+        {"benchmark": "chat_memory", "metric": "old"},
+        {"benchmark": "chatter", "metric": "kept: another benchmark"},
+        {"benchmark": "notifier", "metric": "kept"},
+    ]
+    (tmp_path / "results.json").write_text(json.dumps({"results": previous}))
+    merged = _merge_previous(
+        tmp_path / "results.json", ["chat"], [{"benchmark": "chat_fanout", "metric": "new"}]
+    )
+    assert sorted((r["benchmark"], r["metric"]) for r in merged) == [
+        ("chat_fanout", "new"),
+        ("chatter", "kept: another benchmark"),
+        ("notifier", "kept"),
+    ]
