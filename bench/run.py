@@ -110,6 +110,7 @@ def _merge_previous(
         previous = json.loads(path.read_text()).get("results", [])
     except (OSError, ValueError):
         return rows
+
     def ran(row: dict[str, Any]) -> bool:  # bench_chat.py writes chat_fanout, chat_memory, ...
         name = str(row.get("benchmark"))
         return any(name == n or name.startswith(f"{n}_") for n in names)

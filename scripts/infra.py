@@ -29,6 +29,8 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".infra"
 MONGO_DIR = STATE / "mongo"
+#: how benchmarks name the database server when it is our stand-in (pinned in pyproject.toml)
+STANDIN = "nx-27017 0.8.1 (SQLite stand-in)"
 ENV_FILE = STATE / "env"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -215,7 +217,10 @@ def ensure_mongodb() -> tuple[str, str]:
         if "+srv" not in url and not wait_port(host, port, 10):
             fail(f"MONGODB_URL is set but {host}:{port} is not reachable")
         say(f"mongodb: using MONGODB_URL ({host}:{port})")
-        return url, "MONGODB_URL"
+        own = running_standin()
+        if own is not None and (host, port) == ("127.0.0.1", own):  # .infra/env, sourced
+            return url, STANDIN
+        return url, os.environ.get("LIVECAST_MONGO_SERVER") or "MONGODB_URL"
     port = running_standin()
     if port is None:
         MONGO_DIR.mkdir(parents=True, exist_ok=True)
@@ -250,7 +255,7 @@ def ensure_mongodb() -> tuple[str, str]:
             fail(f"nx-27017 did not listen on {port} within 30 s (see {MONGO_DIR / 'nx.log'})")
     else:
         say(f"mongodb: nx-27017 stand-in already running on 127.0.0.1:{port}")
-    return f"mongodb://127.0.0.1:{port}/?directConnection=true", "nx-27017 0.8.1 (SQLite stand-in)"
+    return f"mongodb://127.0.0.1:{port}/?directConnection=true", STANDIN
 
 
 def stop_standin() -> None:
