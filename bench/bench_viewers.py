@@ -8,20 +8,16 @@ RabbitMQ and the database."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
 
+from bench.events import publish_live_stream
 from bench.harness import BenchContext, BenchResult
 from bench.loadgen import LoadResult, build_request, closed_loop
 from bench.procs import free_port, server
-from contracts import make_envelope
-from contracts.routing import Names
-from contracts.stream import StreamCreated, StreamStarted
 from servicekit.auth import mint_token
-from servicekit.broker import RabbitEventPublisher, declare_topology, make_broker
 
 SECRET = "bench-viewer-secret-0123456789abcdef0123"
 P99_BUDGET = 0.050
@@ -63,7 +59,6 @@ def best(runs: list[tuple[int, LoadResult]]) -> tuple[float, int, float]:
 
 
 async def run(ctx: BenchContext) -> list[BenchResult]:
-    names = Names(ctx.namespace)
     env = {
         "RABBITMQ_URL": ctx.amqp_url,
         "MONGODB_URL": ctx.mongo_url,
@@ -81,36 +76,7 @@ async def run(ctx: BenchContext) -> list[BenchResult]:
         env,
         f"http://127.0.0.1:{port}/readyz",
     ):
-        broker = make_broker(ctx.amqp_url, app_id="bench")
-        await broker.connect()
-        await declare_topology(broker, names, [], delivery_limit=5)
-        publisher = RabbitEventPublisher(broker, names)
-        now = datetime.now(UTC)
-        await publisher.publish(
-            make_envelope(
-                StreamCreated(
-                    stream_id="ls_bench",
-                    owner_id="o",
-                    title="t",
-                    playback_url="https://p",
-                    created_at=now,
-                ),
-                producer="b",
-            )
-        )
-        await publisher.publish(
-            make_envelope(
-                StreamStarted(
-                    stream_id="ls_bench",
-                    owner_id="o",
-                    title="t",
-                    playback_url="https://p",
-                    started_at=now,
-                ),
-                producer="b",
-            )
-        )
-        await broker.stop()
+        await publish_live_stream(ctx, "ls_bench", "o")
         async with httpx.AsyncClient() as http:
             headers = {"Authorization": f"Bearer {mint_token(SECRET, 'probe')}"}
             for _ in range(100):

@@ -11,20 +11,16 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from bench.events import publish_live_stream
 from bench.harness import BenchContext
 from bench.procs import ROOT, free_port, server
-from contracts import make_envelope
-from contracts.routing import Names
-from contracts.stream import StreamCreated, StreamStarted
 from servicekit.auth import mint_token
-from servicekit.broker import RabbitEventPublisher, declare_topology, make_broker
 
 SECRET = "bench-chat-secret-0123456789abcdef0123"
 STREAM = "ls_bench"
@@ -212,37 +208,7 @@ async def gateway(
 
 async def announce_stream(ctx: BenchContext, ws_base: str) -> None:
     """Publish the stream's creation and start; wait until the gateway accepts the room."""
-    names = Names(ctx.namespace)
-    broker = make_broker(ctx.amqp_url, app_id="bench")
-    await broker.connect()
-    await declare_topology(broker, names, [], delivery_limit=5)
-    publisher = RabbitEventPublisher(broker, names)
-    now = datetime.now(UTC)
-    await publisher.publish(
-        make_envelope(
-            StreamCreated(
-                stream_id=STREAM,
-                owner_id="owner",
-                title="t",
-                playback_url="https://p",
-                created_at=now,
-            ),
-            producer="b",
-        )
-    )
-    await publisher.publish(
-        make_envelope(
-            StreamStarted(
-                stream_id=STREAM,
-                owner_id="owner",
-                title="t",
-                playback_url="https://p",
-                started_at=now,
-            ),
-            producer="b",
-        )
-    )
-    await broker.stop()
+    await publish_live_stream(ctx, STREAM)
     url = f"{ws_base}/ws/live/{STREAM}?token={mint_token(SECRET, 'probe')}"
     for _ in range(200):
         with contextlib.suppress(ConnectionClosed):  # 4004 until the events arrive

@@ -60,7 +60,10 @@ def test_unknown_benchmark_is_refused(tmp_path: Path) -> None:
     assert "unknown benchmark" in proc.stderr
 
 
-def test_a_partial_run_replaces_every_row_of_the_benchmarks_it_ran(tmp_path: Path) -> None:
+def test_a_partial_run_replaces_every_row_of_the_benchmarks_it_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
     from bench.run import _merge_previous
 
     previous = [

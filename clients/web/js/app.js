@@ -51,6 +51,22 @@ function notice(text) {
   setTimeout(() => item.remove(), 4000);
 }
 
+/** A status badge; `badge.show(status)` updates it. */
+function statusBadge(value) {
+  const badge = h("span", { "data-testid": "status" });
+  badge.show = (v) => {
+    badge.textContent = v;
+    badge.className = `badge ${v}`;
+  };
+  badge.show(value);
+  return badge;
+}
+
+/** The page of one stream: the stage (video, title, controls) beside its chat. */
+function streamPage(chat, ...stage) {
+  return h("div", { class: "watch" }, h("section", { class: "stage" }, ...stage), chat.element);
+}
+
 /** Run an action, showing its error; returns its result or undefined. */
 async function attempt(action) {
   try {
@@ -70,7 +86,11 @@ function renderSession() {
   if (s) {
     bar.append(
       h("span", { class: "who", "data-testid": "account" }, `Signed in as ${s.account}`),
-      h("button", { class: "link", onclick: () => (signOut(), renderSession(), route()) }, "Sign out"),
+      h(
+        "button",
+        { class: "link", onclick: () => (signOut(), renderSession(), route()) },
+        "Sign out",
+      ),
     );
     return;
   }
@@ -130,7 +150,11 @@ async function route() {
       /* leaving anyway */
     }
   }
-  const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  const parts = location.hash
+    .replace(/^#\/?/, "")
+    .split("/")
+    .filter(Boolean)
+    .map(decodeURIComponent);
   document.querySelectorAll("nav a").forEach((a) => {
     a.classList.toggle("active", (parts[0] || "") === a.dataset.route);
   });
@@ -188,9 +212,18 @@ async function watch(id) {
     main.replaceChildren(h("p", { class: "empty" }, "This stream is not available."));
     return;
   }
-  const status = h("span", { class: `badge ${details.status}`, "data-testid": "status" }, details.status);
-  const count = h("span", { "data-testid": "viewer-count" }, String(joined ? joined.viewer_count : details.viewer_count));
-  const video = h("video", { controls: true, muted: true, playsinline: true, "data-testid": "video" });
+  const status = statusBadge(details.status);
+  const count = h(
+    "span",
+    { "data-testid": "viewer-count" },
+    String(joined ? joined.viewer_count : details.viewer_count),
+  );
+  const video = h("video", {
+    controls: true,
+    muted: true,
+    playsinline: true,
+    "data-testid": "video",
+  });
   const player = new Player(video, (msg) => showError(msg));
   if (joined && joined.status !== "ended") player.load(joined.playback_url);
   else if (details.archive_playback_url) player.load(details.archive_playback_url);
@@ -217,33 +250,30 @@ async function watch(id) {
   );
   const chat = chatPanel(id, {
     onStatus: (value) => {
-      status.textContent = value;
-      status.className = `badge ${value}`;
+      status.show(value);
       if (value === "ended") player.stop();
     },
     onCount: (n) => (count.textContent = String(n)),
   });
   cleanup.push(() => chat.close());
   main.replaceChildren(
-    h(
-      "div",
-      { class: "watch" },
-      h(
-        "section",
-        { class: "stage" },
-        video,
-        h("h2", {}, details.title, " ", status),
-        h("div", { class: "meta" }, details.owner_id, " · ", count, " watching ", followButton),
-        details.description ? h("p", {}, details.description) : null,
-        giftBar(id),
-      ),
-      chat.element,
+    streamPage(
+      chat,
+      video,
+      h("h2", {}, details.title, " ", status),
+      h("div", { class: "meta" }, details.owner_id, " · ", count, " watching ", followButton),
+      details.description ? h("p", {}, details.description) : null,
+      giftBar(id),
     ),
   );
 }
 
 function giftBar(id) {
-  const bar = h("div", { class: "gifts", "data-testid": "gift-bar" }, h("span", {}, "Send a gift: "));
+  const bar = h(
+    "div",
+    { class: "gifts", "data-testid": "gift-bar" },
+    h("span", {}, "Send a gift: "),
+  );
   attempt(gifts.catalog).then((catalog) => {
     for (const item of catalog || []) {
       bar.append(
@@ -259,7 +289,8 @@ function giftBar(id) {
                 gifts.send(id, { gift_type: item.gift_type, amount: 1 }, crypto.randomUUID()),
               );
               event.target.disabled = false;
-              if (receipt) notice(`You sent ${item.name} (${receipt.total_price} ${item.currency})`);
+              if (receipt)
+                notice(`You sent ${item.name} (${receipt.total_price} ${item.currency})`);
             },
           },
           item.name,
@@ -302,12 +333,28 @@ function chatPanel(id, { onStatus, onCount, onRole } = {}) {
     const actions = [];
     if (mod()) {
       actions.push(
-        h("button", { class: "link", title: "delete", onclick: () => conn.command({ type: "chat.delete", message_id: m.message_id }) }, "delete"),
+        h(
+          "button",
+          {
+            class: "link",
+            title: "delete",
+            onclick: () => conn.command({ type: "chat.delete", message_id: m.message_id }),
+          },
+          "delete",
+        ),
       );
       if (m.account_id !== me) {
         actions.push(
-          h("button", { class: "link", title: "ban", onclick: () => ban(m.account_id, null) }, "ban"),
-          h("button", { class: "link", title: "time out 5 minutes", onclick: () => ban(m.account_id, 300) }, "timeout"),
+          h(
+            "button",
+            { class: "link", title: "ban", onclick: () => ban(m.account_id, null) },
+            "ban",
+          ),
+          h(
+            "button",
+            { class: "link", title: "time out 5 minutes", onclick: () => ban(m.account_id, 300) },
+            "timeout",
+          ),
         );
       }
     }
@@ -323,7 +370,9 @@ function chatPanel(id, { onStatus, onCount, onRole } = {}) {
 
   async function ban(account_id, duration_s) {
     if ((await attempt(() => streams.ban(id, { account_id, duration_s }))) !== undefined) {
-      notice(duration_s ? `${account_id} timed out for ${duration_s / 60} min` : `${account_id} banned`);
+      notice(
+        duration_s ? `${account_id} timed out for ${duration_s / 60} min` : `${account_id} banned`,
+      );
     }
   }
 
@@ -358,7 +407,11 @@ function chatPanel(id, { onStatus, onCount, onRole } = {}) {
           log.querySelector(`[data-id="${CSS.escape(frame.message_id)}"]`)?.remove();
           break;
         case "gift": {
-          const item = h("li", { class: "gift-line", "data-testid": "gift-line" }, `★ ${frame.sender_id} sent ${frame.amount} × ${frame.gift_type}`);
+          const item = h(
+            "li",
+            { class: "gift-line", "data-testid": "gift-line" },
+            `★ ${frame.sender_id} sent ${frame.amount} × ${frame.gift_type}`,
+          );
           log.append(item);
           log.scrollTop = log.scrollHeight;
           break;
@@ -379,8 +432,13 @@ function chatPanel(id, { onStatus, onCount, onRole } = {}) {
             blocked = null;
             problem.textContent = "You can chat again.";
           } else {
-            const until = frame.expires_at ? ` until ${new Date(frame.expires_at).toLocaleTimeString()}` : "";
-            blocked = frame.action === "banned" && !frame.expires_at ? "You are banned from this chat." : `You are timed out${until}.`;
+            const until = frame.expires_at
+              ? ` until ${new Date(frame.expires_at).toLocaleTimeString()}`
+              : "";
+            blocked =
+              frame.action === "banned" && !frame.expires_at
+                ? "You are banned from this chat."
+                : `You are timed out${until}.`;
           }
           setInputEnabled();
           break;
@@ -441,8 +499,19 @@ function chatPanel(id, { onStatus, onCount, onRole } = {}) {
 
 async function studio() {
   const me = session().account;
-  const title = h("input", { name: "title", required: true, maxlength: 120, placeholder: "Title", "aria-label": "title" });
-  const description = h("input", { name: "description", maxlength: 2000, placeholder: "Description (optional)", "aria-label": "description" });
+  const title = h("input", {
+    name: "title",
+    required: true,
+    maxlength: 120,
+    placeholder: "Title",
+    "aria-label": "title",
+  });
+  const description = h("input", {
+    name: "description",
+    maxlength: 2000,
+    placeholder: "Description (optional)",
+    "aria-label": "description",
+  });
   const list = h("ul", { class: "cards", "data-testid": "my-streams" });
   const form = h(
     "form",
@@ -485,7 +554,7 @@ async function studioStream(id) {
     main.replaceChildren(h("p", { class: "empty" }, "This stream is not available."));
     return;
   }
-  const status = h("span", { class: `badge ${details.status}`, "data-testid": "status" }, details.status);
+  const status = statusBadge(details.status);
   const count = h("span", { "data-testid": "viewer-count" }, String(details.viewer_count));
   const keyField = h("code", { "data-testid": "stream-key" }, "••••••••••••");
   const reveal = h(
@@ -513,7 +582,11 @@ async function studioStream(id) {
     "Copy",
   );
   const startButton = h("button", { onclick: () => change(streams.start) }, "Go live");
-  const endButton = h("button", { class: "danger", onclick: () => change(streams.end) }, "End stream");
+  const endButton = h(
+    "button",
+    { class: "danger", onclick: () => change(streams.end) },
+    "End stream",
+  );
   const deleteButton = h(
     "button",
     {
@@ -526,8 +599,7 @@ async function studioStream(id) {
     "Delete",
   );
   function showStatus(value) {
-    status.textContent = value;
-    status.className = `badge ${value}`;
+    status.show(value);
     startButton.disabled = value !== "idle";
     endButton.disabled = value !== "active";
   }
@@ -540,7 +612,12 @@ async function studioStream(id) {
   }
   showStatus(details.status);
 
-  const video = h("video", { controls: true, muted: true, playsinline: true, "data-testid": "video" });
+  const video = h("video", {
+    controls: true,
+    muted: true,
+    playsinline: true,
+    "data-testid": "video",
+  });
   const player = new Player(video, (msg) => showError(msg));
   player.load(details.playback_url);
   cleanup.push(() => player.destroy());
@@ -548,11 +625,32 @@ async function studioStream(id) {
   const mods = h("ul", { class: "plain", "data-testid": "moderators" });
   const bans = h("ul", { class: "plain", "data-testid": "bans" });
   async function refreshModeration() {
-    const [m, b] = await Promise.all([attempt(() => streams.moderators(id)), attempt(() => streams.bans(id))]);
+    const [m, b] = await Promise.all([
+      attempt(() => streams.moderators(id)),
+      attempt(() => streams.bans(id)),
+    ]);
     if (m)
       mods.replaceChildren(
         ...m.map((x) =>
-          h("li", {}, x.account_id, " ", h("button", { class: "link", onclick: async () => { if ((await attempt(() => streams.removeModerator(id, x.account_id))) !== undefined) refreshModeration(); } }, "remove")),
+          h(
+            "li",
+            {},
+            x.account_id,
+            " ",
+            h(
+              "button",
+              {
+                class: "link",
+                onclick: async () => {
+                  if (
+                    (await attempt(() => streams.removeModerator(id, x.account_id))) !== undefined
+                  )
+                    refreshModeration();
+                },
+              },
+              "remove",
+            ),
+          ),
         ),
       );
     if (b)
@@ -562,15 +660,35 @@ async function studioStream(id) {
             "li",
             {},
             x.account_id,
-            x.expires_at ? ` (until ${new Date(x.expires_at).toLocaleTimeString()})` : " (permanent)",
+            x.expires_at
+              ? ` (until ${new Date(x.expires_at).toLocaleTimeString()})`
+              : " (permanent)",
             " ",
-            h("button", { class: "link", onclick: async () => { if ((await attempt(() => streams.unban(id, x.account_id))) !== undefined) refreshModeration(); } }, "unban"),
+            h(
+              "button",
+              {
+                class: "link",
+                onclick: async () => {
+                  if ((await attempt(() => streams.unban(id, x.account_id))) !== undefined)
+                    refreshModeration();
+                },
+              },
+              "unban",
+            ),
           ),
         ),
       );
   }
-  const modInput = h("input", { name: "moderator", placeholder: "account id", "aria-label": "moderator account" });
-  const banInput = h("input", { name: "ban", placeholder: "account id", "aria-label": "account to ban" });
+  const modInput = h("input", {
+    name: "moderator",
+    placeholder: "account id",
+    "aria-label": "moderator account",
+  });
+  const banInput = h("input", {
+    name: "ban",
+    placeholder: "account id",
+    "aria-label": "account to ban",
+  });
   const slowSelect = h(
     "select",
     { name: "slow-mode", "aria-label": "slow mode" },
@@ -591,45 +709,77 @@ async function studioStream(id) {
   cleanup.push(() => clearInterval(refresh));
 
   main.replaceChildren(
-    h(
-      "div",
-      { class: "watch" },
+    streamPage(
+      chat,
+      video,
+      h("h2", {}, details.title, " ", status),
       h(
-        "section",
-        { class: "stage" },
-        video,
-        h("h2", {}, details.title, " ", status),
-        h("div", { class: "meta" }, count, " watching · ", h("a", { href: `#/watch/${encodeURIComponent(id)}` }, "viewer page")),
-        h("div", { class: "controls" }, startButton, endButton, deleteButton),
+        "div",
+        { class: "meta" },
+        count,
+        " watching · ",
+        h("a", { href: `#/watch/${encodeURIComponent(id)}` }, "viewer page"),
+      ),
+      h("div", { class: "controls" }, startButton, endButton, deleteButton),
+      h(
+        "fieldset",
+        { class: "obs", "data-testid": "obs" },
+        h("legend", {}, "OBS settings (Settings → Stream → Service: Custom)"),
+        h("div", {}, "Server: ", h("code", { "data-testid": "rtmp-url" }, details.rtmp_url || "")),
+        h("div", {}, "Stream key: ", keyField, " ", reveal, " ", copy),
+        h("div", { class: "meta" }, "Keep the key secret: anyone with it can stream as you."),
+      ),
+      h(
+        "div",
+        { class: "moderation" },
         h(
           "fieldset",
-          { class: "obs", "data-testid": "obs" },
-          h("legend", {}, "OBS settings (Settings → Stream → Service: Custom)"),
-          h("div", {}, "Server: ", h("code", { "data-testid": "rtmp-url" }, details.rtmp_url || "")),
-          h("div", {}, "Stream key: ", keyField, " ", reveal, " ", copy),
-          h("div", { class: "meta" }, "Keep the key secret: anyone with it can stream as you."),
+          {},
+          h("legend", {}, "Moderators"),
+          mods,
+          h(
+            "form",
+            {
+              onsubmit: async (e) => {
+                e.preventDefault();
+                if (
+                  (await attempt(() => streams.addModerator(id, modInput.value.trim()))) !==
+                  undefined
+                ) {
+                  modInput.value = "";
+                  refreshModeration();
+                }
+              },
+            },
+            modInput,
+            h("button", { type: "submit" }, "Add moderator"),
+          ),
         ),
         h(
-          "div",
-          { class: "moderation" },
+          "fieldset",
+          {},
+          h("legend", {}, "Bans"),
+          bans,
           h(
-            "fieldset",
-            {},
-            h("legend", {}, "Moderators"),
-            mods,
-            h("form", { onsubmit: async (e) => { e.preventDefault(); if ((await attempt(() => streams.addModerator(id, modInput.value.trim()))) !== undefined) { modInput.value = ""; refreshModeration(); } } }, modInput, h("button", { type: "submit" }, "Add moderator")),
+            "form",
+            {
+              onsubmit: async (e) => {
+                e.preventDefault();
+                if (
+                  (await attempt(() => streams.ban(id, { account_id: banInput.value.trim() }))) !==
+                  undefined
+                ) {
+                  banInput.value = "";
+                  refreshModeration();
+                }
+              },
+            },
+            banInput,
+            h("button", { type: "submit", class: "danger" }, "Ban"),
           ),
-          h(
-            "fieldset",
-            {},
-            h("legend", {}, "Bans"),
-            bans,
-            h("form", { onsubmit: async (e) => { e.preventDefault(); if ((await attempt(() => streams.ban(id, { account_id: banInput.value.trim() }))) !== undefined) { banInput.value = ""; refreshModeration(); } } }, banInput, h("button", { type: "submit", class: "danger" }, "Ban")),
-          ),
-          h("fieldset", {}, h("legend", {}, "Slow mode"), slowSelect),
         ),
+        h("fieldset", {}, h("legend", {}, "Slow mode"), slowSelect),
       ),
-      chat.element,
     ),
   );
   refreshModeration();

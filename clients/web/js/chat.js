@@ -65,7 +65,8 @@ export class ChatConnection {
     ws.onclose = (event) => {
       if (this.ws !== ws || this.closed) return;
       // a stream created a moment ago may not have reached this gateway yet: retry a little
-      const final = event.code === CLOSE.UNKNOWN_STREAM && this.attempt < 6 ? null : FINAL[event.code];
+      const final =
+        event.code === CLOSE.UNKNOWN_STREAM && this.attempt < 6 ? null : FINAL[event.code];
       if (final) {
         this.closed = true;
         this.onState({ connected: false, final });

@@ -6,10 +6,12 @@
 * ``mongo_db``: a fresh database unique to the test, dropped afterwards.
 * ``fault_proxy``: ``fault_proxy(url) -> (proxy, proxied_url)`` for the broker or the database.
 * ``jwt_secret`` / ``token_for``: sign test tokens.
+* ``stack``: the whole stack as ``make run`` starts it, for end-to-end and browser tests.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -25,6 +27,7 @@ from servicekit.auth import mint_token
 from testkit.faultproxy import FaultProxy
 from testkit.infra import InfraUrls, provide_infra
 from testkit.rabbit import delete_namespace
+from testkit.stack import Stack, attach, running_stack
 
 TEST_JWT_SECRET = "test-secret-for-livecast-tests-only-0123456789"  # noqa: S105 (tests only)
 
@@ -122,3 +125,16 @@ def token_for(jwt_secret: str) -> Callable[..., str]:
         return mint_token(jwt_secret, account_id, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """The whole stack, started as ``make run`` starts it, shared by the end-to-end and browser
+    tests of a session. ``LIVECAST_TEST_STACK_OFFSET=N`` uses a stack already running on port
+    offset N instead (``make run`` is 0), which is quicker while developing."""
+    running = os.environ.get("LIVECAST_TEST_STACK_OFFSET")
+    if running is not None:
+        yield attach(int(running))
+        return
+    with running_stack() as started:
+        yield started

@@ -1,7 +1,8 @@
 """The whole stack, started the way ``make run`` starts it (``scripts/stack.py``), on its own
 port range and namespace so it does not meet a developer's running stack. End-to-end and
 browser tests talk only to the gateway port (public HTTP and WebSocket) and to the Mux
-simulator's operator endpoints; ``tests/conftest.py`` shares one stack between them."""
+simulator's operator endpoints; the ``stack`` fixture (``testkit.plugin``) shares one stack
+between them."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from pathlib import Path
 from servicekit.auth import mint_token
 
 ROOT = Path(__file__).resolve().parents[4]  # the repository (libs/testkit/src/testkit)
-OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "2000"))
+#: Port offset of the tests' stack (gateway on 8080 + offset). Not 2000: Chromium refuses to
+#: load pages from port 10080 (ERR_UNSAFE_PORT).
+OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "3100"))
 
 
 @dataclass
