@@ -30,10 +30,13 @@ export type ServerFrame =
  * Every REST body and WebSocket frame of livecast, by name.
  */
 export interface LivecastApi {
+  AccountUsage?: AccountUsage;
   AddModeratorRequest?: AddModeratorRequest;
   BanRequest?: BanRequest;
   BanView?: BanView;
   ChatAck?: ChatAck;
+  ChatConnectionView?: ChatConnectionView;
+  ChatConnections?: ChatConnections;
   ChatDelete?: ChatDelete;
   ChatError?: ChatError;
   ChatMessage?: ChatMessage;
@@ -44,6 +47,9 @@ export interface LivecastApi {
   CreateLiveStreamRequest?: CreateLiveStreamRequest;
   CreateLiveStreamResponse?: CreateLiveStreamResponse;
   ErrorBody?: ErrorBody;
+  FollowResult?: FollowResult;
+  FollowerCount?: FollowerCount;
+  FollowingEntry?: FollowingEntry;
   GiftCatalogItem?: GiftCatalogItem;
   GiftFrame?: GiftFrame;
   GiftReceipt?: GiftReceipt;
@@ -52,24 +58,75 @@ export interface LivecastApi {
   LiveStreamDetails?: LiveStreamDetails;
   LiveStreamSummary?: LiveStreamSummary;
   MarkReadRequest?: MarkReadRequest;
+  MarkReadResult?: MarkReadResult;
   ModerationFrame?: ModerationFrame;
   ModerationLogEntry?: ModerationLogEntry;
+  ModeratorChange?: ModeratorChange;
   ModeratorView?: ModeratorView;
   NotificationView?: NotificationView;
   PageChatMessage?: PageChatMessage;
+  PageFollowingEntry?: PageFollowingEntry;
   PageLiveStreamSummary?: PageLiveStreamSummary;
   PageModerationLogEntry?: PageModerationLogEntry;
   PageNotificationView?: PageNotificationView;
   Ping?: Ping;
   Pong?: Pong;
+  PostedChatMessage?: PostedChatMessage;
   SendGiftRequest?: SendGiftRequest;
   SendLiveChatRequest?: SendLiveChatRequest;
   ServerFrame?: ServerFrame;
   SlowModeFrame?: SlowModeFrame;
+  SlowModeRequest?: SlowModeRequest;
   SlowModeSet?: SlowModeSet;
   StreamStatus?: StreamStatus;
   StreamStatusFrame?: StreamStatusFrame;
+  StreamUsage?: StreamUsage;
+  UnreadCount?: UnreadCount;
+  UsageCost?: UsageCost;
+  UsageEstimated?: UsageEstimated;
+  UsageMeasured?: UsageMeasured;
+  UsageReport?: UsageReport;
   ViewerCountFrame?: ViewerCountFrame;
+}
+/**
+ * ``GET /me/usage[?from=&to=]``: every stream of the caller.
+ */
+export interface AccountUsage {
+  measured: UsageMeasured;
+  estimated: UsageEstimated;
+  basis: {
+    [k: string]: unknown;
+  };
+  account_id: string;
+  from: string | null;
+  to: string | null;
+  streams: number;
+}
+/**
+ * Figures Mux measured.
+ */
+export interface UsageMeasured {
+  seconds_streamed: number;
+  minutes_streamed: number;
+  recording_minutes: number;
+}
+/**
+ * Figures we estimate (delivery from viewer-minutes at an assumed bitrate).
+ */
+export interface UsageEstimated {
+  viewer_minutes: number;
+  delivery_gb: number;
+  storage_gb: number;
+  cost_usd: UsageCost;
+}
+/**
+ * Estimated Mux cost in USD.
+ */
+export interface UsageCost {
+  live_encoding: number;
+  delivery: number;
+  storage_per_month: number;
+  total: number;
 }
 /**
  * ``POST /live/{stream_id}/moderators``.
@@ -101,6 +158,20 @@ export interface ChatAck {
   client_msg_id: string;
   message_id: string;
   seq: number;
+}
+/**
+ * One open chat connection and the gateway instance holding it.
+ */
+export interface ChatConnectionView {
+  account_id: string;
+  instance: string;
+  connected_at: string;
+}
+/**
+ * ``GET /live/{stream_id}/chat/connections`` (owner or moderator).
+ */
+export interface ChatConnections {
+  items: ChatConnectionView[];
 }
 /**
  * Owner or moderator: delete a message by id.
@@ -214,6 +285,28 @@ export interface ErrorBody {
     | null;
 }
 /**
+ * ``PUT /users/{account_id}/follow`` response; ``changed`` is false on a repeat.
+ */
+export interface FollowResult {
+  account_id: string;
+  following: boolean;
+  changed: boolean;
+}
+/**
+ * ``GET /users/{account_id}/followers/count``.
+ */
+export interface FollowerCount {
+  account_id: string;
+  followers: number;
+}
+/**
+ * One account in ``GET /me/following``.
+ */
+export interface FollowingEntry {
+  account_id: string;
+  since: string;
+}
+/**
  * One entry of ``GET /gifts/catalog``.
  */
 export interface GiftCatalogItem {
@@ -319,6 +412,12 @@ export interface MarkReadRequest {
   all?: boolean;
 }
 /**
+ * ``POST /notifications/read`` response: how many notifications changed to read.
+ */
+export interface MarkReadResult {
+  marked: number;
+}
+/**
  * Something happened to *you*: banned, timed out, or unbanned.
  */
 export interface ModerationFrame {
@@ -335,6 +434,14 @@ export interface ModerationLogEntry {
   at: string;
   expires_at: string | null;
   reason: string | null;
+}
+/**
+ * ``POST /live/{stream_id}/moderators`` response (201 when added, 200 if already one).
+ */
+export interface ModeratorChange {
+  account_id: string;
+  moderator: boolean;
+  changed: boolean;
 }
 export interface ModeratorView {
   account_id: string;
@@ -359,6 +466,10 @@ export interface PageChatMessage {
   items: ChatMessage[];
   next_cursor: string | null;
 }
+export interface PageFollowingEntry {
+  items: FollowingEntry[];
+  next_cursor: string | null;
+}
 export interface PageLiveStreamSummary {
   items: LiveStreamSummary[];
   next_cursor: string | null;
@@ -377,6 +488,15 @@ export interface PageNotificationView {
 export interface Pong {
   type: "pong";
   nonce: string | null;
+}
+/**
+ * ``POST /live/{stream_id}/chats`` response; ``duplicate`` when an ``Idempotency-Key`` was
+ * seen before (the original message is returned, nothing is posted twice).
+ */
+export interface PostedChatMessage {
+  message_id: string;
+  seq: number;
+  duplicate: boolean;
 }
 /**
  * ``POST /live/{stream_id}/gift`` body (the original plan's shape).
@@ -412,4 +532,39 @@ export interface StreamStatusFrame {
 export interface SlowModeFrame {
   type: "slow_mode";
   interval_s: number;
+}
+/**
+ * ``PUT /live/{stream_id}/chat/slow-mode`` body: one message per ``interval_s`` per viewer
+ * (``0`` turns it off).
+ */
+export interface SlowModeRequest {
+  interval_s: number;
+}
+/**
+ * ``GET /live/{stream_id}/usage`` (owner).
+ */
+export interface StreamUsage {
+  measured: UsageMeasured;
+  estimated: UsageEstimated;
+  basis: {
+    [k: string]: unknown;
+  };
+  stream_id: string;
+}
+/**
+ * ``GET /notifications/unread-count``.
+ */
+export interface UnreadCount {
+  unread: number;
+}
+/**
+ * Minutes streamed, recording minutes and an estimated Mux cost; ``basis`` says how each
+ * figure was obtained and which prices were assumed.
+ */
+export interface UsageReport {
+  measured: UsageMeasured;
+  estimated: UsageEstimated;
+  basis: {
+    [k: string]: unknown;
+  };
 }

@@ -115,3 +115,33 @@ class GiftReceipt(ResponseModel):
     amount: int
     total_price: int
     sent_at: AwareDatetime
+
+
+class PostedChatMessage(ResponseModel):
+    """``POST /live/{stream_id}/chats`` response; ``duplicate`` when an ``Idempotency-Key`` was
+    seen before (the original message is returned, nothing is posted twice)."""
+
+    message_id: str
+    seq: int
+    duplicate: bool
+
+
+class SlowModeRequest(ApiModel):
+    """``PUT /live/{stream_id}/chat/slow-mode`` body: one message per ``interval_s`` per viewer
+    (``0`` turns it off)."""
+
+    interval_s: int = Field(ge=0, le=3600)
+
+
+class ChatConnectionView(ResponseModel):
+    """One open chat connection and the gateway instance holding it."""
+
+    account_id: AccountId
+    instance: str
+    connected_at: AwareDatetime
+
+
+class ChatConnections(ResponseModel):
+    """``GET /live/{stream_id}/chat/connections`` (owner or moderator)."""
+
+    items: list[ChatConnectionView]

@@ -97,3 +97,11 @@ class ModerationLogEntry(ResponseModel):
     at: AwareDatetime
     expires_at: AwareDatetime | None = None
     reason: str | None = None
+
+
+class ModeratorChange(ResponseModel):
+    """``POST /live/{stream_id}/moderators`` response (201 when added, 200 if already one)."""
+
+    account_id: AccountId
+    moderator: bool
+    changed: bool

@@ -62,3 +62,37 @@ class MarkReadRequest(ApiModel):
 
     ids: list[str] = Field(default_factory=list, max_length=500)
     all: bool = False
+
+
+class FollowResult(ResponseModel):
+    """``PUT /users/{account_id}/follow`` response; ``changed`` is false on a repeat."""
+
+    account_id: AccountId
+    following: bool
+    changed: bool
+
+
+class FollowerCount(ResponseModel):
+    """``GET /users/{account_id}/followers/count``."""
+
+    account_id: AccountId
+    followers: int
+
+
+class FollowingEntry(ResponseModel):
+    """One account in ``GET /me/following``."""
+
+    account_id: AccountId
+    since: AwareDatetime
+
+
+class UnreadCount(ResponseModel):
+    """``GET /notifications/unread-count``."""
+
+    unread: int
+
+
+class MarkReadResult(ResponseModel):
+    """``POST /notifications/read`` response: how many notifications changed to read."""
+
+    marked: int

@@ -23,7 +23,7 @@ from contracts.chat import ChatMessage
 from contracts.common import ApiModel, ErrorBody, Page, ResponseModel
 from contracts.envelope import Envelope, known_events
 from contracts.moderation import ModerationLogEntry
-from contracts.notification import NotificationView
+from contracts.notification import FollowingEntry, NotificationView
 from contracts.stream import LiveStreamSummary
 from contracts.ws import ClientFrame, ServerFrame, client_frame_adapter, server_frame_adapter
 
@@ -93,6 +93,7 @@ def api_schema() -> dict[str, Any]:
         Page[ChatMessage],
         Page[NotificationView],
         Page[ModerationLogEntry],
+        Page[FollowingEntry],
     ]
     inputs: list[type[BaseModel]] = [
         m for m in rest_models().values() if issubclass(m, ApiModel)

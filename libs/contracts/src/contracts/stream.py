@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AwareDatetime, Field, HttpUrl, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    field_validator,
+)
 
 from contracts.common import AccountId, ApiModel, ResponseModel, StreamId, StreamStatus
 from contracts.envelope import Event
@@ -128,3 +135,55 @@ class LiveStreamDetails(LiveStreamSummary):
     archive_playback_url: str | None = None
     stream_key: str | None = None
     rtmp_url: str | None = None
+
+
+class UsageMeasured(ResponseModel):
+    """Figures Mux measured."""
+
+    seconds_streamed: float
+    minutes_streamed: float
+    recording_minutes: float
+
+
+class UsageCost(ResponseModel):
+    """Estimated Mux cost in USD."""
+
+    live_encoding: float
+    delivery: float
+    storage_per_month: float
+    total: float
+
+
+class UsageEstimated(ResponseModel):
+    """Figures we estimate (delivery from viewer-minutes at an assumed bitrate)."""
+
+    viewer_minutes: float
+    delivery_gb: float
+    storage_gb: float
+    cost_usd: UsageCost
+
+
+class UsageReport(ResponseModel):
+    """Minutes streamed, recording minutes and an estimated Mux cost; ``basis`` says how each
+    figure was obtained and which prices were assumed."""
+
+    measured: UsageMeasured
+    estimated: UsageEstimated
+    basis: dict[str, Any]
+
+
+class StreamUsage(UsageReport):
+    """``GET /live/{stream_id}/usage`` (owner)."""
+
+    stream_id: StreamId
+
+
+class AccountUsage(UsageReport):
+    """``GET /me/usage[?from=&to=]``: every stream of the caller."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    account_id: AccountId
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    to: AwareDatetime | None = None
+    streams: int

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -137,7 +138,7 @@ class ChatService:
         wait = self.limiter.take(account_id)
         if wait > 0:
             raise Refused(
-                "rate_limited", "you are sending too fast", 429, round(wait, 2), abusive=True
+                "rate_limited", "you are sending too fast", 429, _retry_after(wait), abusive=True
             )
         if state.slow_mode_s and state.role(account_id) == "viewer":
             wait = await self.store.pass_slow_gate(stream_id, account_id, state.slow_mode_s, now)
@@ -146,7 +147,7 @@ class ChatService:
                     "slow_mode",
                     f"slow mode: one message every {state.slow_mode_s} s",
                     429,
-                    round(wait, 2),
+                    _retry_after(wait),
                     abusive=True,
                 )
         return await self._store_and_publish(
@@ -297,3 +298,9 @@ class ChatService:
         if charged:
             self.kick(GIFTS, key)
         return stored, charged
+
+
+def _retry_after(wait: float) -> float:
+    """Seconds to tell a refused sender to wait: rounded up to 10 ms, never 0 (``round`` made a
+    2 ms wait "retry after 0.0 s")."""
+    return max(0.01, math.ceil(wait * 100) / 100)

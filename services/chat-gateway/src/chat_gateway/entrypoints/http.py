@@ -6,17 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from chat_gateway.adapters.mongo import ConnectionRegistry
 from chat_gateway.protocol import ProtocolError
 from chat_gateway.service import CATALOG, ChatService, Refused, message_frame
 from contracts.chat import (
+    ChatConnections,
     ChatMessage,
     GiftCatalogItem,
     GiftReceipt,
+    PostedChatMessage,
     SendGiftRequest,
     SendLiveChatRequest,
+    SlowModeRequest,
 )
 from contracts.common import Page
 from servicekit.auth import CurrentAccount
@@ -25,10 +27,6 @@ from servicekit.health import Readiness
 from servicekit.http import create_service_app
 
 StreamIdPath = Annotated[str, Path(min_length=1, max_length=64)]
-
-
-class SlowModeRequest(BaseModel):
-    interval_s: int = Field(ge=0, le=3600)
 
 
 def get_service(request: Request) -> ChatService:
@@ -79,7 +77,7 @@ def create_app(readiness: Readiness) -> FastAPI:
             items=items, next_cursor=str(page[-1]["seq"]) if len(docs) > limit else None
         )
 
-    @app.post("/live/{stream_id}/chats", status_code=201)
+    @app.post("/live/{stream_id}/chats", status_code=201, response_model=PostedChatMessage)
     async def post(
         stream_id: StreamIdPath,
         body: SendLiveChatRequest,
@@ -110,7 +108,7 @@ def create_app(readiness: Readiness) -> FastAPI:
         await service.set_slow_mode(stream_id, body.interval_s, account)
         return Response(status_code=204)
 
-    @app.get("/live/{stream_id}/chat/connections")
+    @app.get("/live/{stream_id}/chat/connections", response_model=ChatConnections)
     async def connections(
         stream_id: StreamIdPath, account: CurrentAccount, service: ServiceDep, request: Request
     ) -> dict[str, Any]:

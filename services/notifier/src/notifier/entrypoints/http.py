@@ -11,7 +11,15 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 
 from contracts.common import Page
-from contracts.notification import MarkReadRequest, NotificationView
+from contracts.notification import (
+    FollowerCount,
+    FollowingEntry,
+    FollowResult,
+    MarkReadRequest,
+    MarkReadResult,
+    NotificationView,
+    UnreadCount,
+)
 from notifier import handlers
 from notifier.deps import Deps
 from notifier.domain.model import SelfFollow
@@ -67,7 +75,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
 
     app = create_service_app(title="livecast notifier", readiness=readiness, lifespan=lifespan)
 
-    @app.put("/users/{account_id}/follow")
+    @app.put("/users/{account_id}/follow", response_model=FollowResult)
     async def follow(
         account_id: AccountPath, account: CurrentAccount, deps: DepsDep
     ) -> dict[str, Any]:
@@ -84,7 +92,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         await handlers.unfollow(account, account_id, deps)
         return Response(status_code=204)
 
-    @app.get("/users/{account_id}/followers/count")
+    @app.get("/users/{account_id}/followers/count", response_model=FollowerCount)
     async def followers(
         account_id: AccountPath, _account: CurrentAccount, deps: DepsDep
     ) -> dict[str, Any]:
@@ -94,7 +102,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
             "followers": await deps.follows.followers_count(account_id),
         }
 
-    @app.get("/me/following")
+    @app.get("/me/following", response_model=Page[FollowingEntry])
     async def following(
         account: CurrentAccount, deps: DepsDep, limit: Limit = 50, cursor: Cursor = None
     ) -> dict[str, Any]:
@@ -134,12 +142,12 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         nxt = _encode(page[-1]["created_ms"], page[-1]["_id"]) if len(found) > limit else None
         return Page[NotificationView](items=items, next_cursor=nxt)
 
-    @app.get("/notifications/unread-count")
+    @app.get("/notifications/unread-count", response_model=UnreadCount)
     async def unread_count(account: CurrentAccount, deps: DepsDep) -> dict[str, int]:
         """How many of your notifications are unread."""
         return {"unread": await deps.inbox.unread_count(account)}
 
-    @app.post("/notifications/read")
+    @app.post("/notifications/read", response_model=MarkReadResult)
     async def mark_read(
         body: MarkReadRequest, account: CurrentAccount, deps: DepsDep
     ) -> dict[str, int]:

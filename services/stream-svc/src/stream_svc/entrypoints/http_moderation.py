@@ -16,8 +16,10 @@ from contracts.moderation import (
     BanRequest,
     BanView,
     ModerationLogEntry,
+    ModeratorChange,
     ModeratorView,
 )
+from contracts.stream import AccountUsage, StreamUsage
 from servicekit.auth import CurrentAccount
 from servicekit.errors import ApiError
 from stream_svc.entrypoints.provider import DepsDep
@@ -38,7 +40,7 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def routes(app: FastAPI) -> None:
-    @app.post("/live/{stream_id}/moderators", status_code=201)
+    @app.post("/live/{stream_id}/moderators", status_code=201, response_model=ModeratorChange)
     async def add_moderator(
         stream_id: str,
         body: AddModeratorRequest,
@@ -138,14 +140,14 @@ def routes(app: FastAPI) -> None:
             items=items, next_cursor=_cursor(page[-1].at, page[-1].action_id) if more else None
         )
 
-    @app.get("/live/{stream_id}/usage")
+    @app.get("/live/{stream_id}/usage", response_model=StreamUsage)
     async def stream_usage(
         stream_id: str, account: CurrentAccount, deps: DepsDep
     ) -> dict[str, Any]:
         """Owner: minutes streamed, recording minutes, estimated Mux cost."""
         return await usage.stream_usage(stream_id, account, deps)
 
-    @app.get("/me/usage")
+    @app.get("/me/usage", response_model=AccountUsage)
     async def my_usage(
         account: CurrentAccount,
         deps: DepsDep,
