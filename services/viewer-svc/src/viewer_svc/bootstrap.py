@@ -27,7 +27,7 @@ def deps_for(infra: Infra, settings: Settings) -> Deps:
         publisher=infra.publisher,
         presence_timeout_s=settings.presence_timeout_s,
         count_interval_s=settings.count_interval_s,
-        hot=HotPath(ttl_s=settings.read_cache_s, touch_every_s=settings.touch_every_s),
+        hot=HotPath(ttl_s=settings.read_cache_s, touch_every_s=settings.effective_touch_every_s),
     )
 
 

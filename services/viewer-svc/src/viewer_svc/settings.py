@@ -19,8 +19,17 @@ class Settings(ServiceSettings):
     sweep_interval_s: float = Field(default=5.0, gt=0)
     read_cache_s: float = Field(default=1.0, ge=0, description="how stale a join's reads may be")
     touch_every_s: float = Field(
-        default=5.0, ge=0, description="skip presence writes more frequent than this"
+        default=5.0,
+        ge=0,
+        description="skip presence writes more frequent than this (capped at a third of "
+        "presence_timeout_s)",
     )
     count_interval_s: float = Field(
         default=1.0, gt=0, description="at most one count event per stream per interval"
     )
+
+    @property
+    def effective_touch_every_s(self) -> float:
+        """The write throttle actually used: at most a third of the presence timeout, so that a
+        viewer who keeps heart-beating is written often enough never to time out."""
+        return min(self.touch_every_s, self.presence_timeout_s / 3)

@@ -112,6 +112,8 @@ async def announce_live(bus: Bus, stream_id: str) -> None:
 async def test_two_instances_keep_an_exact_count_under_concurrent_joins_and_leaves(
     settings: Settings, bus: Bus, jwt_secret: str
 ) -> None:
+    # nobody times out here: on the slow stand-in the joins alone can outlast a short timeout
+    settings = settings.model_copy(update={"presence_timeout_s": 60.0})
     async with instances(settings, 2) as (a, b):
         await announce_live(bus, "s1")
 
