@@ -6,6 +6,7 @@ between them."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[4]  # the repository (libs/testkit/src/t
 #: Port offset of the tests' stack (gateway on 8080 + offset). Not 2000: Chromium refuses to
 #: load pages from port 10080 (ERR_UNSAFE_PORT).
 OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "3100"))
+DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 @dataclass
@@ -92,6 +94,34 @@ def running_stack(offset: int = OFFSET) -> Iterator[Stack]:
         yield attach(offset)
     finally:
         _stop(proc)
+        _clean_up(namespace, env)
+
+
+def _clean_up(namespace: str, env: dict[str, str]) -> None:
+    """Drop the stack's databases, queues and exchanges (a best effort: the run is over)."""
+    try:
+        asyncio.run(_drop_namespace(namespace, env))
+    except Exception as exc:
+        sys.stderr.write(f"testkit.stack: could not clean up {namespace}: {exc!r}\n")
+
+
+async def _drop_namespace(namespace: str, env: dict[str, str]) -> None:
+    from pymongo import AsyncMongoClient
+
+    from contracts.routing import Names
+    from testkit.rabbit import delete_namespace
+
+    prefix = namespace.replace(".", "_").replace("-", "_")
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        env.get("MONGODB_URL", "mongodb://127.0.0.1:27017"), serverSelectionTimeoutMS=3000
+    )
+    try:
+        for name in await client.list_database_names():
+            if name.startswith(prefix):
+                await client.drop_database(name)
+    finally:
+        await client.close()
+    await delete_namespace(env.get("RABBITMQ_URL", DEFAULT_AMQP), Names(namespace))
 
 
 def attach(offset: int) -> Stack:
