@@ -43,6 +43,7 @@ _MUTABLE = [
     "viewer_count",
     "peak_viewer_count",
     "viewer_seconds",
+    "viewer_seconds_folded",
     "archive_asset_id",
     "archive_asset_created",
     "archive_playback_id",
@@ -77,6 +78,9 @@ def _derived(stream: LiveStream) -> Doc:
         started_at_ms=to_ms(facts.started_at),
         ended_at_ms=to_ms(facts.ended_at),
         viewer_count_as_of_ms=to_ms(stream.viewer_count_as_of),
+        # two arrays of numbers, not an array of sub-documents (see DESIGN.md on the stand-in)
+        count_sample_ms=[at for at, _ in stream.count_samples],
+        count_sample_n=[n for _, n in stream.count_samples],
     )
     out.update({name: getattr(stream, name) for name in _MUTABLE})
     return out
@@ -96,9 +100,17 @@ def from_doc(doc: Doc) -> LiveStream:
         stream_key=doc.get("stream_key"),
         facts=Facts(**{name: from_ms(doc.get(f"{name}_ms")) for name in _FACTS}),
         viewer_count_as_of=from_ms(doc.get("viewer_count_as_of_ms")),
+        count_samples=_samples(doc),
         version=doc.get("version", 0),
         **{name: doc[name] for name in _MUTABLE if doc.get(name) is not None},
     )
+
+
+def _samples(doc: Doc) -> list[tuple[int, int]]:
+    times, counts = doc.get("count_sample_ms") or [], doc.get("count_sample_n") or []
+    if not times and doc.get("viewer_count_as_of_ms") is not None:  # written before the window
+        return [(int(doc["viewer_count_as_of_ms"]), int(doc.get("viewer_count") or 0))]
+    return [(int(t), int(n)) for t, n in zip(times, counts, strict=True)]
 
 
 def encode_cursor(created_at: datetime, stream_id: str) -> str:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import pairwise
 
 from contracts.common import StreamStatus
 from stream_svc.domain.lifecycle import Facts
 
 CREATING = "creating"
+
+
+#: how many of the newest viewer counts a stream keeps to integrate late arrivals correctly
+COUNT_WINDOW = 64
 
 
 @dataclass
@@ -27,7 +32,12 @@ class LiveStream:
     viewer_count: int = 0
     peak_viewer_count: int = 0
     viewer_count_as_of: datetime | None = None
+    #: viewer-seconds of the counts folded out of ``count_samples`` (older than the window)
     viewer_seconds: float = 0.0
+    #: the newest reported counts, ``(as_of epoch ms, count)`` sorted by time; a count that
+    #: arrives out of order inside this window is still integrated (see ``add_count``)
+    count_samples: list[tuple[int, int]] = field(default_factory=list)
+    viewer_seconds_folded: bool = False  # has the window dropped samples (into viewer_seconds)
     archive_asset_id: str | None = None
     archive_asset_created: int | None = None
     archive_playback_id: str | None = None
@@ -37,6 +47,34 @@ class LiveStream:
     @property
     def status(self) -> StreamStatus:
         return self.facts.status
+
+    @property
+    def total_viewer_seconds(self) -> float:
+        """Viewer-seconds so far: the folded part plus the integral over the window (each
+        count holds until the next one)."""
+        window = self.count_samples
+        return self.viewer_seconds + sum(
+            n * (later - at) / 1000 for (at, n), (later, _) in pairwise(window)
+        )
+
+    def add_count(self, as_of_ms: int, count: int, peak: int) -> bool:
+        """Record a reported viewer count, in whatever order counts arrive: the newest is the
+        current count, and one older than the window only raises the peak. Returns whether
+        anything changed."""
+        before = (list(self.count_samples), self.viewer_seconds, self.peak_viewer_count)
+        self.peak_viewer_count = max(self.peak_viewer_count, peak, count)
+        window = self.count_samples
+        folded_until = window[0][0] if window and self.viewer_seconds_folded else None
+        if folded_until is None or as_of_ms > folded_until:
+            window[:] = sorted({**dict(window), as_of_ms: count}.items())
+            while len(window) > COUNT_WINDOW:
+                (at, n), (later, _) = window[0], window[1]
+                self.viewer_seconds += n * (later - at) / 1000
+                self.viewer_seconds_folded = True
+                del window[0]
+            newest_ms, self.viewer_count = window[-1]
+            self.viewer_count_as_of = datetime.fromtimestamp(newest_ms / 1000, UTC)
+        return before != (self.count_samples, self.viewer_seconds, self.peak_viewer_count)
 
     @property
     def ready(self) -> bool:

@@ -99,22 +99,12 @@ async def _archive(event: MuxWebhookReceived, deps: Deps) -> None:
 
 
 async def apply_viewer_count(event: ViewerCountChanged, deps: Deps) -> None:
-    """Keep the newest count (by ``as_of``), the peak, and integrate viewer-seconds."""
+    """Keep the newest count (by ``as_of``), the peak, and integrate viewer-seconds; counts
+    may arrive in any order (see ``LiveStream.add_count``)."""
+    as_of_ms = round(event.as_of.timestamp() * 1000)
 
     def count(s: LiveStream) -> LiveStream | None:
-        if s.viewer_count_as_of is not None and event.as_of <= s.viewer_count_as_of:
-            if event.peak > s.peak_viewer_count:
-                s.peak_viewer_count = event.peak
-                return s
-            return None
-        if s.viewer_count_as_of is not None:
-            s.viewer_seconds += (
-                s.viewer_count * (event.as_of - s.viewer_count_as_of).total_seconds()
-            )
-        s.viewer_count = event.viewer_count
-        s.viewer_count_as_of = event.as_of
-        s.peak_viewer_count = max(s.peak_viewer_count, event.peak, event.viewer_count)
-        return s
+        return s if s.add_count(as_of_ms, event.viewer_count, event.peak) else None
 
     try:
         await change_stream(event.stream_id, count, deps)

@@ -15,7 +15,7 @@ async def stream_usage(stream_id: str, caller: str, deps: Deps) -> dict[str, obj
     report = usage_report(
         streamed_s=streamed_seconds(points, now=deps.clock()),
         recorded_s=stream.archive_duration_s or 0.0,
-        viewer_s=stream.viewer_seconds,
+        viewer_s=stream.total_viewer_seconds,
         prices=deps.config.prices,
     )
     return {"stream_id": stream_id, **report}
@@ -43,7 +43,7 @@ async def account_usage(
     report = usage_report(
         streamed_s=streamed,
         recorded_s=sum(s.archive_duration_s or 0.0 for s in in_window),
-        viewer_s=sum(s.viewer_seconds for s in in_window),
+        viewer_s=sum(s.total_viewer_seconds for s in in_window),
         prices=deps.config.prices,
     )
     return {
