@@ -90,6 +90,9 @@ def test_streamer_and_viewer_through_the_web_client(browser: Browser, stack: Sta
     expect(studio.get_by_test_id("stream-key")).to_have_text(owner_view["stream_key"])
     studio.get_by_role("button", name="Go live").click()
     expect(studio.get_by_test_id("status")).to_have_text("active")
+    studio.get_by_label("moderator account").fill(f"mod-{run}")
+    studio.get_by_role("button", name="Add moderator").click()
+    expect(studio.get_by_test_id("moderators")).to_contain_text(f"mod-{run}")
     expect(studio.get_by_test_id("chat-state")).to_have_text("Connected")
 
     # a viewer finds it under "Live now" and watches: the video plays (its clock advances)

@@ -679,16 +679,6 @@ async function studioStream(id) {
         ),
       );
   }
-  const modInput = h("input", {
-    name: "moderator",
-    placeholder: "account id",
-    "aria-label": "moderator account",
-  });
-  const banInput = h("input", {
-    name: "ban",
-    placeholder: "account id",
-    "aria-label": "account to ban",
-  });
   const slowSelect = h(
     "select",
     { name: "slow-mode", "aria-label": "slow mode" },
@@ -732,57 +722,38 @@ async function studioStream(id) {
       h(
         "div",
         { class: "moderation" },
-        h(
-          "fieldset",
-          {},
-          h("legend", {}, "Moderators"),
-          mods,
-          h(
-            "form",
-            {
-              onsubmit: async (e) => {
-                e.preventDefault();
-                if (
-                  (await attempt(() => streams.addModerator(id, modInput.value.trim()))) !==
-                  undefined
-                ) {
-                  modInput.value = "";
-                  refreshModeration();
-                }
-              },
-            },
-            modInput,
-            h("button", { type: "submit" }, "Add moderator"),
-          ),
+        accountPanel("Moderators", mods, "moderator account", "Add moderator", "", (account) =>
+          streams.addModerator(id, account),
         ),
-        h(
-          "fieldset",
-          {},
-          h("legend", {}, "Bans"),
-          bans,
-          h(
-            "form",
-            {
-              onsubmit: async (e) => {
-                e.preventDefault();
-                if (
-                  (await attempt(() => streams.ban(id, { account_id: banInput.value.trim() }))) !==
-                  undefined
-                ) {
-                  banInput.value = "";
-                  refreshModeration();
-                }
-              },
-            },
-            banInput,
-            h("button", { type: "submit", class: "danger" }, "Ban"),
-          ),
+        accountPanel("Bans", bans, "account to ban", "Ban", "danger", (account) =>
+          streams.ban(id, { account_id: account }),
         ),
         h("fieldset", {}, h("legend", {}, "Slow mode"), slowSelect),
       ),
     ),
   );
   refreshModeration();
+
+  /** A list of accounts with a form that adds one (``submit(account)``), then refreshes. */
+  function accountPanel(legend, list, label, buttonText, buttonClass, submit) {
+    const input = h("input", { placeholder: "account id", "aria-label": label });
+    const form = h(
+      "form",
+      {
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const account = input.value.trim();
+          if (account && (await attempt(() => submit(account))) !== undefined) {
+            input.value = "";
+            refreshModeration();
+          }
+        },
+      },
+      input,
+      h("button", { type: "submit", class: buttonClass || null }, buttonText),
+    );
+    return h("fieldset", {}, h("legend", {}, legend), list, form);
+  }
 }
 
 // ---- start -------------------------------------------------------------------------------------
