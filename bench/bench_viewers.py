@@ -59,14 +59,7 @@ def best(runs: list[tuple[int, LoadResult]]) -> tuple[float, int, float]:
 
 
 async def run(ctx: BenchContext) -> list[BenchResult]:
-    env = {
-        "RABBITMQ_URL": ctx.amqp_url,
-        "MONGODB_URL": ctx.mongo_url,
-        "LIVECAST_NAMESPACE": ctx.namespace,
-        "AUTH_JWT_SECRET": SECRET,
-        "LOG_LEVEL": "WARNING",
-        "LOG_JSON": "true",
-    }
+    env = ctx.service_env(AUTH_JWT_SECRET=SECRET, LOG_JSON="true")
     levels = [8, 64] if ctx.quick else [8, 16, 32, 64]
     seconds = 1.0 if ctx.quick else 5.0
     port, floor_port = free_port(), free_port()

@@ -88,15 +88,12 @@ async def run(ctx: BenchContext) -> list[BenchResult]:
 
     parsed = urlparse(ctx.amqp_url)
     with FaultProxy(parsed.hostname or "127.0.0.1", parsed.port or 5672) as proxy:
-        env = {
-            "RABBITMQ_URL": proxy.rewrite(ctx.amqp_url),
-            "MONGODB_URL": ctx.mongo_url,
-            "LIVECAST_NAMESPACE": ctx.namespace,
-            "MUX_WEBHOOK_SECRET": SECRET,
-            "HTTP_PORT": str(port),
-            "LOG_LEVEL": "WARNING",
-            "OUTBOX_POLL_S": "0.5",
-        }
+        env = ctx.service_env(
+            RABBITMQ_URL=proxy.rewrite(ctx.amqp_url),
+            MUX_WEBHOOK_SECRET=SECRET,
+            HTTP_PORT=str(port),
+            OUTBOX_POLL_S="0.5",
+        )
         async with server(
             ["-m", "webhook_ingest"], env, f"http://127.0.0.1:{port}/readyz"
         ) as ingest:

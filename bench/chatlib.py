@@ -187,21 +187,17 @@ async def gateway(
 ) -> AsyncIterator[tuple[str, int]]:
     """One chat-gateway instance (a real process); yields (ws base URL, pid)."""
     http, ws = free_port(), free_port()
-    env = {
-        "RABBITMQ_URL": ctx.amqp_url,
-        "MONGODB_URL": ctx.mongo_url,
-        "LIVECAST_NAMESPACE": ctx.namespace,
-        "AUTH_JWT_SECRET": SECRET,
-        "LOG_LEVEL": "WARNING",
-        "HTTP_PORT": str(http),
-        "CHAT_WS_PORT": str(ws),
-        "CHAT_INSTANCE_ID": instance,
-        "CHAT_RATE_BURST": "1000000",
-        "CHAT_RATE_PER_S": "1000000",
-        "CHAT_HISTORY_ON_CONNECT": "0",
-        "CHAT_PRESENCE_INTERVAL_S": "3600",
+    env = ctx.service_env(
+        AUTH_JWT_SECRET=SECRET,
+        HTTP_PORT=str(http),
+        CHAT_WS_PORT=str(ws),
+        CHAT_INSTANCE_ID=instance,
+        CHAT_RATE_BURST="1000000",
+        CHAT_RATE_PER_S="1000000",
+        CHAT_HISTORY_ON_CONNECT="0",
+        CHAT_PRESENCE_INTERVAL_S="3600",
         **settings,
-    }
+    )
     async with server(["-m", "chat_gateway"], env, f"http://127.0.0.1:{http}/readyz") as proc:
         yield f"ws://127.0.0.1:{ws}", proc.pid
 

@@ -74,6 +74,17 @@ class BenchContext:
             quick=os.environ.get("BENCH_QUICK") == "1",
         )
 
+    def service_env(self, **extra: str) -> dict[str, str]:
+        """Environment of a service process started by a benchmark: this run's broker, database
+        and namespace, quiet logs; ``extra`` adds or overrides variables."""
+        return {
+            "RABBITMQ_URL": self.amqp_url,
+            "MONGODB_URL": self.mongo_url,
+            "LIVECAST_NAMESPACE": self.namespace,
+            "LOG_LEVEL": "WARNING",
+            **extra,
+        }
+
     def scale(self, full: int, quick: int) -> int:
         """``quick`` in a quick run (``BENCH_QUICK=1``), else ``full``."""
         return quick if self.quick else full

@@ -62,6 +62,15 @@ function statusBadge(value) {
   return badge;
 }
 
+/** Fill `list` with one card per stream (`content(stream)` gives its children), or say `empty`. */
+function cards(list, items, empty, content) {
+  list.replaceChildren(
+    ...(items.length
+      ? items.map((item) => h("li", { class: "card" }, ...content(item)))
+      : [h("li", { class: "empty" }, empty)]),
+  );
+}
+
 /** The page of one stream: the stage (video, title, controls) beside its chat. */
 function streamPage(chat, ...stage) {
   return h("div", { class: "watch" }, h("section", { class: "stage" }, ...stage), chat.element);
@@ -181,19 +190,11 @@ async function liveNow() {
   async function fill() {
     const page = await attempt(() => streams.list({ status: "active", limit: 50 }));
     if (!page) return;
-    list.replaceChildren(
-      ...(page.items.length
-        ? page.items.map((s) =>
-            h(
-              "li",
-              { class: "card" },
-              h("a", { href: `#/watch/${encodeURIComponent(s.stream_id)}` }, s.title),
-              h("div", { class: "meta" }, `${s.owner_id} · ${s.viewer_count} watching`),
-              s.description ? h("p", {}, s.description) : null,
-            ),
-          )
-        : [h("li", { class: "empty" }, "Nobody is live right now.")]),
-    );
+    cards(list, page.items, "Nobody is live right now.", (s) => [
+      h("a", { href: `#/watch/${encodeURIComponent(s.stream_id)}` }, s.title),
+      h("div", { class: "meta" }, `${s.owner_id} · ${s.viewer_count} watching`),
+      s.description ? h("p", {}, s.description) : null,
+    ]);
   }
   await fill();
   const timer = setInterval(fill, 15000);
@@ -532,20 +533,12 @@ async function studio() {
   main.replaceChildren(h("section", {}, h("h2", {}, "Your streams"), form, list));
   const page = await attempt(() => streams.list({ owner: me, status: "all", limit: 50 }));
   if (!page) return;
-  list.replaceChildren(
-    ...(page.items.length
-      ? page.items.map((s) =>
-          h(
-            "li",
-            { class: "card" },
-            h("a", { href: `#/studio/${encodeURIComponent(s.stream_id)}` }, s.title),
-            " ",
-            h("span", { class: `badge ${s.status}` }, s.status),
-            h("div", { class: "meta" }, `created ${new Date(s.created_at).toLocaleString()}`),
-          ),
-        )
-      : [h("li", { class: "empty" }, "No streams yet: create one above.")]),
-  );
+  cards(list, page.items, "No streams yet: create one above.", (s) => [
+    h("a", { href: `#/studio/${encodeURIComponent(s.stream_id)}` }, s.title),
+    " ",
+    h("span", { class: `badge ${s.status}` }, s.status),
+    h("div", { class: "meta" }, `created ${new Date(s.created_at).toLocaleString()}`),
+  ]);
 }
 
 async function studioStream(id) {
