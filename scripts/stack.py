@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import grp
 import json
 import os
+import pwd
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -122,8 +125,8 @@ def render_nginx(state: Path, ports: dict[str, int]) -> Path:
         "CHAT_WS_B": f"127.0.0.1:{ports['chat_b_ws']}",
         "MUX_SIM": f"127.0.0.1:{ports['sim']}",
         "LISTEN": f"127.0.0.1:{ports['gateway']}",
-        "ACCESS_LOG": str(state / "logs" / "gateway-access.log"),
-        "WEB_ROOT": str(ROOT / "clients" / "web"),
+        "ACCESS_LOG": nginx_string(state / "logs" / "gateway-access.log"),
+        "WEB_ROOT": nginx_string(ROOT / "clients" / "web"),
     }
     for key, value in values.items():
         template = template.replace("${" + key + "}", value)
@@ -133,15 +136,42 @@ def render_nginx(state: Path, ports: dict[str, int]) -> Path:
     (state / "logs").mkdir(parents=True, exist_ok=True)
     conf = nginx_dir / "nginx.conf"
     tmp = nginx_dir / "tmp"
+    q = nginx_string
     conf.write_text(
-        f"worker_processes 1;\ndaemon off;\npid {nginx_dir}/nginx.pid;\nerror_log {state}/logs/gateway-error.log warn;\n"
-        "events { worker_connections 4096; }\n"
-        "http {\n"
-        f"  client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;\n"
-        f"  uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;\n"
-        "  server_tokens off;\n" + template + "\n}\n"
+        worker_user()
+        + f'worker_processes 1;\ndaemon off;\npid "{q(nginx_dir / "nginx.pid")}";\n'
+        + f'error_log "{q(state / "logs" / "gateway-error.log")}" warn;\n'
+        + "events { worker_connections 4096; }\n"
+        + "http {\n"
+        + f'  client_body_temp_path "{q(tmp / "body")}"; proxy_temp_path "{q(tmp / "proxy")}";\n'
+        + f'  fastcgi_temp_path "{q(tmp / "fcgi")}"; uwsgi_temp_path "{q(tmp / "uwsgi")}";\n'
+        + f'  scgi_temp_path "{q(tmp / "scgi")}";\n'
+        + "  server_tokens off;\n"
+        + template
+        + "\n}\n"
     )
     return conf
+
+
+def nginx_string(path: Path) -> str:
+    """``path`` for inside a double-quoted nginx string: a checkout may sit in a folder whose
+    name has spaces, quotes or non-ASCII letters. nginx expands ``$`` in ``alias`` and
+    ``access_log`` and has no escape for it, so such a path is refused with a clear message."""
+    text = str(path)
+    if "$" in text:
+        raise SystemExit(
+            f"stack: nginx cannot serve from a path containing '$' ({text}): clone elsewhere"
+        )
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def worker_user() -> str:
+    """nginx started as root serves files from workers running as ``nobody``, which cannot
+    enter a checkout in a private (0700) folder: the workers run as the user who ran the stack.
+    Not root: nginx ignores the directive (with a warning), and the workers are that user."""
+    if os.geteuid() != 0:
+        return ""
+    return f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
 
 
 def ports_for(offset: int) -> dict[str, int]:
@@ -158,6 +188,29 @@ def ports_for(offset: int) -> dict[str, int]:
         "sim": 8200,
     }
     return {k: v + offset for k, v in base.items()}
+
+
+def check_ports(ports: dict[str, int], offset: int) -> None:
+    """Refuse to start, naming the port, when one of the stack's ports is taken (another
+    checkout's ``make run``, most often), instead of a service dying with a traceback."""
+    for name, port in ports.items():
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                free = offset + 200
+                raise SystemExit(
+                    f"stack: port {port} ({name}) on 127.0.0.1 is already in use: is another "
+                    "livecast stack running (make run in another checkout)? Stop it, or run this "
+                    f"one beside it on other ports: STACK_PORT_OFFSET={free} make run"
+                ) from None
+
+
+def default_namespace(namespace: str, offset: int) -> str:
+    """A stack on other ports shares the broker with the first: it gets its own exchanges and
+    queues, or the two stacks' services would take each other's events."""
+    return namespace or (f"stack{offset}." if offset else "")
 
 
 def build(args: argparse.Namespace) -> tuple[list[Proc], dict[str, int], Path, bool]:
@@ -337,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ready-timeout", type=float, default=120)
     args = parser.parse_args(argv)
+    args.namespace = default_namespace(args.namespace, args.port_offset)
+    check_ports(ports_for(args.port_offset), args.port_offset)
     stop_requested = [False]
 
     def request_stop(*_: object) -> None:

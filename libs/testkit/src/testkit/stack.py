@@ -48,8 +48,9 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(offset: int = OFFSET) -> Iterator[Stack]:
-    """Start ``scripts/stack.py`` on ports shifted by ``offset``; stop it on exit."""
+def running_stack(offset: int = OFFSET, root: Path = ROOT) -> Iterator[Stack]:
+    """Start ``scripts/stack.py`` of the checkout at ``root`` on ports shifted by ``offset``;
+    stop it on exit."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -59,7 +60,7 @@ def running_stack(offset: int = OFFSET) -> Iterator[Stack]:
     proc = subprocess.Popen(  # noqa: S603 (our own script)
         [
             sys.executable,
-            str(ROOT / "scripts" / "stack.py"),
+            str(root / "scripts" / "stack.py"),
             "--port-offset",
             str(offset),
             "--namespace",
@@ -67,7 +68,7 @@ def running_stack(offset: int = OFFSET) -> Iterator[Stack]:
             "--reconnect-window",
             "2",
         ],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -88,10 +89,11 @@ def running_stack(offset: int = OFFSET) -> Iterator[Stack]:
     while not ready.is_set() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     if not ready.is_set():
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited on its own
+            os.killpg(proc.pid, signal.SIGTERM)
         raise RuntimeError("the stack did not come up:\n" + "\n".join(lines[-40:]))
     try:
-        yield attach(offset)
+        yield attach(offset, root)
     finally:
         _stop(proc)
         _clean_up(namespace, env)
@@ -124,16 +126,16 @@ async def _drop_namespace(namespace: str, env: dict[str, str]) -> None:
     await delete_namespace(env.get("RABBITMQ_URL", DEFAULT_AMQP), Names(namespace))
 
 
-def attach(offset: int) -> Stack:
-    """A stack already running on ``offset`` (``make run`` is 0)."""
-    secret = (ROOT / ".infra" / "secrets" / "jwt_secret").read_text()
+def attach(offset: int, root: Path = ROOT) -> Stack:
+    """A stack of the checkout at ``root`` already running on ``offset`` (``make run`` is 0)."""
+    secret = (root / ".infra" / "secrets" / "jwt_secret").read_text()
     g = 8080 + offset
     return Stack(
         f"http://127.0.0.1:{g}",
         f"ws://127.0.0.1:{g}",
         f"http://127.0.0.1:{8200 + offset}",
         secret,
-        ROOT / ".infra" / (f"stack-{offset}" if offset else "stack"),
+        root / ".infra" / (f"stack-{offset}" if offset else "stack"),
     )
 
 

@@ -1,0 +1,119 @@
+"""``scripts/stack.py`` (what ``make run`` runs) from the places a newcomer's clone lands: a
+private (0700) folder, a path with spaces, quotes or non-ASCII letters, a long path, and a
+second checkout whose stack is already running on the same ports."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_stack_script() -> ModuleType:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    spec = importlib.util.spec_from_file_location(
+        "livecast_stack_script", ROOT / "scripts" / "stack.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def stack_script() -> ModuleType:
+    return load_stack_script()
+
+
+#: folder names a clone lands in; the long one makes every path under it longer than a Unix
+#: socket path may be (107 bytes), so nothing of the stack may put a socket there
+CHECKOUT_NAMES = {
+    "spaces": "my streams/live cast",
+    "non_ascii": "Vidéos/プロジェクト/livecast",
+    "quote_and_backslash": 'it\'s "quoted"\\here',
+    "long": "/".join(["a-rather-long-folder-name-for-a-checkout"] * 4),
+}
+
+
+@pytest.fixture(params=sorted(CHECKOUT_NAMES))
+def checkout(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A copy of what the gateway configuration needs, in a private (0700) folder."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    root = private / CHECKOUT_NAMES[request.param]
+    shutil.copytree(ROOT / "deploy" / "nginx", root / "deploy" / "nginx")
+    (root / "clients" / "web").mkdir(parents=True)
+    (root / "clients" / "web" / "index.html").write_text("<!doctype html>")
+    return root
+
+
+class TestGatewayConfiguration:
+    def test_nginx_accepts_the_configuration_from_any_checkout_path(
+        self, stack_script: ModuleType, checkout: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        nginx = stack_script.infra.which("nginx")
+        if nginx is None:
+            pytest.skip(
+                "nginx is not installed (make test installs it: scripts/infra.py up --tools)"
+            )
+        monkeypatch.setattr(stack_script, "ROOT", checkout)
+        state = checkout / ".infra" / "stack-1"
+        conf = stack_script.render_nginx(state, stack_script.ports_for(1))
+        result = subprocess.run(
+            [nginx, "-t", "-p", str(conf.parent), "-c", str(conf)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        text = conf.read_text()
+        assert f'alias "{stack_script.nginx_string(checkout / "clients" / "web")}/";' in text
+
+    def test_workers_run_as_the_user_who_started_the_stack(self, stack_script: ModuleType) -> None:
+        # As root, nginx's workers would otherwise be `nobody`, who cannot enter a 0700 folder.
+        line = stack_script.worker_user()
+        if os.geteuid() == 0:
+            assert line == "user root root;\n"
+        else:
+            assert line == ""  # nginx runs its workers as the starting user already
+
+    def test_a_dollar_in_the_path_is_refused_with_a_message(self, stack_script: ModuleType) -> None:
+        with pytest.raises(SystemExit, match=r"path containing '\$'"):
+            stack_script.nginx_string(Path("/home/me/$HOME/livecast"))
+
+
+class TestSecondStack:
+    def test_a_port_in_use_is_named_without_a_traceback(self, tmp_path: Path) -> None:
+        offset = 1234
+        gateway = 8080 + offset
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", gateway))
+            taken.listen()
+            result = subprocess.run(
+                [sys.executable, str(ROOT / "scripts" / "stack.py"), "--port-offset", str(offset)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                cwd=tmp_path,
+            )
+        assert result.returncode == 1
+        assert f"port {gateway} (gateway)" in result.stderr
+        assert f"STACK_PORT_OFFSET={offset + 200}" in result.stderr
+        assert "Traceback" not in result.stderr + result.stdout
+        assert not (ROOT / ".infra" / f"stack-{offset}").exists()  # nothing was started
+
+    def test_a_second_stack_gets_its_own_broker_namespace(self, stack_script: ModuleType) -> None:
+        assert stack_script.default_namespace("", 0) == ""
+        assert stack_script.default_namespace("", 200) == "stack200."
+        assert stack_script.default_namespace("mine.", 200) == "mine."
