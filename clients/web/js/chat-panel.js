@@ -1,0 +1,205 @@
+// The chat panel of one stream (viewers, moderators and the streamer): the log, the input and,
+// for the owner and moderators, an action on every message. The connection is ./chat.js.
+
+import { session, streams } from "./api.js";
+import { ChatConnection } from "./chat.js";
+import { attempt, h, notice } from "./dom.js";
+
+/**
+ * @param {string} id the stream
+ * @param {{onStatus?: (status: string) => void, onCount?: (n: number) => void,
+ *          onRole?: (role: string) => void}} hooks
+ * @returns {{element: HTMLElement, close: () => void, connection: ChatConnection,
+ *            role: () => string}}
+ */
+export function chatPanel(id, { onStatus, onCount, onRole } = {}) {
+  const me = session().account;
+  const log = h("ol", { class: "chat-log", "data-testid": "chat-log", "aria-live": "polite" });
+  const state = h("div", { class: "chat-state", "data-testid": "chat-state" }, "Connecting…");
+  const slow = h("div", { class: "slow", hidden: true });
+  const input = h("input", {
+    name: "message",
+    maxlength: 500,
+    placeholder: "Say something…",
+    autocomplete: "off",
+    "aria-label": "chat message",
+  });
+  const sendButton = h("button", { type: "submit" }, "Send");
+  const problem = h("div", { class: "chat-problem", role: "alert", "data-testid": "chat-problem" });
+  let role = "viewer";
+  let ended = false;
+  let blocked = null;
+
+  const setInputEnabled = () => {
+    const reason = blocked || (ended ? "The stream has ended; chat is read-only." : null);
+    input.disabled = sendButton.disabled = Boolean(reason);
+    if (reason) problem.textContent = reason;
+  };
+
+  const mod = () => role === "owner" || role === "moderator";
+
+  function line(m) {
+    const actions = [];
+    if (mod()) {
+      actions.push(
+        h(
+          "button",
+          {
+            class: "link",
+            title: "delete",
+            onclick: () => conn.command({ type: "chat.delete", message_id: m.message_id }),
+          },
+          "delete",
+        ),
+      );
+      if (m.account_id !== me) {
+        actions.push(
+          h(
+            "button",
+            { class: "link", title: "ban", onclick: () => ban(m.account_id, null) },
+            "ban",
+          ),
+          h(
+            "button",
+            { class: "link", title: "time out 5 minutes", onclick: () => ban(m.account_id, 300) },
+            "timeout",
+          ),
+        );
+      }
+    }
+    return h(
+      "li",
+      { class: "msg", dataset: { seq: m.seq, id: m.message_id } },
+      h("b", {}, m.account_id),
+      " ",
+      h("span", { class: "text" }, m.text),
+      actions.length ? h("span", { class: "mod" }, ...actions) : null,
+    );
+  }
+
+  async function ban(account_id, duration_s) {
+    if ((await attempt(() => streams.ban(id, { account_id, duration_s }))) !== undefined) {
+      notice(
+        duration_s ? `${account_id} timed out for ${duration_s / 60} min` : `${account_id} banned`,
+      );
+    }
+  }
+
+  function append(m) {
+    if (log.querySelector(`[data-id="${CSS.escape(m.message_id)}"]`)) return;
+    log.append(line(m));
+    while (log.children.length > 300) log.firstElementChild.remove();
+    log.scrollTop = log.scrollHeight;
+  }
+
+  const conn = new ChatConnection(
+    id,
+    () => session()?.token ?? null,
+    (frame) => {
+      switch (frame.type) {
+        case "hello":
+          role = frame.role;
+          if (onRole) onRole(role);
+          if (frame.reset || !log.dataset.started) log.replaceChildren();
+          log.dataset.started = "1";
+          frame.messages.forEach(append);
+          onCount && onCount(frame.viewer_count);
+          ended = frame.status === "ended";
+          onStatus && onStatus(frame.status);
+          showSlow(frame.slow_mode_s);
+          setInputEnabled();
+          break;
+        case "chat.message":
+          append(frame);
+          break;
+        case "chat.message_deleted":
+          log.querySelector(`[data-id="${CSS.escape(frame.message_id)}"]`)?.remove();
+          break;
+        case "gift": {
+          const item = h(
+            "li",
+            { class: "gift-line", "data-testid": "gift-line" },
+            `★ ${frame.sender_id} sent ${frame.amount} × ${frame.gift_type}`,
+          );
+          log.append(item);
+          log.scrollTop = log.scrollHeight;
+          break;
+        }
+        case "viewer_count":
+          onCount && onCount(frame.viewer_count);
+          break;
+        case "stream_status":
+          ended = frame.status === "ended";
+          onStatus && onStatus(frame.status);
+          setInputEnabled();
+          break;
+        case "slow_mode":
+          showSlow(frame.interval_s);
+          break;
+        case "moderation":
+          if (frame.action === "unbanned") {
+            blocked = null;
+            problem.textContent = "You can chat again.";
+          } else {
+            const until = frame.expires_at
+              ? ` until ${new Date(frame.expires_at).toLocaleTimeString()}`
+              : "";
+            blocked =
+              frame.action === "banned" && !frame.expires_at
+                ? "You are banned from this chat."
+                : `You are timed out${until}.`;
+          }
+          setInputEnabled();
+          break;
+        case "chat.error":
+          problem.textContent = frame.retry_after_s
+            ? `${frame.message} (try again in ${Math.ceil(frame.retry_after_s)} s)`
+            : frame.message;
+          break;
+        case "chat.ack":
+          problem.textContent = "";
+          break;
+      }
+    },
+    ({ connected, final, retryIn }) => {
+      if (connected) state.textContent = "Connected";
+      else if (final) {
+        state.textContent = "Disconnected";
+        blocked = final;
+        setInputEnabled();
+      } else state.textContent = `Connection lost; reconnecting in ${retryIn.toFixed(1)} s…`;
+      state.className = `chat-state ${connected ? "ok" : "down"}`;
+    },
+  );
+
+  function showSlow(seconds) {
+    slow.hidden = !seconds;
+    slow.textContent = seconds ? `Slow mode: one message every ${seconds} s` : "";
+  }
+
+  const form = h(
+    "form",
+    {
+      class: "chat-input",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const text = input.value.trim();
+        if (!text) return;
+        conn.send(text);
+        input.value = "";
+      },
+    },
+    input,
+    sendButton,
+  );
+  const element = h(
+    "aside",
+    { class: "chat", "data-testid": "chat" },
+    h("header", {}, h("h3", {}, "Chat"), state),
+    slow,
+    log,
+    problem,
+    form,
+  );
+  return { element, close: () => conn.close(), connection: conn, role: () => role };
+}

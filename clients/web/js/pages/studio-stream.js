@@ -1,0 +1,114 @@
+// Page "studio" of one stream (#/studio/{id}): go live / end / delete, the OBS settings with
+// the stream key, moderation and the chat as its owner sees it.
+
+import { streams } from "../api.js";
+import { chatPanel } from "../chat-panel.js";
+import { attempt, h, notice, showError, statusBadge, streamPage, videoElement } from "../dom.js";
+import { Player } from "../player.js";
+import { moderationPanel } from "./moderation.js";
+
+/** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view @param {string} id */
+export async function studioStream({ main, onLeave }, id) {
+  let details = await attempt(() => streams.get(id));
+  if (!details) {
+    main.replaceChildren(h("p", { class: "empty" }, "This stream is not available."));
+    return;
+  }
+  const status = statusBadge(details.status);
+  const count = h("span", { "data-testid": "viewer-count" }, String(details.viewer_count));
+  const keyField = h("code", { "data-testid": "stream-key" }, "••••••••••••");
+  const reveal = h(
+    "button",
+    {
+      class: "secondary",
+      onclick: () => {
+        const shown = reveal.textContent === "Hide";
+        keyField.textContent = shown ? "••••••••••••" : details.stream_key || "(not available)";
+        reveal.textContent = shown ? "Reveal" : "Hide";
+      },
+    },
+    "Reveal",
+  );
+  const copy = h(
+    "button",
+    {
+      class: "secondary",
+      onclick: () =>
+        navigator.clipboard.writeText(details.stream_key || "").then(
+          () => notice("Stream key copied"),
+          () => showError("the browser refused the clipboard; reveal the key and copy it"),
+        ),
+    },
+    "Copy",
+  );
+  const startButton = h("button", { onclick: () => change(streams.start) }, "Go live");
+  const endButton = h(
+    "button",
+    { class: "danger", onclick: () => change(streams.end) },
+    "End stream",
+  );
+  const deleteButton = h(
+    "button",
+    {
+      class: "danger secondary",
+      onclick: async () => {
+        if (!confirm("Delete this stream for good?")) return;
+        if ((await attempt(() => streams.remove(id))) !== undefined) location.hash = "#/studio";
+      },
+    },
+    "Delete",
+  );
+  function showStatus(value) {
+    status.show(value);
+    startButton.disabled = value !== "idle";
+    endButton.disabled = value !== "active";
+  }
+  async function change(action) {
+    const updated = await attempt(() => action(id));
+    if (updated) {
+      details = updated;
+      showStatus(updated.status);
+    }
+  }
+  showStatus(details.status);
+
+  const video = videoElement();
+  const player = new Player(video, (msg) => showError(msg));
+  player.load(details.playback_url);
+  onLeave(() => player.destroy());
+
+  const moderation = moderationPanel(id);
+  const chat = chatPanel(id, {
+    onStatus: showStatus,
+    onCount: (n) => (count.textContent = String(n)),
+  });
+  onLeave(() => chat.close());
+  const refresh = setInterval(moderation.refresh, 10000);
+  onLeave(() => clearInterval(refresh));
+
+  main.replaceChildren(
+    streamPage(
+      chat,
+      video,
+      h("h2", {}, details.title, " ", status),
+      h(
+        "div",
+        { class: "meta" },
+        count,
+        " watching · ",
+        h("a", { href: `#/watch/${encodeURIComponent(id)}` }, "viewer page"),
+      ),
+      h("div", { class: "controls" }, startButton, endButton, deleteButton),
+      h(
+        "fieldset",
+        { class: "obs", "data-testid": "obs" },
+        h("legend", {}, "OBS settings (Settings → Stream → Service: Custom)"),
+        h("div", {}, "Server: ", h("code", { "data-testid": "rtmp-url" }, details.rtmp_url || "")),
+        h("div", {}, "Stream key: ", keyField, " ", reveal, " ", copy),
+        h("div", { class: "meta" }, "Keep the key secret: anyone with it can stream as you."),
+      ),
+      moderation.element,
+    ),
+  );
+  moderation.refresh();
+}

@@ -1,0 +1,101 @@
+// Page "watch" (#/watch/{id}): the video, the stream's details, follow, gifts and the chat.
+
+import { follows, gifts, streams } from "../api.js";
+import { chatPanel } from "../chat-panel.js";
+import { attempt, h, notice, showError, statusBadge, streamPage, videoElement } from "../dom.js";
+import { Player } from "../player.js";
+
+/** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view @param {string} id */
+export async function watch({ main, onLeave }, id) {
+  main.replaceChildren(h("p", {}, "Loading…"));
+  const [details, joined] = await Promise.all([
+    attempt(() => streams.get(id)),
+    attempt(() => streams.join(id)),
+  ]);
+  if (!details) {
+    main.replaceChildren(h("p", { class: "empty" }, "This stream is not available."));
+    return;
+  }
+  const status = statusBadge(details.status);
+  const count = h(
+    "span",
+    { "data-testid": "viewer-count" },
+    String(joined ? joined.viewer_count : details.viewer_count),
+  );
+  const video = videoElement();
+  const player = new Player(video, (msg) => showError(msg));
+  if (joined && joined.status !== "ended") player.load(joined.playback_url);
+  else if (details.archive_playback_url) player.load(details.archive_playback_url);
+  onLeave(() => player.destroy());
+  if (joined) {
+    const beat = setInterval(() => streams.heartbeat(id).catch(() => {}), 10000);
+    onLeave(() => {
+      clearInterval(beat);
+      streams.leave(id).catch(() => {});
+    });
+  }
+  const followButton = h(
+    "button",
+    {
+      class: "secondary",
+      onclick: async () => {
+        if ((await attempt(() => follows.follow(details.owner_id))) !== undefined) {
+          followButton.textContent = `Following ${details.owner_id}`;
+          followButton.disabled = true;
+        }
+      },
+    },
+    `Follow ${details.owner_id}`,
+  );
+  const chat = chatPanel(id, {
+    onStatus: (value) => {
+      status.show(value);
+      if (value === "ended") player.stop();
+    },
+    onCount: (n) => (count.textContent = String(n)),
+  });
+  onLeave(() => chat.close());
+  main.replaceChildren(
+    streamPage(
+      chat,
+      video,
+      h("h2", {}, details.title, " ", status),
+      h("div", { class: "meta" }, details.owner_id, " · ", count, " watching ", followButton),
+      details.description ? h("p", {}, details.description) : null,
+      giftBar(id),
+    ),
+  );
+}
+
+function giftBar(id) {
+  const bar = h(
+    "div",
+    { class: "gifts", "data-testid": "gift-bar" },
+    h("span", {}, "Send a gift: "),
+  );
+  attempt(gifts.catalog).then((catalog) => {
+    for (const item of catalog || []) {
+      bar.append(
+        h(
+          "button",
+          {
+            class: "gift",
+            dataset: { gift: item.gift_type },
+            title: `${item.unit_price} ${item.currency}`,
+            onclick: async (event) => {
+              event.target.disabled = true;
+              const receipt = await attempt(() =>
+                gifts.send(id, { gift_type: item.gift_type, amount: 1 }, crypto.randomUUID()),
+              );
+              event.target.disabled = false;
+              if (receipt)
+                notice(`You sent ${item.name} (${receipt.total_price} ${item.currency})`);
+            },
+          },
+          item.name,
+        ),
+      );
+    }
+  });
+  return bar;
+}

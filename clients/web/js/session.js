@@ -1,0 +1,68 @@
+// The session bar (sign in with a pasted token, sign out) and the prompt shown to a signed-out
+// person in place of a page.
+
+import { session, signIn, signOut } from "./api.js";
+import { h, showError } from "./dom.js";
+
+/** Draw the session bar; `onChange()` runs after signing in or out. */
+export function renderSession(onChange) {
+  const bar = document.getElementById("session");
+  bar.replaceChildren();
+  const s = session();
+  if (s) {
+    bar.append(
+      h("span", { class: "who", "data-testid": "account" }, `Signed in as ${s.account}`),
+      h(
+        "button",
+        { class: "link", onclick: () => (signOut(), renderSession(onChange), onChange()) },
+        "Sign out",
+      ),
+    );
+    return;
+  }
+  const input = h("input", {
+    name: "token",
+    placeholder: "paste a token (make token ACCOUNT=alice)",
+    autocomplete: "off",
+    "aria-label": "token",
+  });
+  const form = h(
+    "form",
+    {
+      class: "signin",
+      onsubmit: (event) => {
+        event.preventDefault();
+        try {
+          signIn(input.value);
+          renderSession(onChange);
+          onChange();
+        } catch (err) {
+          showError(err);
+        }
+      },
+    },
+    input,
+    h("button", { type: "submit" }, "Sign in"),
+  );
+  bar.append(form);
+}
+
+/** Show the sign-in prompt in `main` when nobody is signed in; returns whether it did. */
+export function needSession(main) {
+  if (session()) return false;
+  main.replaceChildren(
+    h(
+      "section",
+      { class: "empty" },
+      h("h2", {}, "Sign in"),
+      h(
+        "p",
+        {},
+        "Paste a local token in the box above. Get one with ",
+        h("code", {}, "make token ACCOUNT=alice"),
+        " (the token printed by make run works too).",
+      ),
+    ),
+  );
+  return true;
+}
