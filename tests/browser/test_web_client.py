@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from testkit.stack import Stack
 
@@ -24,58 +23,19 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-TIMEOUT_MS = 20_000
-expect.set_options(timeout=TIMEOUT_MS)
 
 
-def chromium_path() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail(
-        "no Chromium: 'make infra' installs Debian's chromium (python3 scripts/infra.py up --tools)"
-    )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(
-            executable_path=chromium_path(),
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
-        )
-        yield launched
-        launched.close()
-
-
-def signed_in(browser: Browser, stack: Stack, account: str) -> Page:
-    """A fresh browser context (its own storage) signed in through the page's token form."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(f"{stack.gateway}/app/")
-    page.get_by_label("token").fill(stack.token(account))
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("account")).to_have_text(f"Signed in as {account}")
-    return page
-
-
-def chat_instances(stack: Stack, stream_id: str, owner: str) -> dict[str, str]:
-    r = httpx.get(
-        f"{stack.gateway}/live/{stream_id}/chat/connections", headers=stack.auth(owner), timeout=10
-    )
-    assert r.status_code == 200, r.text
-    return {c["account_id"]: c["instance"] for c in r.json()["items"]}
-
-
-def test_streamer_and_viewer_through_the_web_client(browser: Browser, stack: Stack) -> None:
+def test_streamer_and_viewer_through_the_web_client(
+    stack: Stack,
+    signed_in: Callable[[str], Page],
+    chat_instances: Callable[[str, str], dict[str, str]],
+) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     run = uuid.uuid4().hex[:6]
     host, ann = f"host-{run}", f"ann-{run}"
 
     # the streamer creates a stream in the studio, sees the OBS settings and goes live
-    studio = signed_in(browser, stack, host)
+    studio = signed_in(host)
     studio.get_by_role("link", name="Studio").click()
     studio.get_by_label("title").fill(f"Browser show {run}")
     studio.get_by_role("button", name="Create stream").click()
@@ -96,7 +56,7 @@ def test_streamer_and_viewer_through_the_web_client(browser: Browser, stack: Sta
     expect(studio.get_by_test_id("chat-state")).to_have_text("Connected")
 
     # a viewer finds it under "Live now" and watches: the video plays (its clock advances)
-    viewer = signed_in(browser, stack, ann)
+    viewer = signed_in(ann)
     viewer.get_by_role("link", name=f"Browser show {run}").click()
     expect(viewer.get_by_test_id("chat-state")).to_have_text("Connected")
     video = viewer.get_by_test_id("video")
@@ -108,7 +68,7 @@ def test_streamer_and_viewer_through_the_web_client(browser: Browser, stack: Sta
 
     # the two people are on different chat-gateway instances (the gateway balances least_conn)
     for _ in range(5):
-        instances = chat_instances(stack, stream_id, host)
+        instances = chat_instances(stream_id, host)
         if instances.get(host) and instances.get(ann) and instances[host] != instances[ann]:
             break
         viewer.reload()
@@ -143,7 +103,7 @@ def test_streamer_and_viewer_through_the_web_client(browser: Browser, stack: Sta
     viewer.get_by_label("chat message").fill("a message to delete")
     viewer.get_by_label("chat message").press("Enter")
     doomed = studio.get_by_test_id("chat-log").locator("li.msg", has_text="a message to delete")
-    doomed.get_by_role("button", name="delete").click()
+    doomed.get_by_role("button", name=f"Delete message from {ann}").click()
     expect(viewer.get_by_test_id("chat-log")).not_to_contain_text("a message to delete")
 
     viewer.screenshot(path=str(ARTIFACTS / "viewer.png"), full_page=True)
@@ -151,7 +111,7 @@ def test_streamer_and_viewer_through_the_web_client(browser: Browser, stack: Sta
 
     # a ban takes the viewer's ability to post away, in the page and on the API
     line = studio.get_by_test_id("chat-log").locator("li.msg", has_text="hello from the viewer")
-    line.get_by_role("button", name="ban").click()
+    line.get_by_role("button", name=f"Ban {ann}").click()
     expect(viewer.get_by_test_id("chat-problem")).to_contain_text("banned")
     expect(viewer.get_by_label("chat message")).to_be_disabled()
     refused = httpx.post(
@@ -170,8 +130,8 @@ def test_streamer_and_viewer_through_the_web_client(browser: Browser, stack: Sta
     expect(studio.get_by_label("chat message")).to_be_disabled()
 
 
-def test_api_errors_are_shown_to_the_person(browser: Browser, stack: Stack) -> None:
-    page = signed_in(browser, stack, f"lost-{uuid.uuid4().hex[:6]}")
+def test_api_errors_are_shown_to_the_person(stack: Stack, signed_in: Callable[[str], Page]) -> None:
+    page = signed_in(f"lost-{uuid.uuid4().hex[:6]}")
     page.goto(f"{stack.gateway}/app/#/watch/ls_does_not_exist")
     expect(page.get_by_role("alert").first).to_contain_text("404")
     expect(page.locator("main")).to_contain_text("not available")

@@ -116,3 +116,12 @@ export const follows = {
   follow: (account) => api("PUT", `/users/${encodeURIComponent(account)}/follow`),
   unfollow: (account) => api("DELETE", `/users/${encodeURIComponent(account)}/follow`),
 };
+
+export const notifications = {
+  /** Newest first. @returns {Promise<import("../../types/api").PageNotificationView>} */
+  list: (params) => api("GET", `/notifications?${new URLSearchParams(params)}`),
+  /** @returns {Promise<import("../../types/api").UnreadCount>} */
+  unread: () => api("GET", "/notifications/unread-count"),
+  /** @param {import("../../types/api").MarkReadRequest} body */
+  markRead: (body) => api("POST", "/notifications/read", body),
+};

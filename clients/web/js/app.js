@@ -4,7 +4,9 @@
 // Routes are URL hashes:
 //   #/                 live now          #/watch/{id}   watch a stream
 //   #/studio           your streams      #/studio/{id}  run one stream
+//   #/inbox            your notifications
 
+import { inbox, showUnread } from "./pages/inbox.js";
 import { liveNow } from "./pages/live.js";
 import { studioStream } from "./pages/studio-stream.js";
 import { studio } from "./pages/studio.js";
@@ -38,6 +40,8 @@ async function route() {
     a.classList.toggle("active", (parts[0] || "") === a.dataset.route);
   });
   if (needSession(main)) return;
+  if (parts[0] !== "inbox") showUnread();
+  if (parts[0] === "inbox") return inbox(view);
   if (parts[0] === "watch" && parts[1]) return watch(view, parts[1]);
   if (parts[0] === "studio" && parts[1]) return studioStream(view, parts[1]);
   if (parts[0] === "studio") return studio(view);

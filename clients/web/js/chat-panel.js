@@ -14,7 +14,21 @@ import { attempt, h, notice } from "./dom.js";
  */
 export function chatPanel(id, { onStatus, onCount, onRole } = {}) {
   const me = session().account;
-  const log = h("ol", { class: "chat-log", "data-testid": "chat-log", "aria-live": "polite" });
+  // the log region: named, polite (new lines are read out without moving focus), and focusable
+  // so a keyboard can scroll it; the lines are a list inside it
+  const lines = h("ol", { class: "chat-lines" });
+  const log = h(
+    "div",
+    {
+      class: "chat-log",
+      role: "log",
+      "aria-label": "Messages",
+      "aria-live": "polite",
+      tabindex: 0,
+      "data-testid": "chat-log",
+    },
+    lines,
+  );
   const state = h("div", { class: "chat-state", "data-testid": "chat-state" }, "Connecting…");
   const slow = h("div", { class: "slow", hidden: true });
   const input = h("input", {
@@ -40,13 +54,16 @@ export function chatPanel(id, { onStatus, onCount, onRole } = {}) {
 
   function line(m) {
     const actions = [];
+    const textId = `chat-${id}-${m.message_id}`;
     if (mod()) {
+      // every action names whom it acts on; delete is described by the message's text
       actions.push(
         h(
           "button",
           {
             class: "link",
-            title: "delete",
+            "aria-label": `Delete message from ${m.account_id}`,
+            "aria-describedby": textId,
             onclick: () => conn.command({ type: "chat.delete", message_id: m.message_id }),
           },
           "delete",
@@ -56,13 +73,21 @@ export function chatPanel(id, { onStatus, onCount, onRole } = {}) {
         actions.push(
           h(
             "button",
-            { class: "link", title: "ban", onclick: () => ban(m.account_id, null) },
+            {
+              class: "link",
+              "aria-label": `Ban ${m.account_id}`,
+              onclick: () => ban(m.account_id, null),
+            },
             "ban",
           ),
           h(
             "button",
-            { class: "link", title: "time out 5 minutes", onclick: () => ban(m.account_id, 300) },
-            "timeout",
+            {
+              class: "link",
+              "aria-label": `Time out ${m.account_id} for 5 minutes`,
+              onclick: () => ban(m.account_id, 300),
+            },
+            "time out",
           ),
         );
       }
@@ -72,7 +97,7 @@ export function chatPanel(id, { onStatus, onCount, onRole } = {}) {
       { class: "msg", dataset: { seq: m.seq, id: m.message_id } },
       h("b", {}, m.account_id),
       " ",
-      h("span", { class: "text" }, m.text),
+      h("span", { class: "text", id: textId }, m.text),
       actions.length ? h("span", { class: "mod" }, ...actions) : null,
     );
   }
@@ -85,11 +110,17 @@ export function chatPanel(id, { onStatus, onCount, onRole } = {}) {
     }
   }
 
+  /** Add a line; the log follows the newest line unless the person scrolled up to read. */
+  function show(item) {
+    const following = log.scrollHeight - log.scrollTop - log.clientHeight < 48;
+    lines.append(item);
+    while (lines.children.length > 300) lines.firstElementChild.remove();
+    if (following) log.scrollTop = log.scrollHeight;
+  }
+
   function append(m) {
-    if (log.querySelector(`[data-id="${CSS.escape(m.message_id)}"]`)) return;
-    log.append(line(m));
-    while (log.children.length > 300) log.firstElementChild.remove();
-    log.scrollTop = log.scrollHeight;
+    if (lines.querySelector(`[data-id="${CSS.escape(m.message_id)}"]`)) return;
+    show(line(m));
   }
 
   const conn = new ChatConnection(
@@ -100,9 +131,10 @@ export function chatPanel(id, { onStatus, onCount, onRole } = {}) {
         case "hello":
           role = frame.role;
           if (onRole) onRole(role);
-          if (frame.reset || !log.dataset.started) log.replaceChildren();
+          if (frame.reset || !log.dataset.started) lines.replaceChildren();
           log.dataset.started = "1";
           frame.messages.forEach(append);
+          log.scrollTop = log.scrollHeight;
           onCount && onCount(frame.viewer_count);
           ended = frame.status === "ended";
           onStatus && onStatus(frame.status);
@@ -113,18 +145,17 @@ export function chatPanel(id, { onStatus, onCount, onRole } = {}) {
           append(frame);
           break;
         case "chat.message_deleted":
-          log.querySelector(`[data-id="${CSS.escape(frame.message_id)}"]`)?.remove();
+          lines.querySelector(`[data-id="${CSS.escape(frame.message_id)}"]`)?.remove();
           break;
-        case "gift": {
-          const item = h(
-            "li",
-            { class: "gift-line", "data-testid": "gift-line" },
-            `★ ${frame.sender_id} sent ${frame.amount} × ${frame.gift_type}`,
+        case "gift":
+          show(
+            h(
+              "li",
+              { class: "gift-line", "data-testid": "gift-line" },
+              `★ ${frame.sender_id} sent ${frame.amount} × ${frame.gift_type}`,
+            ),
           );
-          log.append(item);
-          log.scrollTop = log.scrollHeight;
           break;
-        }
         case "viewer_count":
           onCount && onCount(frame.viewer_count);
           break;
@@ -194,8 +225,8 @@ export function chatPanel(id, { onStatus, onCount, onRole } = {}) {
   );
   const element = h(
     "aside",
-    { class: "chat", "data-testid": "chat" },
-    h("header", {}, h("h3", {}, "Chat"), state),
+    { class: "chat", "aria-labelledby": "chat-heading", "data-testid": "chat" },
+    h("header", {}, h("h2", { id: "chat-heading" }, "Chat"), state),
     slow,
     log,
     problem,

@@ -32,7 +32,7 @@ export function showError(err) {
     "div",
     { class: "error", role: "alert" },
     h("span", {}, text),
-    h("button", { class: "link", "aria-label": "dismiss", onclick: () => item.remove() }, "×"),
+    h("button", { class: "link", "aria-label": "Dismiss", onclick: () => item.remove() }, "×"),
   );
   box.append(item);
   setTimeout(() => item.remove(), 12000);

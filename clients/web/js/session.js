@@ -54,7 +54,7 @@ export function needSession(main) {
     h(
       "section",
       { class: "empty" },
-      h("h2", {}, "Sign in"),
+      h("h1", {}, "Sign in"),
       h(
         "p",
         {},

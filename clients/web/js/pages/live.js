@@ -10,7 +10,7 @@ export async function liveNow({ main, onLeave }) {
     h(
       "section",
       {},
-      h("h2", {}, "Live now"),
+      h("h1", {}, "Live now"),
       h("button", { class: "secondary", onclick: () => fill() }, "Refresh"),
       list,
     ),

@@ -28,6 +28,7 @@ export function moderationPanel(id) {
               "button",
               {
                 class: "link",
+                "aria-label": `Remove moderator ${x.account_id}`,
                 onclick: async () => {
                   if (
                     (await attempt(() => streams.removeModerator(id, x.account_id))) !== undefined
@@ -55,6 +56,7 @@ export function moderationPanel(id) {
               "button",
               {
                 class: "link",
+                "aria-label": `Unban ${x.account_id}`,
                 onclick: async () => {
                   if ((await attempt(() => streams.unban(id, x.account_id))) !== undefined)
                     refresh();

@@ -21,10 +21,12 @@ export async function studioStream({ main, onLeave }, id) {
     "button",
     {
       class: "secondary",
+      "aria-label": "Reveal stream key",
       onclick: () => {
         const shown = reveal.textContent === "Hide";
         keyField.textContent = shown ? "••••••••••••" : details.stream_key || "(not available)";
         reveal.textContent = shown ? "Reveal" : "Hide";
+        reveal.setAttribute("aria-label", `${reveal.textContent} stream key`);
       },
     },
     "Reveal",
@@ -33,6 +35,7 @@ export async function studioStream({ main, onLeave }, id) {
     "button",
     {
       class: "secondary",
+      "aria-label": "Copy stream key",
       onclick: () =>
         navigator.clipboard.writeText(details.stream_key || "").then(
           () => notice("Stream key copied"),
@@ -51,6 +54,7 @@ export async function studioStream({ main, onLeave }, id) {
     "button",
     {
       class: "danger secondary",
+      "aria-label": "Delete this stream",
       onclick: async () => {
         if (!confirm("Delete this stream for good?")) return;
         if ((await attempt(() => streams.remove(id))) !== undefined) location.hash = "#/studio";
@@ -90,7 +94,7 @@ export async function studioStream({ main, onLeave }, id) {
     streamPage(
       chat,
       video,
-      h("h2", {}, details.title, " ", status),
+      h("h1", {}, details.title, " ", status),
       h(
         "div",
         { class: "meta" },

@@ -36,7 +36,7 @@ export async function studio({ main }) {
     description,
     h("button", { type: "submit" }, "Create stream"),
   );
-  main.replaceChildren(h("section", {}, h("h2", {}, "Your streams"), form, list));
+  main.replaceChildren(h("section", {}, h("h1", {}, "Your streams"), form, list));
   const page = await attempt(() => streams.list({ owner: me, status: "all", limit: 50 }));
   if (!page) return;
   cards(list, page.items, "No streams yet: create one above.", (s) => [

@@ -59,7 +59,7 @@ export async function watch({ main, onLeave }, id) {
     streamPage(
       chat,
       video,
-      h("h2", {}, details.title, " ", status),
+      h("h1", {}, details.title, " ", status),
       h("div", { class: "meta" }, details.owner_id, " · ", count, " watching ", followButton),
       details.description ? h("p", {}, details.description) : null,
       giftBar(id),
@@ -70,8 +70,8 @@ export async function watch({ main, onLeave }, id) {
 function giftBar(id) {
   const bar = h(
     "div",
-    { class: "gifts", "data-testid": "gift-bar" },
-    h("span", {}, "Send a gift: "),
+    { class: "gifts", role: "group", "aria-labelledby": "gift-label", "data-testid": "gift-bar" },
+    h("span", { id: "gift-label" }, "Send a gift: "),
   );
   attempt(gifts.catalog).then((catalog) => {
     for (const item of catalog || []) {
