@@ -9,6 +9,7 @@ is written to ``test-artifacts/browser/axe-<page>.json`` for reading.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 BLOCKING = ("serious", "critical")
-CHATTERS = 8
-PER_CHATTER = 5  # the chat's burst per account: all accepted at once
+CHATTERS = 10
+PER_CHATTER = 4  # under the chat's burst of 5 per account: all accepted at once
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
@@ -156,6 +157,7 @@ def test_every_page_and_role_passes_axe_with_a_full_chat(
     for bare in ("delete", "ban", "timeout", "time out"):
         expect(studio.get_by_role("button", name=bare, exact=True)).to_have_count(0)
 
+    expect(viewer).to_have_title(f"{title} · livecast")
     assert_accessible(viewer, "watch-viewer")
     assert_accessible(moderator, "watch-moderator")
     expect(studio.get_by_test_id("moderators")).to_contain_text(mod)
@@ -169,7 +171,13 @@ def test_every_page_and_role_passes_axe_with_a_full_chat(
     viewer_inbox = signed_in(ann)
     viewer_inbox.goto(f"{stack.gateway}/app/#/inbox")
     expect(viewer_inbox.get_by_test_id("inbox")).to_contain_text(f"{host} is live")
+    expect(
+        viewer_inbox.get_by_role("link", name=re.compile(r"^Inbox, \d+ unread$"))
+    ).to_be_visible()
     assert_accessible(viewer_inbox, "inbox")
+    viewer_inbox.get_by_role("button", name="Mark all read").click()
+    expect(viewer_inbox.locator("li.note.unread")).to_have_count(0)
+    expect(viewer_inbox.get_by_role("link", name="Inbox", exact=True)).to_be_visible()
     studio.goto(f"{stack.gateway}/app/#/inbox")
     expect(studio.get_by_test_id("inbox").locator("li.note").first).to_be_visible()
     assert_accessible(studio, "inbox-streamer")
@@ -192,7 +200,7 @@ def test_the_chat_log_by_keyboard_and_screen_reader(
     for n in range(30):
         api(
             stack,
-            f"talker{n % 6}-{run}",
+            f"talker{n % 8}-{run}",
             "POST",
             f"/live/{stream_id}/chats",
             json={"message": f"line {n}"},

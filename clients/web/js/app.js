@@ -11,6 +11,7 @@ import { liveNow } from "./pages/live.js";
 import { studioStream } from "./pages/studio-stream.js";
 import { studio } from "./pages/studio.js";
 import { watch } from "./pages/watch.js";
+import { pageTitle } from "./dom.js";
 import { needSession, renderSession } from "./session.js";
 
 const main = document.getElementById("main");
@@ -31,6 +32,7 @@ function leave() {
 
 async function route() {
   leave();
+  pageTitle(""); // until the page names itself
   const parts = location.hash
     .replace(/^#\/?/, "")
     .split("/")

@@ -44,6 +44,11 @@ export function notice(text) {
   setTimeout(() => item.remove(), 4000);
 }
 
+/** Name the page in the browser's title bar and tab (what a screen reader announces first). */
+export function pageTitle(text) {
+  document.title = text ? `${text} · livecast` : "livecast";
+}
+
 /** Run an action, showing its error; returns its result or undefined. */
 export async function attempt(action) {
   try {

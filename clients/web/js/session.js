@@ -2,7 +2,7 @@
 // person in place of a page.
 
 import { session, signIn, signOut } from "./api.js";
-import { h, showError } from "./dom.js";
+import { h, pageTitle, showError } from "./dom.js";
 
 /** Draw the session bar; `onChange()` runs after signing in or out. */
 export function renderSession(onChange) {
@@ -50,6 +50,7 @@ export function renderSession(onChange) {
 /** Show the sign-in prompt in `main` when nobody is signed in; returns whether it did. */
 export function needSession(main) {
   if (session()) return false;
+  pageTitle("Sign in");
   main.replaceChildren(
     h(
       "section",

@@ -2,10 +2,11 @@
 // newest first; and the unread count beside the "Inbox" link of the navigation.
 
 import { notifications } from "../api.js";
-import { attempt, h } from "../dom.js";
+import { attempt, h, pageTitle } from "../dom.js";
 
 /** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view */
 export async function inbox({ main, onLeave }) {
+  pageTitle("Inbox");
   const list = h("ul", { class: "inbox", "data-testid": "inbox" });
   const markAll = h(
     "button",

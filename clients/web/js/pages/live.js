@@ -1,10 +1,11 @@
 // Page "Live now" (#/): the streams that are live, refreshed every 15 s.
 
 import { streams } from "../api.js";
-import { attempt, cards, h } from "../dom.js";
+import { attempt, cards, h, pageTitle } from "../dom.js";
 
 /** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view */
 export async function liveNow({ main, onLeave }) {
+  pageTitle("Live now");
   const list = h("ul", { class: "cards", "data-testid": "live-list" });
   main.replaceChildren(
     h(

@@ -3,7 +3,16 @@
 
 import { streams } from "../api.js";
 import { chatPanel } from "../chat-panel.js";
-import { attempt, h, notice, showError, statusBadge, streamPage, videoElement } from "../dom.js";
+import {
+  attempt,
+  h,
+  notice,
+  pageTitle,
+  showError,
+  statusBadge,
+  streamPage,
+  videoElement,
+} from "../dom.js";
 import { Player } from "../player.js";
 import { moderationPanel } from "./moderation.js";
 
@@ -14,6 +23,7 @@ export async function studioStream({ main, onLeave }, id) {
     main.replaceChildren(h("p", { class: "empty" }, "This stream is not available."));
     return;
   }
+  pageTitle(`Studio: ${details.title}`);
   const status = statusBadge(details.status);
   const count = h("span", { "data-testid": "viewer-count" }, String(details.viewer_count));
   const keyField = h("code", { "data-testid": "stream-key" }, "••••••••••••");

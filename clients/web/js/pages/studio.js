@@ -1,10 +1,11 @@
 // Page "Your streams" (#/studio): create a stream, list your own.
 
 import { session, streams } from "../api.js";
-import { attempt, cards, h } from "../dom.js";
+import { attempt, cards, h, pageTitle } from "../dom.js";
 
 /** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view */
 export async function studio({ main }) {
+  pageTitle("Your streams");
   const me = session().account;
   const title = h("input", {
     name: "title",

@@ -2,7 +2,16 @@
 
 import { follows, gifts, streams } from "../api.js";
 import { chatPanel } from "../chat-panel.js";
-import { attempt, h, notice, showError, statusBadge, streamPage, videoElement } from "../dom.js";
+import {
+  attempt,
+  h,
+  notice,
+  pageTitle,
+  showError,
+  statusBadge,
+  streamPage,
+  videoElement,
+} from "../dom.js";
 import { Player } from "../player.js";
 
 /** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view @param {string} id */
@@ -16,6 +25,7 @@ export async function watch({ main, onLeave }, id) {
     main.replaceChildren(h("p", { class: "empty" }, "This stream is not available."));
     return;
   }
+  pageTitle(details.title);
   const status = statusBadge(details.status);
   const count = h(
     "span",
