@@ -19,6 +19,7 @@ from pymongo.errors import BulkWriteError
 __all__ = [
     "BatchInserter",
     "Doc",
+    "FieldDefault",
     "IndexSpec",
     "ensure_indexes",
     "from_ms",
@@ -64,6 +65,18 @@ class IndexSpec:
         return opts
 
 
+@dataclass(frozen=True, slots=True)
+class FieldDefault:
+    """A field every document of ``collection`` must carry, because a conditional write compares
+    it (see :func:`servicekit.writes.write_if_newer`): documents stored before the field was
+    declared get ``value``. Declared beside the indexes and applied by :func:`ensure_indexes`.
+    """
+
+    collection: str
+    field: str
+    value: Any
+
+
 def make_mongo_client(url: str, *, app_name: str, timeout_ms: int = 5000) -> AsyncMongoClient[Doc]:
     """A client with bounded timeouts, so an unreachable server fails fast instead of hanging.
 
@@ -80,9 +93,16 @@ def make_mongo_client(url: str, *, app_name: str, timeout_ms: int = 5000) -> Asy
     )
 
 
-async def ensure_indexes(db: AsyncDatabase[Doc], specs: Sequence[IndexSpec]) -> None:
-    """Create every declared index (idempotent: an existing identical index is kept)."""
+async def ensure_indexes(db: AsyncDatabase[Doc], specs: Sequence[IndexSpec | FieldDefault]) -> None:
+    """Create every declared index (idempotent: an existing identical index is kept), and give
+    each :class:`FieldDefault`'s field to the documents that lack it (one ``update_many`` whose
+    filter is that field's ``$exists: false`` alone)."""
     for spec in specs:
+        if isinstance(spec, FieldDefault):
+            await db[spec.collection].update_many(
+                {spec.field: {"$exists": False}}, {"$set": {spec.field: spec.value}}
+            )
+            continue
         keys = [(name, direction or ASCENDING) for name, direction in spec.keys]
         await db[spec.collection].create_index(keys, **spec.options())
 

@@ -29,7 +29,7 @@ from servicekit.consumer import EventDispatcher, attach_consumer
 from servicekit.health import Readiness, broker_check, mongo_check
 from servicekit.idempotency import COLLECTION as PROCESSED
 from servicekit.idempotency import MongoProcessedEvents, processed_events_indexes
-from servicekit.mongo import Doc, IndexSpec, ensure_indexes, make_mongo_client
+from servicekit.mongo import Doc, FieldDefault, IndexSpec, ensure_indexes, make_mongo_client
 from servicekit.outbox import OutboxRelay, outbox_indexes
 from servicekit.settings import ServiceSettings
 
@@ -98,7 +98,7 @@ def _retrying(timeout_s: float) -> AsyncRetrying:
 async def open_infra(
     settings: ServiceSettings,
     *,
-    indexes: Sequence[IndexSpec] = (),
+    indexes: Sequence[IndexSpec | FieldDefault] = (),
     outbox_collections: Sequence[str] = (),
     consumers: Sequence[ConsumerSpec] = (),
     instance_id: str | None = None,
@@ -112,7 +112,7 @@ async def open_infra(
     names = Names(settings.namespace)
     mongo = make_mongo_client(settings.mongodb_url, app_name=settings.service_name)
     db = mongo[settings.database_name]
-    all_indexes = [
+    all_indexes: list[IndexSpec | FieldDefault] = [
         *indexes,
         *processed_events_indexes(settings.processed_events_ttl_s),
         *outbox_indexes(outbox_collections),

@@ -24,8 +24,9 @@ from pymongo.errors import DuplicateKeyError
 from chat_gateway.domain.room import Ban, RoomState
 from contracts import Envelope, Event
 from contracts.common import StreamStatus
-from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
+from servicekit.mongo import Doc, FieldDefault, IndexSpec, from_ms, to_ms
 from servicekit.outbox import stage_insert, stage_update
+from servicekit.writes import write_if_newer
 
 MESSAGES, SEQ, VIEW, MODS, BANS = (
     "chat_messages",
@@ -36,7 +37,12 @@ MESSAGES, SEQ, VIEW, MODS, BANS = (
 )
 SLOW, GIFTS, CONNECTIONS = "chat_slow_gate", "gifts", "chat_connections"
 
-INDEXES = [
+#: Every stream view is created with each clock its conditional writes compare (``rank`` -1: no
+#: status seen yet; times 0: never set), so no filter has to accept a missing field.
+VIEW_CREATED_WITH = {"rank": -1, "slow_at_ms": 0, "viewer_as_of_ms": 0}
+
+INDEXES: list[IndexSpec | FieldDefault] = [
+    *(FieldDefault(VIEW, name, value) for name, value in VIEW_CREATED_WITH.items()),
     IndexSpec(MESSAGES, [("stream_id", 1), ("seq", 1)], unique=True),
     IndexSpec(MESSAGES, [("stream_id", 1), ("account_id", 1), ("client_msg_id", 1)], unique=True),
     IndexSpec(MODS, [("stream_id", 1)]),
@@ -198,9 +204,9 @@ class ChatProjection:
             state.owner_id = view.get("owner_id")
             state.status = StreamStatus(view.get("status", "idle"))
             state.slow_mode_s = int(view.get("slow_mode_s") or 0)
-            state.slow_mode_at = from_ms(view.get("slow_at_ms"))
+            state.slow_mode_at = from_ms(view.get("slow_at_ms") or None)
             state.viewer_count = int(view.get("viewer_count") or 0)
-            state.viewer_as_of = from_ms(view.get("viewer_as_of_ms"))
+            state.viewer_as_of = from_ms(view.get("viewer_as_of_ms") or None)
         async for d in self._mods.find({"stream_id": stream_id}):
             state.moderators[d["account_id"]] = (bool(d["is_moderator"]), from_ms(d["at_ms"]))
         async for d in self._bans.find({"stream_id": stream_id}):
@@ -212,51 +218,32 @@ class ChatProjection:
             )
         return state
 
-    async def _lww(
-        self,
-        collection: Any,
-        key: str,
-        field: str,
-        at_ms: int,
-        values: Doc,
-        envelopes: Sequence[Envelope[Event]] = (),
-    ) -> bool:
-        try:
-            result = await collection.update_one(
-                {"_id": key, "$or": [{field: {"$lt": at_ms}}, {field: {"$exists": False}}]},
-                stage_update({"$set": {**values, field: at_ms}}, envelopes),
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False
-        return bool(result.modified_count or result.upserted_id is not None)
-
     async def describe(self, stream_id: str, owner_id: str) -> None:
         await self._view.update_one(
             {"_id": stream_id},
-            {"$set": {"owner_id": owner_id}, "$setOnInsert": {"status": "idle", "rank": 0}},
+            {
+                "$set": {"owner_id": owner_id},
+                "$setOnInsert": {**VIEW_CREATED_WITH, "status": "idle", "rank": 0},
+            },
             upsert=True,
         )
 
     async def advance(self, stream_id: str, status: StreamStatus) -> bool:
-        try:
-            result = await self._view.update_one(
-                {
-                    "_id": stream_id,
-                    "$or": [{"rank": {"$lt": status.rank}}, {"rank": {"$exists": False}}],
-                },
-                {"$set": {"rank": status.rank, "status": status.value}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False
-        return bool(result.modified_count or result.upserted_id is not None)
+        return await write_if_newer(
+            self._view,
+            stream_id,
+            clock="rank",
+            stamp=status.rank,
+            values={"status": status.value},
+            created_with=VIEW_CREATED_WITH,
+        )
 
     async def set_moderator(
         self, stream_id: str, account_id: str, is_moderator: bool, at: datetime
     ) -> bool:
         values = {"stream_id": stream_id, "account_id": account_id, "is_moderator": is_moderator}
-        return await self._lww(self._mods, _key(stream_id, account_id), "at_ms", to_ms(at), values)
+        key = _key(stream_id, account_id)
+        return await write_if_newer(self._mods, key, clock="at_ms", stamp=to_ms(at), values=values)
 
     async def set_ban(self, stream_id: str, account_id: str, ban: Ban) -> bool:
         values = {
@@ -266,8 +253,9 @@ class ChatProjection:
             "expires_ms": to_ms(ban.expires_at),
             "reason": ban.reason,
         }
-        return await self._lww(
-            self._bans, _key(stream_id, account_id), "at_ms", to_ms(ban.at), values
+        key = _key(stream_id, account_id)
+        return await write_if_newer(
+            self._bans, key, clock="at_ms", stamp=to_ms(ban.at), values=values
         )
 
     async def set_slow_mode(
@@ -277,13 +265,24 @@ class ChatProjection:
         at: datetime,
         envelopes: Sequence[Envelope[Event]] = (),
     ) -> bool:
-        return await self._lww(
-            self._view, stream_id, "slow_at_ms", to_ms(at), {"slow_mode_s": interval_s}, envelopes
+        return await write_if_newer(
+            self._view,
+            stream_id,
+            clock="slow_at_ms",
+            stamp=to_ms(at),
+            values={"slow_mode_s": interval_s},
+            created_with=VIEW_CREATED_WITH,
+            envelopes=envelopes,
         )
 
     async def set_viewer_count(self, stream_id: str, count: int, as_of: datetime) -> bool:
-        return await self._lww(
-            self._view, stream_id, "viewer_as_of_ms", to_ms(as_of), {"viewer_count": count}
+        return await write_if_newer(
+            self._view,
+            stream_id,
+            clock="viewer_as_of_ms",
+            stamp=to_ms(as_of),
+            values={"viewer_count": count},
+            created_with=VIEW_CREATED_WITH,
         )
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from contracts import Envelope, Event
 from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
 from servicekit.outbox import stage_insert
+from servicekit.writes import write_if_newer
 from stream_svc.domain.model import Ban, ModerationAction, Moderator
 
 MODERATORS = "stream_moderators"
@@ -81,19 +82,13 @@ class MongoModeration:
             async for d in cursor
         ]
 
-    async def _last_write_wins(self, collection: Any, key: str, at: datetime, values: Doc) -> bool:
+    async def _last_write_wins(
+        self, collection: AsyncCollection[Doc], key: str, at: datetime, values: Doc
+    ) -> bool:
         """Set ``values`` unless a newer action already wrote this key; ``True`` if applied.
-        Times are epoch ms (written by updates, see ``to_ms``)."""
-        at_ms = to_ms(at)
-        try:
-            result = await collection.update_one(
-                {"_id": key, "$or": [{"at_ms": {"$lt": at_ms}}, {"at_ms": {"$exists": False}}]},
-                {"$set": {**values, "at_ms": at_ms}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False  # the document exists with a newer (or equal) action
-        return bool(result.modified_count or result.upserted_id is not None)
+        Times are epoch ms (written by updates, see ``to_ms``); every document is created by
+        this write, so it always has ``at_ms`` (see ``servicekit.writes``)."""
+        return await write_if_newer(collection, key, clock="at_ms", stamp=to_ms(at), values=values)
 
     async def set_moderator(
         self, stream_id: str, account_id: str, *, is_moderator: bool, by: str, at: datetime

@@ -17,7 +17,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts.common import StreamStatus
-from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
+from servicekit.mongo import Doc, FieldDefault, IndexSpec, from_ms, to_ms
+from servicekit.writes import write_if_newer
 from viewer_svc.domain.model import BanView, StreamView
 
 VIEWERS = "viewers"
@@ -25,7 +26,8 @@ COUNTS = "viewer_counts"
 VIEWS = "viewer_stream_view"
 BANS = "viewer_bans"
 
-INDEXES = [
+INDEXES: list[IndexSpec | FieldDefault] = [
+    FieldDefault(COUNTS, "next_ms", 0),
     IndexSpec(VIEWERS, [("stream_id", 1)]),
     IndexSpec(VIEWERS, [("last_seen_ms", 1)]),
     IndexSpec(COUNTS, [("changed", 1), ("next_ms", 1)]),
@@ -99,22 +101,28 @@ class MongoCounts:
         self._col = db[COUNTS]
 
     async def mark_changed(self, stream_id: str) -> None:
-        await self._col.update_one({"_id": stream_id}, {"$set": {"changed": True}}, upsert=True)
+        await self._col.update_one(
+            {"_id": stream_id},
+            {"$set": {"changed": True}, "$setOnInsert": {"next_ms": 0}},
+            upsert=True,
+        )
 
     async def mark_changed_many(self, stream_ids: set[str]) -> None:
         await self._col.bulk_write(
             [
-                UpdateOne({"_id": s}, {"$set": {"changed": True}}, upsert=True)
+                UpdateOne(
+                    {"_id": s},
+                    {"$set": {"changed": True}, "$setOnInsert": {"next_ms": 0}},
+                    upsert=True,
+                )
                 for s in sorted(stream_ids)
             ],
             ordered=False,
         )
 
     async def claim_due(self, now: datetime, interval_s: float, limit: int) -> list[str]:
-        due: dict[str, Any] = {
-            "changed": True,
-            "$or": [{"next_ms": {"$lte": to_ms(now)}}, {"next_ms": {"$exists": False}}],
-        }
+        # every document is created with next_ms (0: publish at once), so no $or/$exists here
+        due: dict[str, Any] = {"changed": True, "next_ms": {"$lte": to_ms(now)}}
         candidates = [d["_id"] async for d in self._col.find(due, {"_id": 1}).limit(limit)]
         claimed = []
         next_ms = to_ms(now + timedelta(seconds=interval_s))
@@ -127,10 +135,11 @@ class MongoCounts:
         return claimed
 
     async def published(self, stream_id: str, count: int) -> int:
+        # no upsert: the stream was just claimed, so its document exists (an upsert here would
+        # create one without next_ms, and the stand-in drops $setOnInsert in find_one_and_update)
         doc = await self._col.find_one_and_update(
             {"_id": stream_id},
             {"$max": {"peak": count}, "$set": {"count": count}},
-            upsert=True,
             return_document=ReturnDocument.AFTER,
         )
         return int(doc["peak"]) if doc else count
@@ -145,18 +154,10 @@ class MongoProjection:
         self._bans = db[BANS]
 
     async def advance(self, stream_id: str, status: StreamStatus) -> bool:
-        try:
-            result = await self._views.update_one(
-                {
-                    "_id": stream_id,
-                    "$or": [{"rank": {"$lt": status.rank}}, {"rank": {"$exists": False}}],
-                },
-                {"$set": {"rank": status.rank, "status": status.value}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False  # already at this status or further
-        return bool(result.modified_count or result.upserted_id is not None)
+        """Move the view forward to ``status``; ``False`` if it is already there or further."""
+        return await write_if_newer(
+            self._views, stream_id, clock="rank", stamp=status.rank, values={"status": status.value}
+        )
 
     async def describe(self, stream_id: str, owner_id: str, playback_url: str | None) -> None:
         await self._views.update_one(
@@ -188,27 +189,14 @@ class MongoProjection:
         at: datetime,
         expires_at: datetime | None,
     ) -> bool:
-        at_ms = to_ms(at)
-        try:
-            result = await self._bans.update_one(
-                {
-                    "_id": _key(stream_id, account_id),
-                    "$or": [{"at_ms": {"$lt": at_ms}}, {"at_ms": {"$exists": False}}],
-                },
-                {
-                    "$set": {
-                        "banned": banned,
-                        "at_ms": at_ms,
-                        "expires_ms": to_ms(expires_at),
-                        "stream_id": stream_id,
-                        "account_id": account_id,
-                    }
-                },
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False
-        return bool(result.modified_count or result.upserted_id is not None)
+        values = {
+            "banned": banned,
+            "expires_ms": to_ms(expires_at),
+            "stream_id": stream_id,
+            "account_id": account_id,
+        }
+        key = _key(stream_id, account_id)
+        return await write_if_newer(self._bans, key, clock="at_ms", stamp=to_ms(at), values=values)
 
     async def bans(self, stream_id: str) -> dict[str, BanView]:
         """Every account banned (now or until a time) from the stream."""
