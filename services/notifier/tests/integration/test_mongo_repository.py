@@ -1,0 +1,126 @@
+"""notifier's MongoDB repositories with 20 accounts and streams present: inbox, follows and
+go-live campaigns (claims and cursors) touch exactly the documents of their account/stream."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from pymongo.asynchronous.database import AsyncDatabase
+
+from notifier.adapters.mongo import (
+    CAMPAIGNS,
+    FOLLOWS,
+    INDEXES,
+    NOTIFICATIONS,
+    STREAMS,
+    MongoCampaigns,
+    MongoFollows,
+    MongoInbox,
+)
+from notifier.domain.model import Notification
+from servicekit.mongo import ensure_indexes
+from testkit.neighbours import snapshot, touched
+
+pytestmark = pytest.mark.integration
+
+IDS = [f"{i:02d}" for i in range(20)]
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+LEASE_S = 30.0
+
+
+def note(account: str, n: int) -> Notification:
+    return Notification(f"n-{account}-{n}", account, "stream_live", "t", "b", T0)
+
+
+class Repos:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.db = db
+        self.inbox = MongoInbox(db)
+        self.follows = MongoFollows(db)
+        self.campaigns = MongoCampaigns(db)
+
+
+@pytest_asyncio.fixture
+async def repos(mongo_db: AsyncDatabase[dict[str, Any]]) -> Repos:
+    """Accounts a00..a19 each with two notifications (one read) and a follow of the next one;
+    streams s00..s19: a campaign for even ones (ready for those whose owner is known), the
+    owner known for every third."""
+    await ensure_indexes(mongo_db, INDEXES)
+    r = Repos(mongo_db)
+    for i, n in enumerate(IDS):
+        account, stream = f"a{n}", f"s{n}"
+        assert await r.inbox.deliver([note(account, 1), note(account, 2)]) == 2
+        await r.inbox.mark_read(account, [f"n-{account}-1"])
+        await r.follows.follow(account, f"a{IDS[(i + 1) % 20]}", T0)
+        if i % 3 == 0:
+            await r.campaigns.describe(stream, f"owner-{n}", f"title {n}")
+        if i % 2 == 0:
+            await r.campaigns.trigger(stream, T0)
+    return r
+
+
+Write = Callable[[Repos], Awaitable[Any]]
+
+WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
+    "delivered": (lambda r: r.inbox.deliver([note("a07", 3)]), 1, {(NOTIFICATIONS, "n-a07-3")}),
+    "delivered again": (lambda r: r.inbox.deliver([note("a07", 2)]), 0, set()),
+    "read one": (
+        lambda r: r.inbox.mark_read("a07", ["n-a07-2", "n-a08-2"]),
+        1,
+        {(NOTIFICATIONS, "n-a07-2")},
+    ),
+    "read all": (lambda r: r.inbox.mark_read("a07", None), 1, {(NOTIFICATIONS, "n-a07-2")}),
+    "follow": (
+        lambda r: r.follows.follow("a07", "a01", T0),
+        True,
+        {(FOLLOWS, "a07\x1fa01")},
+    ),
+    "follow twice": (lambda r: r.follows.follow("a07", "a08", T0), False, set()),
+    "unfollow": (lambda r: r.follows.unfollow("a07", "a08"), True, {(FOLLOWS, "a07\x1fa08")}),
+    "went live": (lambda r: r.campaigns.trigger("s07", T0), True, {(CAMPAIGNS, "s07")}),
+    "went live again": (lambda r: r.campaigns.trigger("s08", T0), False, set()),
+    "owner learnt": (
+        lambda r: r.campaigns.describe("s08", "o", "t"),
+        None,
+        {(STREAMS, "s08"), (CAMPAIGNS, "s08")},
+    ),
+    "cursor advanced": (
+        lambda r: r.campaigns.advance("s06", "a05", 5, T0, LEASE_S),
+        None,
+        {(CAMPAIGNS, "s06")},
+    ),
+    "finished": (lambda r: r.campaigns.finish("s06"), None, {(CAMPAIGNS, "s06")}),
+}
+
+
+@pytest.mark.parametrize("name", list(WRITES))
+async def test_a_write_leaves_every_other_account_and_stream_untouched(
+    repos: Repos, name: str
+) -> None:
+    write, returned, allowed = WRITES[name]
+    before = await snapshot(repos.db)
+    assert await write(repos) == returned
+    assert touched(before, await snapshot(repos.db)) == allowed
+
+
+async def test_claims_take_each_ready_campaign_once(repos: Repos) -> None:
+    ready = sorted(f"s{n}" for i, n in enumerate(IDS) if i % 6 == 0)
+    claimed = []
+    before = await snapshot(repos.db)
+    while (doc := await repos.campaigns.claim(T0, LEASE_S)) is not None:
+        claimed.append(doc["_id"])
+    assert sorted(claimed) == ready
+    assert touched(before, await snapshot(repos.db)) == {(CAMPAIGNS, s) for s in ready}
+    later = T0 + timedelta(seconds=LEASE_S + 1)
+    assert (await repos.campaigns.claim(later, LEASE_S) or {}).get("_id") in ready
+
+
+async def test_inbox_counts_per_account(repos: Repos) -> None:
+    await repos.inbox.mark_read("a07", None)
+    assert [await repos.inbox.unread_count(f"a{n}") for n in IDS] == [
+        0 if n == "07" else 1 for n in IDS
+    ]
