@@ -225,37 +225,87 @@ def ensure_mongodb() -> tuple[str, str]:
     if port is None:
         MONGO_DIR.mkdir(parents=True, exist_ok=True)
         (MONGO_DIR / "data").mkdir(exist_ok=True)
-        port = free_port(27117)
         binary = standin_binary()
-        say(f"mongodb: starting the nx-27017 stand-in on 127.0.0.1:{port}")
-        log = open(MONGO_DIR / "nx.log", "ab")  # noqa: SIM115 (handed to the child)
-        proc = subprocess.Popen(
-            [
-                str(binary),
-                "--data-dir",
-                str(MONGO_DIR / "data"),
-                "--host",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "--log-file",
-                str(MONGO_DIR / "nx.log"),
-                "--pid-file",
-                str(MONGO_DIR / "nx.daemon.pid"),
-            ],
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=MONGO_DIR,
-        )
-        (MONGO_DIR / "nx.pid").write_text(str(proc.pid))
-        (MONGO_DIR / "port").write_text(str(port))
-        if not wait_port("127.0.0.1", port, 30):
-            fail(f"nx-27017 did not listen on {port} within 30 s (see {MONGO_DIR / 'nx.log'})")
+        for attempt in range(5):
+            # Another checkout starting its own stand-in at the same moment may take the port we
+            # found free: only a server that this process started listening counts.
+            port = free_port(27117 + 7 * attempt)
+            if start_standin(binary, port):
+                break
+            say(f"mongodb: port {port} was taken meanwhile (another checkout?); trying another")
+        else:
+            fail(f"nx-27017 did not come up after 5 ports (see {MONGO_DIR / 'nx.log'})")
     else:
         say(f"mongodb: nx-27017 stand-in already running on 127.0.0.1:{port}")
     return f"mongodb://127.0.0.1:{port}/?directConnection=true", STANDIN
+
+
+def start_standin(binary: Path, port: int) -> bool:
+    """Start the stand-in on ``port``; True once it (not another process) listens there."""
+    say(f"mongodb: starting the nx-27017 stand-in on 127.0.0.1:{port}")
+    log = open(MONGO_DIR / "nx.log", "ab")  # noqa: SIM115 (handed to the child)
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "--data-dir",
+            str(MONGO_DIR / "data"),
+            "--host",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--log-file",
+            str(MONGO_DIR / "nx.log"),
+            "--pid-file",
+            str(MONGO_DIR / "nx.daemon.pid"),
+        ],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=MONGO_DIR,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False  # it could not bind (or died): the port is somebody else's
+        if listens(proc.pid, port):
+            (MONGO_DIR / "nx.pid").write_text(str(proc.pid))
+            (MONGO_DIR / "port").write_text(str(port))
+            return True
+        time.sleep(0.25)
+    proc.terminate()
+    fail(f"nx-27017 did not listen on {port} within 30 s (see {MONGO_DIR / 'nx.log'})")
+    raise AssertionError
+
+
+def listens(pid: int, port: int) -> bool:
+    """True when process ``pid`` holds a socket listening on TCP ``port`` (Linux ``/proc``;
+    elsewhere, an open port is taken as the answer)."""
+    proc_net = Path("/proc/net/tcp")
+    if not proc_net.exists():
+        return port_open("127.0.0.1", port)
+    inodes = set()
+    for table in (proc_net, Path("/proc/net/tcp6")):
+        try:
+            rows = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            return True
+    return False
 
 
 def stop_standin() -> None:
