@@ -2,13 +2,66 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, TypeGuard, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-#: An account id: the JWT ``sub``. Opaque to us.
-AccountId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+#: The characters an account id may use: ASCII letters and digits and ``. _ - | @ : + =``.
+#: Enough for what identity providers issue as ``sub``: Auth0 (``auth0|5f7c...``,
+#: ``google-oauth2|1043...``, ``samlp|acme|jo@acme.com``), Google and GitHub numeric ids, UUIDs
+#: (Cognito, Keycloak), Firebase uids, Entra pairwise subs (base64url), Apple
+#: (``001234.9f8e....0123``), e-mail addresses as ids, Bluesky DIDs (``did:plc:abc``). No
+#: spaces, controls, ``/``, ``%`` or other characters that change meaning in a URL path, a log
+#: line or a compound key; not made of dots only (``.``/``..`` are path segments).
+ACCOUNT_ID_CHARS = "A-Za-z0-9._@|:+=-"
+#: Longest account id (characters). Auth0 and Entra subs stay far below it.
+ACCOUNT_ID_MAX = 128
+_NOT_DOT = ACCOUNT_ID_CHARS.replace(".", "")
+#: ``ACCOUNT_ID_CHARS`` with at least one character that is not a dot.
+ACCOUNT_ID_PATTERN = f"^[{ACCOUNT_ID_CHARS}]*[{_NOT_DOT}][{ACCOUNT_ID_CHARS}]*$"
+_ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
+
+#: An account id: the JWT ``sub``, and every account id in a path or a body. Opaque to us
+#: beyond :data:`ACCOUNT_ID_PATTERN` and :data:`ACCOUNT_ID_MAX` (refused: 401 for a token's
+#: ``sub``, 422 in a request).
+AccountId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=ACCOUNT_ID_MAX, pattern=ACCOUNT_ID_PATTERN),
+]
+
+
+def is_account_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a well-formed account id (see :data:`AccountId`)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= ACCOUNT_ID_MAX
+        and _ACCOUNT_ID.fullmatch(value) is not None
+    )
+
+
+def compound_key(*parts: str, sep: str = "\x1f") -> str:
+    """One string key for a tuple of ids (``(stream_id, account_id)``, ``(follower, followee)``)
+    such that distinct tuples never give the same key, whatever the parts contain.
+
+    Parts are joined with ``sep`` (default ``\\x1f``); inside a part, ``%`` and ``sep`` are
+    percent-encoded (``%25``, ``%1F``), so a ``sep`` in the key is always a separator. Parts
+    that contain neither (every valid :data:`AccountId` with the default ``sep``) appear
+    unchanged, so keys written before this rule keep their meaning.
+
+    Raises:
+        ValueError: no parts, or ``sep`` is not one ASCII character other than ``%``, a letter
+            or a digit.
+    """
+    if not parts:
+        raise ValueError("a compound key needs at least one part")
+    if len(sep) != 1 or not sep.isascii() or sep.isalnum() or sep == "%":
+        raise ValueError(f"unusable separator {sep!r}")
+    escaped = f"%{ord(sep):02X}"
+    return sep.join(p.replace("%", "%25").replace(sep, escaped) for p in parts)
+
+
 #: Our stream id (also the Mux live stream's ``passthrough``).
 StreamId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 

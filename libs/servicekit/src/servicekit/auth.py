@@ -1,4 +1,5 @@
-"""JWT bearer authentication: the account id is the token's ``sub``.
+"""JWT bearer authentication: the account id is the token's ``sub``, which must be an
+account id as :data:`contracts.common.AccountId` defines it (else 401).
 
 HS256 with a shared secret (``AUTH_JWT_SECRET``) for local use, RS256 (and ES256) with keys from
 a JWKS URL (``AUTH_JWKS_URL``) for a real identity provider. ``exp`` is required; ``aud`` and
@@ -17,12 +18,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from contracts.common import ACCOUNT_ID_MAX, ACCOUNT_ID_PATTERN, is_account_id
 from servicekit.errors import ApiError
 
 __all__ = [
+    "AccountIdPath",
     "AuthError",
     "CurrentAccount",
     "JwtVerifier",
@@ -113,8 +116,8 @@ class JwtVerifier:
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from None
         sub = claims.get("sub")
-        if not isinstance(sub, str) or not sub or len(sub) > 128:
-            raise AuthError("token has no usable 'sub'")
+        if not is_account_id(sub):
+            raise AuthError("token 'sub' is not a usable account id (contracts.common.AccountId)")
         return Principal(account_id=sub, claims=claims)
 
     async def verify_async(self, token: str) -> Principal:
@@ -167,6 +170,12 @@ async def require_account(principal: Annotated[Principal, Depends(require_princi
 
 #: Route parameter alias: ``async def route(account: CurrentAccount)``.
 CurrentAccount = Annotated[str, Depends(require_account)]
+
+#: An account id in a route path (``/users/{account_id}/follow``): the same rule as
+#: :data:`contracts.common.AccountId` (a token's ``sub``); anything else is 422.
+AccountIdPath = Annotated[
+    str, Path(min_length=1, max_length=ACCOUNT_ID_MAX, pattern=ACCOUNT_ID_PATTERN)
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from servicekit.auth import CurrentAccount, JwtVerifier, mint_token
+from servicekit.auth import AccountIdPath, CurrentAccount, JwtVerifier, mint_token
 from servicekit.health import Readiness
 from servicekit.http import create_service_app
 
@@ -37,6 +37,10 @@ def make_app(verifier: JwtVerifier, ready: bool = True) -> FastAPI:
     @app.get("/whoami")
     async def whoami(account: CurrentAccount) -> dict[str, str]:
         return {"account": account}
+
+    @app.get("/users/{account_id}")
+    async def user(account_id: AccountIdPath) -> dict[str, str]:
+        return {"account": account_id}
 
     @app.post("/echo")
     async def echo(body: Body) -> dict[str, str]:
@@ -82,6 +86,31 @@ class TestBearerAuth:
         assert r.json()["error"] == "unauthorized"
         assert reason in r.json()["message"]
         assert r.headers["www-authenticate"].startswith("Bearer")
+
+    @pytest.mark.parametrize("sub", ["a\x1fb", "", "with space", "x/y", "..", "a" * 129, 42])
+    async def test_a_sub_that_is_no_account_id_is_401(self, sub: object) -> None:
+        token = jwt.encode({"sub": sub, "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
+        async with client(make_app(JwtVerifier(secret=SECRET))) as c:
+            r = await c.get("/whoami", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401
+        assert r.json()["error"] == "unauthorized"
+
+    async def test_an_identity_providers_sub_is_accepted(self) -> None:
+        sub = "google-oauth2|104352635298437513125"
+        async with client(make_app(JwtVerifier(secret=SECRET))) as c:
+            r = await c.get(
+                "/whoami", headers={"Authorization": f"Bearer {mint_token(SECRET, sub)}"}
+            )
+        assert r.json() == {"account": sub}
+
+    @pytest.mark.parametrize("path", ["a%1Fb", "with%20space", "per%25cent", "..x%00"])
+    async def test_an_account_id_in_a_path_is_checked_422(self, path: str) -> None:
+        async with client(make_app(JwtVerifier(secret=SECRET))) as c:
+            r = await c.get(f"/users/{path}")
+            ok = await c.get("/users/auth0|abc")
+        assert r.status_code == 422
+        assert r.json()["error"] == "validation_error"
+        assert ok.json() == {"account": "auth0|abc"}
 
     async def test_audience_is_checked_when_configured(self) -> None:
         verifier = JwtVerifier(secret=SECRET, audience="livecast")

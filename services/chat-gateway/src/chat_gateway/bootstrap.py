@@ -23,7 +23,6 @@ from chat_gateway.adapters.mongo import (
     ConnectionRegistry,
     GiftLedger,
 )
-from chat_gateway.domain.limits import Limiter
 from chat_gateway.domain.room import RoomState
 from chat_gateway.entrypoints import http, ws
 from chat_gateway.entrypoints.consumers import fanout_dispatcher, projection_dispatcher
@@ -34,6 +33,7 @@ from chat_gateway.settings import Settings
 from contracts import make_envelope
 from contracts.viewer import PresenceEntry, PresenceHeartbeat
 from servicekit.auth import JwtVerifier
+from servicekit.ratelimit import Limiter
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
 
 log = logging.getLogger(__name__)

@@ -20,14 +20,15 @@ from chat_gateway.adapters.mongo import (
     DuplicateMessage,
     GiftLedger,
 )
-from chat_gateway.domain.limits import Limiter
 from chat_gateway.domain.room import RoomState
 from chat_gateway.protocol import clean_text
 from contracts import make_envelope
 from contracts.chat import ChatMessageDeleted, ChatMessagePosted, ChatSlowModeChanged, GiftSent
+from contracts.common import compound_key
 from contracts.ws import ChatMessageFrame
 from servicekit.broker import EventPublisher
 from servicekit.logs import correlation_id
+from servicekit.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
 PRODUCER = "chat-gateway"
@@ -290,7 +291,7 @@ class ChatService:
             "total_price": price * amount,
             "sent_at": now,
         }
-        key = f"{sender_id}\x1f{idempotency_key}" if idempotency_key else gift_id
+        key = compound_key(sender_id, idempotency_key) if idempotency_key else gift_id
         event = GiftSent(**gift)
         stored, charged = await self.ledger.charge(
             key, gift, make_envelope(event, producer=PRODUCER, correlation_id=correlation_id())

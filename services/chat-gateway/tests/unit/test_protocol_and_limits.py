@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from chat_gateway.domain.limits import AbuseCounter, TokenBucket
 from chat_gateway.protocol import ProtocolError, clean_text, decode
 from contracts.ws import ChatSend, Ping
+from servicekit.ratelimit import AbuseCounter, TokenBucket
 
 
 class Clock:

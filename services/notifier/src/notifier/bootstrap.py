@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from notifier.adapters.mongo import INDEXES, NOTIFICATIONS, MongoCampaigns, MongoFollows, MongoInbox
-from notifier.deps import Deps
+from notifier.deps import Deps, follow_limiter
 from notifier.entrypoints.consumers import build_dispatcher
 from notifier.handlers import fan_out_one
 from notifier.settings import Settings
@@ -62,6 +62,7 @@ def deps_for(infra: Infra, settings: Settings) -> Deps:
         kick=infra.relay.kick,
         fanout_batch=settings.fanout_batch,
         fanout_lease_s=settings.fanout_lease_s,
+        follow_limiter=follow_limiter(settings.follow_burst, settings.follow_per_minute),
     )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from notifier.adapters.mongo import MongoCampaigns, MongoFollows, MongoInbox
 from servicekit.broker import EventPublisher
+from servicekit.ratelimit import Limiter
 
 
 def utcnow() -> datetime:
@@ -24,3 +25,10 @@ class Deps:
     fanout_batch: int = 1000
     fanout_lease_s: float = 30.0
     clock: Callable[[], datetime] = utcnow
+    follow_limiter: Limiter = field(default_factory=lambda: follow_limiter(20, 10.0))
+
+
+def follow_limiter(burst: int, per_minute: float) -> Limiter:
+    """The chat's limiter (``servicekit.ratelimit``) applied to follows, per follower: Twitch
+    and Bluesky both cap how fast one account may follow others (follow bots)."""
+    return Limiter(burst, per_minute / 60, abuse_limit=1 << 30, abuse_window_s=1.0)

@@ -7,11 +7,12 @@ import logging
 from datetime import datetime
 
 from contracts import derived_event_id, make_envelope
+from contracts.common import compound_key
 from contracts.notification import NotificationCreated, NotificationsCreated
 from notifier.adapters.mongo import NOTIFICATIONS
 from notifier.deps import Deps
 from notifier.domain import model
-from notifier.domain.model import Notification, SelfFollow
+from notifier.domain.model import FollowRateLimited, Notification, SelfFollow
 from servicekit.logs import correlation_id
 
 log = logging.getLogger(__name__)
@@ -19,9 +20,17 @@ PRODUCER = "notifier"
 
 
 async def follow(follower_id: str, followee_id: str, deps: Deps) -> bool:
-    """``True`` if newly followed; repeating changes nothing. Raises ``SelfFollow``."""
+    """``True`` if newly followed; repeating changes nothing.
+
+    Raises:
+        SelfFollow: following yourself.
+        FollowRateLimited: ``follower_id`` followed too fast (``deps.follow_limiter``).
+    """
     if follower_id == followee_id:
         raise SelfFollow("you cannot follow yourself")
+    wait = deps.follow_limiter.take(follower_id)
+    if wait > 0:
+        raise FollowRateLimited(wait)
     return await deps.follows.follow(follower_id, followee_id, deps.clock())
 
 
@@ -89,7 +98,7 @@ async def _announce_batch(
         event,
         producer=PRODUCER,
         correlation_id=correlation_id(),
-        event_id=derived_event_id("golive", f"{stream_id}:{cursor}"),
+        event_id=derived_event_id("golive", compound_key(stream_id, cursor, sep=":")),
     )
     await deps.publisher.publish(envelope)
 

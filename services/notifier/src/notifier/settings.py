@@ -18,3 +18,9 @@ class Settings(ServiceSettings):
     fanout_lease_s: float = Field(
         default=30.0, gt=0, description="a crashed worker's campaign resumes after this"
     )
+    follow_burst: int = Field(
+        default=20, ge=1, description="follows an account may make at once (then 429)"
+    )
+    follow_per_minute: float = Field(
+        default=10.0, gt=0, description="follows per minute an account regains after a burst"
+    )

@@ -23,7 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from chat_gateway.domain.room import Ban, RoomState
 from contracts import Envelope, Event
-from contracts.common import StreamStatus
+from contracts.common import StreamStatus, compound_key
 from servicekit.mongo import Doc, FieldDefault, IndexSpec, from_ms, to_ms
 from servicekit.outbox import stage_insert, stage_update
 from servicekit.writes import write_if_newer
@@ -53,7 +53,7 @@ INDEXES: list[IndexSpec | FieldDefault] = [
 
 
 def _key(stream_id: str, account_id: str) -> str:
-    return f"{stream_id}\x1f{account_id}"
+    return compound_key(stream_id, account_id)
 
 
 class DuplicateMessage(Exception):

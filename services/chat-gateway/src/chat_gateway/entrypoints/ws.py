@@ -22,7 +22,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from chat_gateway.adapters.mongo import ChatStore, ConnectionRegistry
-from chat_gateway.domain.limits import Limiter
 from chat_gateway.hub import Client, Hub, Room
 from chat_gateway.protocol import (
     BANNED,
@@ -47,6 +46,7 @@ from contracts.ws import (
 )
 from servicekit.auth import AuthError, JwtVerifier
 from servicekit.logs import new_correlation_id, set_correlation_id
+from servicekit.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
 PREFIX = "/ws/live/"

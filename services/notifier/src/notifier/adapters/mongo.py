@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts import Envelope, Event
+from contracts.common import compound_key
 from notifier.domain.model import Notification
 from servicekit.mongo import Doc, IndexSpec, to_ms
 from servicekit.outbox import stage_insert
@@ -106,7 +107,7 @@ class MongoFollows:
         try:
             await self._col.insert_one(
                 {
-                    "_id": f"{follower_id}\x1f{followee_id}",
+                    "_id": compound_key(follower_id, followee_id),
                     "follower_id": follower_id,
                     "followee_id": followee_id,
                     "since": now,
@@ -117,7 +118,7 @@ class MongoFollows:
         return True
 
     async def unfollow(self, follower_id: str, followee_id: str) -> bool:
-        result = await self._col.delete_one({"_id": f"{follower_id}\x1f{followee_id}"})
+        result = await self._col.delete_one({"_id": compound_key(follower_id, followee_id)})
         return result.deleted_count == 1
 
     async def following(self, follower_id: str, *, limit: int, after: str | None) -> list[Doc]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from contracts.common import compound_key
 from contracts.notification import NotificationKind
 
 
@@ -25,7 +26,7 @@ class Notification:
 
 
 def notification_id(kind: str, subject: str, account_id: str) -> str:
-    return f"{kind}:{subject}:{account_id}"
+    return compound_key(kind, subject, account_id, sep=":")
 
 
 def go_live(
@@ -93,3 +94,11 @@ def banned(
 
 class SelfFollow(ValueError):
     """Following yourself is refused."""
+
+
+class FollowRateLimited(Exception):
+    """Too many follows too fast; ``retry_after_s`` until the next one is allowed."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"too many follows; retry in {retry_after_s:.1f} s")
+        self.retry_after_s = retry_after_s

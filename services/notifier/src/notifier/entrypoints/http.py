@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Query, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 
 from contracts.common import Page
 from contracts.notification import (
@@ -22,9 +23,9 @@ from contracts.notification import (
 )
 from notifier import handlers
 from notifier.deps import Deps
-from notifier.domain.model import SelfFollow
+from notifier.domain.model import FollowRateLimited, SelfFollow
 from notifier.settings import Settings
-from servicekit.auth import CurrentAccount, JwtVerifier
+from servicekit.auth import AccountIdPath, CurrentAccount, JwtVerifier
 from servicekit.errors import ApiError
 from servicekit.health import Readiness
 from servicekit.http import create_service_app
@@ -36,7 +37,6 @@ def get_deps(request: Request) -> Deps:
 
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
-AccountPath = Annotated[str, Path(min_length=1, max_length=128)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 
@@ -77,24 +77,36 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
 
     @app.put("/users/{account_id}/follow", response_model=FollowResult)
     async def follow(
-        account_id: AccountPath, account: CurrentAccount, deps: DepsDep
+        account_id: AccountIdPath, account: CurrentAccount, deps: DepsDep
     ) -> dict[str, Any]:
-        """Follow an account (repeating changes nothing)."""
+        """Follow an account (repeating changes nothing); 429 with ``Retry-After`` when the
+        caller follows too fast."""
         try:
             changed = await handlers.follow(account, account_id, deps)
         except SelfFollow as exc:
             raise ApiError(422, "validation_error", str(exc)) from None
+        except FollowRateLimited as exc:
+            retry = max(1, math.ceil(exc.retry_after_s))
+            raise ApiError(
+                429,
+                "rate_limited",
+                str(exc),
+                headers={"Retry-After": str(retry)},
+                retry_after_s=retry,
+            ) from None
         return {"account_id": account_id, "following": True, "changed": changed}
 
     @app.delete("/users/{account_id}/follow", status_code=204)
-    async def unfollow(account_id: AccountPath, account: CurrentAccount, deps: DepsDep) -> Response:
+    async def unfollow(
+        account_id: AccountIdPath, account: CurrentAccount, deps: DepsDep
+    ) -> Response:
         """Stop following."""
         await handlers.unfollow(account, account_id, deps)
         return Response(status_code=204)
 
     @app.get("/users/{account_id}/followers/count", response_model=FollowerCount)
     async def followers(
-        account_id: AccountPath, _account: CurrentAccount, deps: DepsDep
+        account_id: AccountIdPath, _account: CurrentAccount, deps: DepsDep
     ) -> dict[str, Any]:
         """How many accounts follow this one."""
         return {

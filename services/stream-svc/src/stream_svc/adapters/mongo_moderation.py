@@ -15,6 +15,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Envelope, Event
+from contracts.common import compound_key
 from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
 from servicekit.outbox import stage_insert
 from servicekit.writes import write_if_newer
@@ -32,7 +33,7 @@ INDEXES = [
 
 
 def _key(stream_id: str, account_id: str) -> str:
-    return f"{stream_id}\x1f{account_id}"
+    return compound_key(stream_id, account_id)
 
 
 class MongoModeration:

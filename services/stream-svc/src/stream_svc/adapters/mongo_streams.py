@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts import Envelope, Event
-from contracts.common import StreamStatus
+from contracts.common import StreamStatus, compound_key
 from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
 from servicekit.outbox import stage_update
 from stream_svc.domain.lifecycle import Facts
@@ -142,15 +142,15 @@ class MongoStreams:
         """Bind an Idempotency-Key to ``stream_id``; the id it was bound to before, if any."""
         try:
             await self._requests.insert_one(
-                {"_id": f"{owner_id}\x1f{key}", "stream_id": stream_id, "at": now}
+                {"_id": compound_key(owner_id, key), "stream_id": stream_id, "at": now}
             )
         except DuplicateKeyError:
-            doc = await self._requests.find_one({"_id": f"{owner_id}\x1f{key}"})
+            doc = await self._requests.find_one({"_id": compound_key(owner_id, key)})
             return str(doc["stream_id"]) if doc else None
         return None
 
     async def release_request(self, owner_id: str, key: str) -> None:
-        await self._requests.delete_one({"_id": f"{owner_id}\x1f{key}"})
+        await self._requests.delete_one({"_id": compound_key(owner_id, key)})
 
     async def reserve(self, stream: LiveStream) -> None:
         await self._streams.insert_one(to_doc(stream))

@@ -20,7 +20,7 @@ from contracts.moderation import (
     ModeratorView,
 )
 from contracts.stream import AccountUsage, StreamUsage
-from servicekit.auth import CurrentAccount
+from servicekit.auth import AccountIdPath, CurrentAccount
 from servicekit.errors import ApiError
 from stream_svc.entrypoints.provider import DepsDep
 from stream_svc.handlers import moderation, usage
@@ -55,7 +55,7 @@ def routes(app: FastAPI) -> None:
 
     @app.delete("/live/{stream_id}/moderators/{account_id}", status_code=204)
     async def remove_moderator(
-        stream_id: str, account_id: str, account: CurrentAccount, deps: DepsDep
+        stream_id: str, account_id: AccountIdPath, account: CurrentAccount, deps: DepsDep
     ) -> Response:
         """Owner: remove a moderator."""
         await moderation.remove_moderator(stream_id, account_id, account, deps)
@@ -93,7 +93,7 @@ def routes(app: FastAPI) -> None:
 
     @app.delete("/live/{stream_id}/bans/{account_id}", status_code=204)
     async def unban(
-        stream_id: str, account_id: str, account: CurrentAccount, deps: DepsDep
+        stream_id: str, account_id: AccountIdPath, account: CurrentAccount, deps: DepsDep
     ) -> Response:
         """Owner or moderator: lift a ban or timeout."""
         await moderation.unban(stream_id, account_id, account, deps)

@@ -16,7 +16,7 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from contracts.common import StreamStatus
+from contracts.common import StreamStatus, compound_key
 from servicekit.mongo import Doc, FieldDefault, IndexSpec, from_ms, to_ms
 from servicekit.writes import write_if_newer
 from viewer_svc.domain.model import BanView, StreamView
@@ -36,7 +36,7 @@ INDEXES: list[IndexSpec | FieldDefault] = [
 
 
 def _key(stream_id: str, account_id: str) -> str:
-    return f"{stream_id}\x1f{account_id}"
+    return compound_key(stream_id, account_id)
 
 
 class MongoPresence:

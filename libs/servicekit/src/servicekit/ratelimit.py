@@ -1,5 +1,10 @@
-"""Per-account rate limit (token bucket) and abuse tracking. In memory, per gateway instance:
-an account connected to two instances gets two buckets (documented)."""
+"""Per-account rate limit (token bucket) and abuse tracking, shared by every service that
+limits an account's actions (chat messages in chat-gateway, follows in notifier).
+
+In memory, per service instance: an account whose requests reach two instances gets two buckets
+(documented). Moved here unchanged from chat-gateway's ``domain/limits.py``; the interface is
+:meth:`Limiter.take` (seconds to wait, ``0`` when allowed) and :meth:`Limiter.refused`.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +57,15 @@ class AbuseCounter:
 
 
 class Limiter:
-    """Buckets and abuse counters by account."""
+    """Buckets and abuse counters by account.
+
+    Args:
+        burst: requests an idle account may make at once.
+        rate: tokens refilled per second.
+        abuse_limit: refusals within ``abuse_window_s`` that count as abuse.
+        abuse_window_s: seconds.
+        clock: monotonic seconds.
+    """
 
     def __init__(
         self,
@@ -68,12 +81,15 @@ class Limiter:
         self._abuse: dict[str, AbuseCounter] = {}
 
     def take(self, account_id: str) -> float:
+        """Take one token for ``account_id``: ``0`` if allowed, else the seconds until a token
+        is available (send it as ``Retry-After``, rounded up)."""
         bucket = self._buckets.get(account_id)
         if bucket is None:
             bucket = self._buckets[account_id] = TokenBucket(self._burst, self._rate, self._clock)
         return bucket.take()
 
     def refused(self, account_id: str) -> bool:
+        """Count one refusal for ``account_id``; ``True`` once it looks like abuse."""
         counter = self._abuse.get(account_id)
         if counter is None:
             counter = self._abuse[account_id] = AbuseCounter(

@@ -1,0 +1,109 @@
+"""Follows on the real database: account ids that cannot collide, and follow floods (issue 23)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import pytest_asyncio
+from pymongo import AsyncMongoClient
+
+from notifier.adapters.mongo import MongoFollows
+from notifier.entrypoints.http import create_app
+from notifier.settings import Settings
+from servicekit.auth import mint_token
+from servicekit.settings import load_settings
+from testkit.infra import InfraUrls
+from testkit.servers import serve_app
+
+pytestmark = pytest.mark.integration
+BURST = 5
+
+
+@pytest.fixture
+def settings(
+    service_env: dict[str, str], drop_namespace_dbs: None, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    monkeypatch.setenv("NOTIFIER_FOLLOW_BURST", str(BURST))
+    monkeypatch.setenv("NOTIFIER_FOLLOW_PER_MINUTE", "60")
+    return load_settings(Settings)
+
+
+@pytest_asyncio.fixture
+async def db(infra: InfraUrls, settings: Settings) -> AsyncIterator[Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo, tz_aware=True)
+    yield client[settings.database_name]
+    await client.close()
+
+
+@contextlib.asynccontextmanager
+async def notifier(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_app(create_app(settings)) as base, httpx.AsyncClient(base_url=base) as client:
+        yield client
+
+
+def auth(secret: str, account: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(secret, account)}"}
+
+
+async def test_pairs_that_shared_a_key_are_two_follows(db: Any) -> None:
+    """The issue's input: follower ``a<0x1F>b`` following ``x`` blocked ``a`` following
+    ``b<0x1F>x``. The API now refuses such ids; the repository keeps them apart anyway."""
+    follows = MongoFollows(db)
+    now = datetime.now(UTC)
+    await follows.follow("n1", "n2", now)  # a neighbour
+    assert await follows.follow("a\x1fb", "x", now)
+    assert await follows.follow("a", "b\x1fx", now)
+    assert await follows.followers_count("x") == 1
+    assert await follows.followers_count("b\x1fx") == 1
+    assert await follows.unfollow("a", "b\x1fx")
+    assert await follows.followers_count("x") == 1  # the other pair is untouched
+    assert [d["followee_id"] for d in await follows.following("n1", limit=5, after=None)] == ["n2"]
+
+
+async def test_account_ids_with_unsafe_characters_are_refused(
+    settings: Settings, jwt_secret: str, db: Any
+) -> None:
+    async with notifier(settings) as api:
+        bad_sub = jwt.encode({"sub": "a\x1fb", "exp": 4_000_000_000}, jwt_secret, "HS256")
+        r = await api.put("/users/x/follow", headers={"Authorization": f"Bearer {bad_sub}"})
+        assert (r.status_code, r.json()["error"]) == (401, "unauthorized")
+        me = auth(jwt_secret, "auth0|alice")
+        for path in ("b%1Fx", "a%00", "with%20space", "per%25cent"):
+            r = await api.put(f"/users/{path}/follow", headers=me)
+            assert (r.status_code, r.json()["error"]) == (422, "validation_error"), path
+            r = await api.get(f"/users/{path}/followers/count", headers=me)
+            assert r.status_code == 422
+        r = await api.put("/users/google-oauth2|1043526/follow", headers=me)
+        assert r.json()["changed"] is True
+    assert await db["follows"].count_documents({}) == 1
+
+
+async def test_a_follow_burst_is_limited_with_429_and_retry_after(
+    settings: Settings, jwt_secret: str
+) -> None:
+    """The issue's input: one account followed 120 accounts in a burst with no limit."""
+    async with notifier(settings) as api:
+        bot = auth(jwt_secret, "bot")
+        answers = [await api.put(f"/users/target{i:03d}/follow", headers=bot) for i in range(120)]
+        ok = [r for r in answers if r.status_code == 200]
+        limited = [r for r in answers if r.status_code == 429]
+        assert len(ok) + len(limited) == 120
+        assert BURST <= len(ok) < 30  # 1/s refill: the burst is over long before 120
+        r = limited[-1]
+        assert r.json()["error"] == "rate_limited"
+        retry = int(r.headers["Retry-After"])
+        assert retry >= 1
+        following = (await api.get("/me/following", params={"limit": 100}, headers=bot)).json()
+        assert len(following["items"]) == len(ok)  # a refused follow changed nothing
+        other = await api.put("/users/target000/follow", headers=auth(jwt_secret, "human"))
+        assert other.status_code == 200  # per account
+        await asyncio.sleep(retry)
+        again = await api.put("/users/target119/follow", headers=bot)
+        assert (again.status_code, again.json()["changed"]) == (200, True)
