@@ -32,6 +32,8 @@ export type ServerFrame =
 export interface LivecastApi {
   AccountUsage?: AccountUsage;
   AddModeratorRequest?: AddModeratorRequest;
+  BanChange?: BanChange;
+  BanLifted?: BanLifted;
   BanRequest?: BanRequest;
   BanView?: BanView;
   ChatAck?: ChatAck;
@@ -133,6 +135,29 @@ export interface UsageCost {
  */
 export interface AddModeratorRequest {
   account_id: string;
+}
+/**
+ * ``POST /live/{stream_id}/bans`` response: 201 with ``changed: true`` for a new ban (or
+ * new terms); 200 with ``changed: false`` when the same ban (same duration, same reason) is
+ * already in force: then nothing is logged, announced or notified, and the ban in force is
+ * returned.
+ */
+export interface BanChange {
+  account_id: string;
+  by: string;
+  at: string;
+  expires_at: string | null;
+  reason: string | null;
+  changed: boolean;
+}
+/**
+ * ``DELETE /live/{stream_id}/bans/{account_id}`` when the account was not banned: 200 with
+ * ``changed: false`` (nothing logged or announced). A lifted ban answers 204.
+ */
+export interface BanLifted {
+  account_id: string;
+  banned: boolean;
+  changed: boolean;
 }
 /**
  * ``POST /live/{stream_id}/bans``: without ``duration_s`` the ban lasts until lifted;
@@ -436,7 +461,9 @@ export interface ModerationLogEntry {
   reason: string | null;
 }
 /**
- * ``POST /live/{stream_id}/moderators`` response (201 when added, 200 if already one).
+ * ``POST /live/{stream_id}/moderators`` response (201 when added, 200 if already one);
+ * ``DELETE /live/{stream_id}/moderators/{account_id}`` answers 200 with ``changed: false``
+ * when the account was no moderator (204 when removed).
  */
 export interface ModeratorChange {
   account_id: string;

@@ -44,6 +44,11 @@ class UserBanned(Event):
     at: AwareDatetime
     expires_at: AwareDatetime | None = None
     reason: str | None = None
+    ban_id: str | None = Field(
+        default=None,
+        description="the ban (its moderation-log action id): a repeat of this event announces "
+        "the same ban, so consumers notify once per ban_id (absent from older producers)",
+    )
 
 
 class UserUnbanned(Event):
@@ -100,8 +105,28 @@ class ModerationLogEntry(ResponseModel):
 
 
 class ModeratorChange(ResponseModel):
-    """``POST /live/{stream_id}/moderators`` response (201 when added, 200 if already one)."""
+    """``POST /live/{stream_id}/moderators`` response (201 when added, 200 if already one);
+    ``DELETE /live/{stream_id}/moderators/{account_id}`` answers 200 with ``changed: false``
+    when the account was no moderator (204 when removed)."""
 
     account_id: AccountId
     moderator: bool
+    changed: bool
+
+
+class BanChange(BanView):
+    """``POST /live/{stream_id}/bans`` response: 201 with ``changed: true`` for a new ban (or
+    new terms); 200 with ``changed: false`` when the same ban (same duration, same reason) is
+    already in force: then nothing is logged, announced or notified, and the ban in force is
+    returned."""
+
+    changed: bool
+
+
+class BanLifted(ResponseModel):
+    """``DELETE /live/{stream_id}/bans/{account_id}`` when the account was not banned: 200 with
+    ``changed: false`` (nothing logged or announced). A lifted ban answers 204."""
+
+    account_id: AccountId
+    banned: bool
     changed: bool

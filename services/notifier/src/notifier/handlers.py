@@ -152,6 +152,9 @@ async def user_banned(
     expires_at: datetime | None,
     reason: str | None,
     deps: Deps,
+    ban_id: str | None = None,
 ) -> bool:
     title = await deps.campaigns.title_of(stream_id)
-    return await notify(model.banned(stream_id, account_id, title, at, expires_at, reason), deps)
+    return await notify(
+        model.banned(stream_id, account_id, title, at, expires_at, reason, ban_id), deps
+    )

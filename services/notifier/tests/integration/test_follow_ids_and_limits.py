@@ -1,11 +1,12 @@
-"""Follows on the real database: account ids that cannot collide, and follow floods (issue 23)."""
+"""notifier on the real broker and database (issue 23): account ids that cannot collide,
+follow floods, and one notification per ban."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,13 +15,18 @@ import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
 
+from contracts import make_envelope
+from contracts.moderation import UserBanned
+from contracts.routing import Names
 from notifier.adapters.mongo import MongoFollows
 from notifier.entrypoints.http import create_app
 from notifier.settings import Settings
 from servicekit.auth import mint_token
+from servicekit.broker import RabbitEventPublisher, declare_topology, make_broker
 from servicekit.settings import load_settings
 from testkit.infra import InfraUrls
 from testkit.servers import serve_app
+from testkit.wait import eventually
 
 pytestmark = pytest.mark.integration
 BURST = 5
@@ -107,3 +113,38 @@ async def test_a_follow_burst_is_limited_with_429_and_retry_after(
         await asyncio.sleep(retry)
         again = await api.put("/users/target119/follow", headers=bot)
         assert (again.status_code, again.json()["changed"]) == (200, True)
+
+
+async def test_one_notification_per_ban_whatever_its_announcements_say(
+    settings: Settings, infra: InfraUrls, namespace: str, db: Any
+) -> None:
+    """Notifications are idempotent by the fact they announce (the ban), not its timestamp: the
+    same ban announced again with another time is one notification; a new ban is another."""
+    broker = make_broker(infra.amqp, app_id="test-bus")
+    await broker.connect()
+    await declare_topology(broker, Names(namespace), [], delivery_limit=5)
+    publisher = RabbitEventPublisher(broker, Names(namespace))
+    now = datetime.now(UTC)
+
+    def ban(ban_id: str, at: datetime) -> UserBanned:
+        return UserBanned(
+            stream_id="ls_b", account_id="troll", by="carol", at=at, reason="spam", ban_id=ban_id
+        )
+
+    async def inbox() -> int:
+        return int(await db["notifications"].count_documents({"account_id": "troll"}))
+
+    async def has(n: int) -> bool:
+        return await inbox() == n
+
+    try:
+        async with notifier(settings):
+            for announced in (ban("ma_1", now), ban("ma_1", now + timedelta(seconds=3))):
+                await publisher.publish(make_envelope(announced, producer="test"))
+            assert await eventually(lambda: has(1), within=15)
+            await publisher.publish(make_envelope(ban("ma_2", now), producer="test"))
+            assert await eventually(lambda: has(2), within=15)
+            await asyncio.sleep(0.5)
+            assert await inbox() == 2
+    finally:
+        await broker.stop()

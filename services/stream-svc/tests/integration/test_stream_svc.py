@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -261,6 +263,95 @@ async def test_bad_moderation_bodies_are_422(stack: Stack, body: dict[str, Any])
     ]
     r = await stack.api.post(f"/live/{sid}/bans", json=body, headers=stack.auth("alice"))
     assert r.status_code == 422
+
+
+async def test_repeated_moderation_commands_are_single(stack: Stack) -> None:
+    """The issue's input: banning an account already banned answered 201 three times and wrote
+    three log entries (and three notifications). A command that changes nothing is a no-op:
+    200 with ``changed: false``, no log entry, no event."""
+    sid = (await stack.api.post("/live", json={"title": "x"}, headers=stack.auth("alice"))).json()[
+        "stream_id"
+    ]
+    a = stack.auth
+    ban = {"account_id": "troll", "reason": "spam"}
+    answers = [
+        await stack.api.post(f"/live/{sid}/bans", json=ban, headers=a("alice")) for _ in range(3)
+    ]
+    assert [r.status_code for r in answers] == [201, 200, 200]
+    assert [r.json()["changed"] for r in answers] == [True, False, False]
+    assert answers[1].json()["at"] == answers[0].json()["at"]  # the ban in force
+    timeout = {"account_id": "spammer", "duration_s": 600}
+    first = await stack.api.post(f"/live/{sid}/bans", json=timeout, headers=a("alice"))
+    again = await stack.api.post(f"/live/{sid}/bans", json=timeout, headers=a("alice"))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["expires_at"] == first.json()["expires_at"]  # not extended
+    longer = await stack.api.post(
+        f"/live/{sid}/bans", json={**timeout, "duration_s": 1200}, headers=a("alice")
+    )
+    assert (longer.status_code, longer.json()["changed"]) == (201, True)  # new terms
+    mod = {"account_id": "mod"}
+    assert (
+        await stack.api.post(f"/live/{sid}/moderators", json=mod, headers=a("alice"))
+    ).status_code == 201
+    r = await stack.api.post(f"/live/{sid}/moderators", json=mod, headers=a("alice"))
+    assert (r.status_code, r.json()["changed"]) == (200, False)
+    r = await stack.api.delete(f"/live/{sid}/bans/nobody", headers=a("alice"))
+    assert (r.status_code, r.json()) == (
+        200,
+        {"account_id": "nobody", "banned": False, "changed": False},
+    )
+    r = await stack.api.delete(f"/live/{sid}/moderators/nobody", headers=a("alice"))
+    assert (r.status_code, r.json()["changed"]) == (200, False)
+    assert (
+        await stack.api.delete(f"/live/{sid}/bans/troll", headers=a("alice"))
+    ).status_code == 204
+    r = await stack.api.delete(f"/live/{sid}/bans/troll", headers=a("alice"))
+    assert (r.status_code, r.json()["changed"]) == (200, False)
+    log = (await stack.api.get(f"/live/{sid}/moderation-log", headers=a("alice"))).json()
+    assert [(e["action"], e["account_id"]) for e in log["items"]] == [
+        ("user_unbanned", "troll"),
+        ("moderator_added", "mod"),
+        ("user_banned", "spammer"),
+        ("user_banned", "spammer"),
+        ("user_banned", "troll"),
+    ]
+    await eventually(lambda: "moderation.user_unbanned" in stack.types(), within=10)
+    await asyncio.sleep(0.5)  # two outbox polls: a late duplicate would be here by now
+    assert sorted(stack.types()) == sorted(
+        [
+            "stream.created",
+            "moderation.user_banned",
+            "moderation.user_banned",
+            "moderation.user_banned",
+            "moderation.moderator_added",
+            "moderation.user_unbanned",
+        ]
+    )
+    bans = [e.payload for e in stack.published if e.event_type == "moderation.user_banned"]
+    ids = {b.ban_id for b in bans}
+    assert len(ids) == 3 and None not in ids  # each ban names itself
+
+
+@pytest.mark.parametrize("account_id", ["a\x1fb", "with space", "x/y", ".."])
+async def test_account_ids_in_moderation_bodies_and_paths_are_checked(
+    stack: Stack, account_id: str
+) -> None:
+    sid = (await stack.api.post("/live", json={"title": "x"}, headers=stack.auth("alice"))).json()[
+        "stream_id"
+    ]
+    for route in ("bans", "moderators"):
+        r = await stack.api.post(
+            f"/live/{sid}/{route}", json={"account_id": account_id}, headers=stack.auth("alice")
+        )
+        assert (r.status_code, r.json()["error"]) == (422, "validation_error")
+    if account_id != "..":  # a client resolves '..' in a path (why such ids are refused)
+        r = await stack.api.delete(
+            f"/live/{sid}/bans/{quote(account_id, safe='')}", headers=stack.auth("alice")
+        )
+        assert r.status_code == (404 if "/" in account_id else 422)  # x/y: no such route
+    assert (await stack.api.get(f"/live/{sid}/moderation-log", headers=stack.auth("alice"))).json()[
+        "items"
+    ] == []
 
 
 async def test_viewer_counts_are_kept_newest_first_with_the_peak(

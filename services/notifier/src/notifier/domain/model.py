@@ -77,12 +77,15 @@ def banned(
     at: datetime,
     expires_at: datetime | None,
     reason: str | None,
+    ban_id: str | None = None,
 ) -> Notification:
+    """The "you were banned" notification, one per ban. Its id derives from the fact announced,
+    the ban (``ban_id``, its moderation-log action id), so every repeat of the announcement is
+    the same notification; events from producers without ``ban_id`` fall back to its time."""
     what = "timed out in" if expires_at else "banned from"
+    subject = ban_id or f"{stream_id}@{int(at.timestamp() * 1000)}"
     return Notification(
-        notification_id=notification_id(
-            "banned", f"{stream_id}@{int(at.timestamp() * 1000)}", account_id
-        ),
+        notification_id=notification_id("banned", subject, account_id),
         account_id=account_id,
         kind="banned",
         title=f"You were {what} {title or 'a stream'}",

@@ -56,6 +56,8 @@ def build_dispatcher(deps: Callable[[], Deps], wake: Callable[[], None]) -> Even
     @events.on(UserBanned)
     async def banned(env: Envelope[Any]) -> None:
         p: UserBanned = env.payload
-        await handlers.user_banned(p.stream_id, p.account_id, p.at, p.expires_at, p.reason, deps())
+        await handlers.user_banned(
+            p.stream_id, p.account_id, p.at, p.expires_at, p.reason, deps(), ban_id=p.ban_id
+        )
 
     return events

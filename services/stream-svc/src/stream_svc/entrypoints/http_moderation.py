@@ -8,11 +8,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
 from contracts.common import Page
 from contracts.moderation import (
     AddModeratorRequest,
+    BanChange,
+    BanLifted,
     BanRequest,
     BanView,
     ModerationLogEntry,
@@ -39,6 +42,10 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
         raise ApiError(422, "validation_error", "invalid cursor") from None
 
 
+def _unchanged(body: ModeratorChange | BanLifted) -> Response:
+    return JSONResponse(body.model_dump(mode="json"), status_code=200)
+
+
 def routes(app: FastAPI) -> None:
     @app.post("/live/{stream_id}/moderators", status_code=201, response_model=ModeratorChange)
     async def add_moderator(
@@ -53,13 +60,18 @@ def routes(app: FastAPI) -> None:
         response.status_code = 201 if added else 200
         return {"account_id": body.account_id, "moderator": True, "changed": added}
 
-    @app.delete("/live/{stream_id}/moderators/{account_id}", status_code=204)
+    @app.delete(
+        "/live/{stream_id}/moderators/{account_id}",
+        status_code=204,
+        responses={200: {"model": ModeratorChange, "description": "was no moderator"}},
+    )
     async def remove_moderator(
         stream_id: str, account_id: AccountIdPath, account: CurrentAccount, deps: DepsDep
     ) -> Response:
-        """Owner: remove a moderator."""
-        await moderation.remove_moderator(stream_id, account_id, account, deps)
-        return Response(status_code=204)
+        """Owner: remove a moderator (200 with ``changed: false`` if they were none)."""
+        if await moderation.remove_moderator(stream_id, account_id, account, deps):
+            return Response(status_code=204)
+        return _unchanged(ModeratorChange(account_id=account_id, moderator=False, changed=False))
 
     @app.get("/live/{stream_id}/moderators", response_model=list[ModeratorView])
     async def list_moderators(
@@ -72,32 +84,40 @@ def routes(app: FastAPI) -> None:
             for m in await deps.moderation.moderators(stream_id)
         ]
 
-    @app.post("/live/{stream_id}/bans", status_code=201, response_model=BanView)
+    @app.post("/live/{stream_id}/bans", status_code=201, response_model=BanChange)
     async def ban(
-        stream_id: str, body: BanRequest, account: CurrentAccount, deps: DepsDep
-    ) -> BanView:
-        """Owner or moderator: ban an account (with ``duration_s``: a timeout)."""
-        action = await moderation.ban(
+        stream_id: str, body: BanRequest, account: CurrentAccount, deps: DepsDep, response: Response
+    ) -> BanChange:
+        """Owner or moderator: ban an account (with ``duration_s``: a timeout); 200 with
+        ``changed: false`` when the same ban is already in force."""
+        ban, changed = await moderation.ban(
             stream_id,
             moderation.BanRequest(body.account_id, body.duration_s, body.reason),
             account,
             deps,
         )
-        return BanView(
-            account_id=action.account_id,
-            by=action.by,
-            at=action.at,
-            expires_at=action.expires_at,
-            reason=action.reason,
+        response.status_code = 201 if changed else 200
+        return BanChange(
+            account_id=ban.account_id,
+            by=ban.by,
+            at=ban.at,
+            expires_at=ban.expires_at,
+            reason=ban.reason,
+            changed=changed,
         )
 
-    @app.delete("/live/{stream_id}/bans/{account_id}", status_code=204)
+    @app.delete(
+        "/live/{stream_id}/bans/{account_id}",
+        status_code=204,
+        responses={200: {"model": BanLifted, "description": "was not banned"}},
+    )
     async def unban(
         stream_id: str, account_id: AccountIdPath, account: CurrentAccount, deps: DepsDep
     ) -> Response:
-        """Owner or moderator: lift a ban or timeout."""
-        await moderation.unban(stream_id, account_id, account, deps)
-        return Response(status_code=204)
+        """Owner or moderator: lift a ban or timeout (200 with ``changed: false`` if none)."""
+        if await moderation.unban(stream_id, account_id, account, deps):
+            return Response(status_code=204)
+        return _unchanged(BanLifted(account_id=account_id, banned=False, changed=False))
 
     @app.get("/live/{stream_id}/bans", response_model=list[BanView])
     async def list_bans(stream_id: str, account: CurrentAccount, deps: DepsDep) -> list[BanView]:

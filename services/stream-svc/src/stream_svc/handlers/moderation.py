@@ -3,8 +3,11 @@
 Rules: only the owner adds or removes moderators. The owner and moderators ban, time out
 (a ban with a duration) and unban. Nobody bans themselves or the owner; a moderator cannot ban
 another moderator (the owner can: the moderator stays a moderator but cannot watch or chat until
-unbanned). Adding a moderator who is already one, or unbanning someone not banned, is a no-op
-that is neither logged nor announced.
+unbanned).
+
+A command that changes nothing is a no-op that is neither logged nor announced (so nobody is
+notified): adding a moderator who is already one, removing one who is not, unbanning someone
+not banned, and banning someone already banned on the same terms (see :func:`same_terms`).
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
+from servicekit.mongo import from_ms, to_ms
 from stream_svc.adapters.mongo_moderation import ACTIONS
 from stream_svc.deps import Deps
 from stream_svc.domain.errors import Forbidden, Invalid
-from stream_svc.domain.model import ModerationAction
+from stream_svc.domain.model import Ban, ModerationAction
 from stream_svc.handlers.announce import envelope
 from stream_svc.handlers.streams import owned_stream, visible_stream
 
@@ -90,7 +94,20 @@ async def require_moderator(stream_id: str, caller: str, deps: Deps) -> str:
     return stream.owner_id
 
 
-async def ban(stream_id: str, request: BanRequest, caller: str, deps: Deps) -> ModerationAction:
+def same_terms(current: Ban, request: BanRequest) -> bool:
+    """Whether ``request`` asks for the ban already in force: the same reason, and both
+    permanent or both a timeout of the same duration (a repeated timeout does not extend it;
+    a different duration or reason is a new ban)."""
+    if current.reason != request.reason:
+        return False
+    if current.expires_at is None or request.duration_s is None:
+        return current.expires_at is None and request.duration_s is None
+    return round((current.expires_at - current.at).total_seconds()) == request.duration_s
+
+
+async def ban(stream_id: str, request: BanRequest, caller: str, deps: Deps) -> tuple[Ban, bool]:
+    """Ban (or time out) an account: ``(ban in force, changed)``; ``changed`` is ``False``
+    when the same ban was already in force (nothing logged or announced)."""
     owner = await require_moderator(stream_id, caller, deps)
     target = request.account_id
     if target == caller:
@@ -99,7 +116,10 @@ async def ban(stream_id: str, request: BanRequest, caller: str, deps: Deps) -> M
         raise Invalid("the owner cannot be banned from their own stream")
     if caller != owner and await deps.moderation.is_moderator(stream_id, target):
         raise Forbidden("only the owner can ban a moderator")
-    now = deps.clock()
+    now = from_ms(to_ms(deps.clock()))  # as stored: the answer and the log agree
+    current = await deps.moderation.ban_of(stream_id, target)
+    if current is not None and current.active(now) and same_terms(current, request):
+        return current, False
     expires = now + timedelta(seconds=request.duration_s) if request.duration_s else None
     action = _action(stream_id, "user_banned", target, caller, now, expires, request.reason)
     await _log(
@@ -111,13 +131,14 @@ async def ban(stream_id: str, request: BanRequest, caller: str, deps: Deps) -> M
             at=now,
             expires_at=expires,
             reason=request.reason,
+            ban_id=action.action_id,
         ),
         deps,
     )
     await deps.moderation.set_ban(
         stream_id, target, banned=True, by=caller, at=now, expires_at=expires, reason=request.reason
     )
-    return action
+    return Ban(stream_id, target, caller, now, expires, request.reason), True
 
 
 async def unban(stream_id: str, account_id: str, caller: str, deps: Deps) -> bool:
