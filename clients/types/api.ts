@@ -91,43 +91,58 @@ export interface LivecastApi {
   ViewerCountFrame?: ViewerCountFrame;
 }
 /**
- * ``GET /me/usage[?from=&to=]``: every stream of the caller.
+ * ``GET /me/usage[?from=&to=]``: every stream of the caller, deleted ones included.
  */
 export interface AccountUsage {
+  from: string | null;
+  to: string | null;
   measured: UsageMeasured;
   estimated: UsageEstimated;
   basis: {
     [k: string]: unknown;
   };
   account_id: string;
-  from: string | null;
-  to: string | null;
+  /**
+   * streams that existed at some time in the window
+   */
   streams: number;
 }
 /**
- * Figures Mux measured.
+ * Figures Mux measured, over the window.
  */
 export interface UsageMeasured {
+  /**
+   * seconds the live stream was active (Mux bills live input by it): video.live_stream.active to idle, the reconnect window included, or to deletion
+   */
   seconds_streamed: number;
   minutes_streamed: number;
+  /**
+   * recordings stored at some time in the window
+   */
+  recordings: number;
+  /**
+   * their duration
+   */
   recording_minutes: number;
 }
 /**
- * Figures we estimate (delivery from viewer-minutes at an assumed bitrate).
+ * Figures we estimate: delivered minutes from viewer counts, and the cost.
  */
 export interface UsageEstimated {
   viewer_minutes: number;
-  delivery_gb: number;
-  storage_gb: number;
+  /**
+   * recording minutes x the share of each month stored in the window
+   */
+  storage_minute_months: number;
   cost_usd: UsageCost;
 }
 /**
- * Estimated Mux cost in USD.
+ * Estimated Mux cost in USD over the window (unrounded; adds up across windows).
  */
 export interface UsageCost {
   live_encoding: number;
   delivery: number;
-  storage_per_month: number;
+  storage: number;
   total: number;
 }
 /**
@@ -568,9 +583,11 @@ export interface SlowModeRequest {
   interval_s: number;
 }
 /**
- * ``GET /live/{stream_id}/usage`` (owner).
+ * ``GET /live/{stream_id}/usage[?from=&to=]`` (owner).
  */
 export interface StreamUsage {
+  from: string | null;
+  to: string | null;
   measured: UsageMeasured;
   estimated: UsageEstimated;
   basis: {
@@ -585,10 +602,14 @@ export interface UnreadCount {
   unread: number;
 }
 /**
- * Minutes streamed, recording minutes and an estimated Mux cost; ``basis`` says how each
- * figure was obtained and which prices were assumed.
+ * Usage over ``[from, to)`` (unbounded when absent), each figure by overlap with the
+ * window. Every figure except the counts (``streams``, ``recordings``,
+ * ``recording_minutes``) adds up across adjacent windows. ``basis`` says how each figure was
+ * obtained, which prices were assumed, and its ``sources`` (Mux's documentation).
  */
 export interface UsageReport {
+  from: string | null;
+  to: string | null;
   measured: UsageMeasured;
   estimated: UsageEstimated;
   basis: {

@@ -138,52 +138,59 @@ class LiveStreamDetails(LiveStreamSummary):
 
 
 class UsageMeasured(ResponseModel):
-    """Figures Mux measured."""
+    """Figures Mux measured, over the window."""
 
-    seconds_streamed: float
+    seconds_streamed: float = Field(
+        description="seconds the live stream was active (Mux bills live input by it): "
+        "video.live_stream.active to idle, the reconnect window included, or to deletion"
+    )
     minutes_streamed: float
-    recording_minutes: float
+    recordings: int = Field(description="recordings stored at some time in the window")
+    recording_minutes: float = Field(description="their duration")
 
 
 class UsageCost(ResponseModel):
-    """Estimated Mux cost in USD."""
+    """Estimated Mux cost in USD over the window (unrounded; adds up across windows)."""
 
     live_encoding: float
     delivery: float
-    storage_per_month: float
+    storage: float
     total: float
 
 
 class UsageEstimated(ResponseModel):
-    """Figures we estimate (delivery from viewer-minutes at an assumed bitrate)."""
+    """Figures we estimate: delivered minutes from viewer counts, and the cost."""
 
     viewer_minutes: float
-    delivery_gb: float
-    storage_gb: float
+    storage_minute_months: float = Field(
+        description="recording minutes x the share of each month stored in the window"
+    )
     cost_usd: UsageCost
 
 
 class UsageReport(ResponseModel):
-    """Minutes streamed, recording minutes and an estimated Mux cost; ``basis`` says how each
-    figure was obtained and which prices were assumed."""
+    """Usage over ``[from, to)`` (unbounded when absent), each figure by overlap with the
+    window. Every figure except the counts (``streams``, ``recordings``,
+    ``recording_minutes``) adds up across adjacent windows. ``basis`` says how each figure was
+    obtained, which prices were assumed, and its ``sources`` (Mux's documentation)."""
 
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: AwareDatetime | None = Field(default=None, alias="from")
+    to: AwareDatetime | None = None
     measured: UsageMeasured
     estimated: UsageEstimated
     basis: dict[str, Any]
 
 
 class StreamUsage(UsageReport):
-    """``GET /live/{stream_id}/usage`` (owner)."""
+    """``GET /live/{stream_id}/usage[?from=&to=]`` (owner)."""
 
     stream_id: StreamId
 
 
 class AccountUsage(UsageReport):
-    """``GET /me/usage[?from=&to=]``: every stream of the caller."""
-
-    model_config = ConfigDict(populate_by_name=True)
+    """``GET /me/usage[?from=&to=]``: every stream of the caller, deleted ones included."""
 
     account_id: AccountId
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    to: AwareDatetime | None = None
-    streams: int
+    streams: int = Field(description="streams that existed at some time in the window")

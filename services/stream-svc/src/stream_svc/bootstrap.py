@@ -35,9 +35,8 @@ def config_of(settings: Settings) -> Config:
         latency_mode=settings.latency_mode,
         prices=Prices(
             live_encoding_per_min=settings.price_live_encoding_per_min,
-            delivery_per_gb=settings.price_delivery_per_gb,
-            storage_per_gb=settings.price_storage_per_gb,
-            assumed_bitrate_mbps=settings.assumed_bitrate_mbps,
+            delivery_per_min=settings.price_delivery_per_min,
+            storage_per_min_month=settings.price_storage_per_min_month,
         ),
     )
 

@@ -28,10 +28,9 @@ class Settings(ServiceSettings):
     playback_base_url: str = "https://stream.mux.com"
     reconnect_window_s: float = Field(default=60.0, ge=0.1, le=1800)
     latency_mode: str = Field(default="standard", pattern="^(standard|reduced|low)$")
-    price_live_encoding_per_min: float = Field(default=0.015, ge=0)
-    price_delivery_per_gb: float = Field(default=0.005, ge=0)
-    price_storage_per_gb: float = Field(default=0.005, ge=0)
-    assumed_bitrate_mbps: float = Field(default=3.5, gt=0)
+    price_live_encoding_per_min: float = Field(default=0.015, ge=0, description="USD")
+    price_delivery_per_min: float = Field(default=0.001, ge=0, description="USD")
+    price_storage_per_min_month: float = Field(default=0.003, ge=0, description="USD")
     sweep_interval_s: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")

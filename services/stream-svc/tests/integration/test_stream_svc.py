@@ -354,6 +354,94 @@ async def test_account_ids_in_moderation_bodies_and_paths_are_checked(
     ] == []
 
 
+async def test_usage_is_what_mux_bills_by_overlap_with_the_window(stack: Stack) -> None:
+    """The issue's inputs, over the simulator: a drop and reconnect inside the reconnect window
+    is billed until ``idle`` (as long as the recording), windows count by overlap (streams,
+    storage after the recording), deletion closes a period; the figures add up across a split
+    and the response names its sources."""
+    from datetime import UTC, datetime
+
+    await stack.sim_http.post("/_sim/config", json={"reconnect_window_override_s": 1.0})
+    alice = stack.auth("alice")
+
+    async def usage(**window: datetime) -> Any:
+        params = {k: v.isoformat() for k, v in window.items()}
+        r = await stack.api.get("/me/usage", params=params, headers=alice)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def live(sid: str) -> bool:
+        body = (await stack.api.get(f"/live/{sid}", headers=alice)).json()
+        return bool(body["status"] == "active")
+
+    t0 = datetime.now(UTC)
+    sid = (await stack.api.post("/live", json={"title": "a"}, headers=alice)).json()["stream_id"]
+    encoder = f"/_sim/passthrough/{sid}"
+    await stack.sim_http.post(f"{encoder}/connect")
+    await eventually(lambda: live(sid), within=10)
+    await asyncio.sleep(0.4)
+    mid = datetime.now(UTC)
+    await stack.sim_http.post(f"{encoder}/disconnect")
+    await asyncio.sleep(0.3)
+    await stack.sim_http.post(f"{encoder}/connect")  # back inside the 1 s window
+    await asyncio.sleep(0.5)
+    await stack.sim_http.post(f"{encoder}/disconnect")
+
+    async def recorded() -> Any:
+        body = (await stack.api.get(f"/live/{sid}/usage", headers=alice)).json()
+        return body if body["measured"]["recordings"] == 1 else None
+
+    one = await eventually(recorded, within=15)
+    asset = next(iter(stack.sim.simulator.env.assets.values()))
+    streamed = one["measured"]["seconds_streamed"]
+    assert asset.duration is not None
+    assert abs(streamed - asset.duration) < 0.25, (streamed, asset.duration)
+    assert abs(one["measured"]["recording_minutes"] * 60 - asset.duration) < 0.01
+    assert "reconnect window" in one["basis"]["seconds_streamed"]
+    assert any("mux.com/docs" in s for s in one["basis"]["sources"])
+
+    after_start = await usage(**{"from": mid})
+    assert after_start["streams"] == 1 and after_start["measured"]["seconds_streamed"] > 0
+    done = datetime.now(UTC)
+    later = await usage(**{"from": done})
+    assert later["measured"]["seconds_streamed"] == 0
+    assert later["measured"]["recordings"] == 1
+    assert later["estimated"]["storage_minute_months"] > 0  # still stored, still billed
+    assert later["streams"] == 1
+
+    other = (await stack.api.post("/live", json={"title": "b"}, headers=alice)).json()["stream_id"]
+    await stack.sim_http.post(f"/_sim/passthrough/{other}/connect")
+    await eventually(lambda: live(other), within=10)
+    await asyncio.sleep(0.3)
+    assert (await stack.api.delete(f"/live/{other}", headers=alice)).status_code == 204
+    first = (await usage(**{"from": done}))["measured"]["seconds_streamed"]
+    await asyncio.sleep(1.0)
+    again = await usage(**{"from": done})
+    await asyncio.sleep(0.5)
+    third = await usage(**{"from": done})
+    # deletion closed the period: it ends at our deletion, then at Mux's (a few ms earlier)
+    assert 0 < again["measured"]["seconds_streamed"] <= first
+    assert third["measured"]["seconds_streamed"] == again["measured"]["seconds_streamed"]
+    assert again["streams"] == 2
+
+    end = datetime.now(UTC)
+    whole = await usage(**{"from": t0, "to": end})
+    halves = [await usage(**{"from": t0, "to": mid}), await usage(**{"from": mid, "to": end})]
+    for path in (
+        ("measured", "seconds_streamed"),
+        ("estimated", "viewer_minutes"),
+        ("estimated", "storage_minute_months"),
+        ("estimated", "cost_usd", "total"),
+    ):
+
+        def pick(body: Any, path: tuple[str, ...] = path) -> float:
+            for key in path:
+                body = body[key]
+            return float(body)
+
+        assert abs(sum(pick(h) for h in halves) - pick(whole)) < 1e-9, path
+
+
 async def test_viewer_counts_are_kept_newest_first_with_the_peak(
     stack: Stack, infra: InfraUrls, namespace: str
 ) -> None:

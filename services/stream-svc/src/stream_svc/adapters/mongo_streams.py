@@ -235,6 +235,7 @@ class MongoStreams:
     # ---- usage ------------------------------------------------------------------------------
 
     async def record_usage(self, key: str, point: UsagePoint) -> None:
+        """Keep one report once (``key``: the Mux event id, or the count's stream and time)."""
         await self._usage.update_one(
             {"_id": key},
             {
@@ -243,6 +244,9 @@ class MongoStreams:
                     "owner_id": point.owner_id,
                     "kind": point.kind,
                     "at": point.at,
+                    "at_ms": to_ms(point.at),
+                    "value": point.value,
+                    "ref": point.ref,
                 }
             },
             upsert=True,
@@ -250,4 +254,14 @@ class MongoStreams:
 
     async def usage_points(self, *, stream_ids: Sequence[str]) -> list[UsagePoint]:
         cursor = self._usage.find({"stream_id": {"$in": list(stream_ids)}})
-        return [UsagePoint(d["stream_id"], d["owner_id"], d["kind"], d["at"]) async for d in cursor]
+        return [
+            UsagePoint(
+                d["stream_id"],
+                d["owner_id"],
+                d["kind"],
+                from_ms(d["at_ms"]) if "at_ms" in d else d["at"],
+                d.get("value"),
+                d.get("ref"),
+            )
+            async for d in cursor
+        ]

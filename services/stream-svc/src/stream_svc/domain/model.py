@@ -116,9 +116,14 @@ class ModerationAction:
 
 @dataclass(frozen=True, slots=True)
 class UsagePoint:
-    """One Mux report that bounds an active period (``active``, ``disconnected``, ``idle``)."""
+    """One report usage is measured from (see ``domain.usage``): Mux's ``active``,
+    ``disconnected`` and ``idle`` (bounds of active periods), ``recording`` (an asset ready:
+    ``value`` = its duration in seconds, ``ref`` = asset id), ``recording_deleted`` (``ref``),
+    and ``viewers`` (viewer-svc's count at ``at``: ``value``)."""
 
     stream_id: str
     owner_id: str
     kind: str
     at: datetime
+    value: float | None = None
+    ref: str | None = None

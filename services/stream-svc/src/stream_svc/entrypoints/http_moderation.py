@@ -42,6 +42,10 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
         raise ApiError(422, "validation_error", "invalid cursor") from None
 
 
+WindowStart = Annotated[AwareDatetime | None, Query(alias="from")]
+WindowEnd = Annotated[AwareDatetime | None, Query(alias="to")]
+
+
 def _unchanged(body: ModeratorChange | BanLifted) -> Response:
     return JSONResponse(body.model_dump(mode="json"), status_code=200)
 
@@ -162,19 +166,26 @@ def routes(app: FastAPI) -> None:
 
     @app.get("/live/{stream_id}/usage", response_model=StreamUsage)
     async def stream_usage(
-        stream_id: str, account: CurrentAccount, deps: DepsDep
+        stream_id: str,
+        account: CurrentAccount,
+        deps: DepsDep,
+        start: WindowStart = None,
+        end: WindowEnd = None,
     ) -> dict[str, Any]:
-        """Owner: minutes streamed, recording minutes, estimated Mux cost."""
-        return await usage.stream_usage(stream_id, account, deps)
+        """Owner: minutes streamed, recordings, viewer-minutes and the estimated Mux cost,
+        optionally in ``[from, to)``."""
+        _check_window(start, end)
+        return await usage.stream_usage(stream_id, account, deps, start, end)
 
     @app.get("/me/usage", response_model=AccountUsage)
     async def my_usage(
-        account: CurrentAccount,
-        deps: DepsDep,
-        start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-        end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+        account: CurrentAccount, deps: DepsDep, start: WindowStart = None, end: WindowEnd = None
     ) -> dict[str, Any]:
         """The caller's usage over all their streams, optionally in ``[from, to)``."""
-        if start and end and end <= start:
-            raise ApiError(422, "validation_error", "'to' must be after 'from'")
+        _check_window(start, end)
         return await usage.account_usage(account, start, end, deps)
+
+
+def _check_window(start: datetime | None, end: datetime | None) -> None:
+    if start and end and end <= start:
+        raise ApiError(422, "validation_error", "'to' must be after 'from'")

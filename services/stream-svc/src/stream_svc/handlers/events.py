@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from contracts.common import compound_key
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
 from contracts.viewer import ViewerCountChanged
 from contracts.webhook import MuxWebhookReceived
@@ -35,12 +36,9 @@ async def apply_mux_event(event: MuxWebhookReceived, deps: Deps) -> None:
     if stream is None:
         log.info("ignoring a Mux event for an unknown stream", extra={"type": event.type})
         return
-    kind = USAGE_KINDS.get(event.type)
-    if kind is not None:
-        await deps.streams.record_usage(
-            event.mux_event_id,
-            UsagePoint(stream.stream_id, stream.owner_id, kind, event.created_at),
-        )
+    point = _usage_point(event, stream)
+    if point is not None:
+        await deps.streams.record_usage(event.mux_event_id, point)
     if event.type == "video.asset.ready":
         await _archive(event, deps)
         return
@@ -56,6 +54,28 @@ async def apply_mux_event(event: MuxWebhookReceived, deps: Deps) -> None:
         return s
 
     await change_stream(event.stream_id, merge, deps)
+
+
+def _usage_point(event: MuxWebhookReceived, stream: LiveStream) -> UsagePoint | None:
+    """What usage keeps of a Mux webhook (see ``domain.usage``): bounds of active periods,
+    and each recording's storage life (ready with its duration, deleted)."""
+    kind = USAGE_KINDS.get(event.type)
+    if kind is not None:
+        return UsagePoint(stream.stream_id, stream.owner_id, kind, event.created_at)
+    asset_id = event.data.get("id")
+    if not isinstance(asset_id, str):
+        return None
+    if event.type == "video.asset.ready":
+        duration = event.data.get("duration")
+        seconds = float(duration) if isinstance(duration, int | float) else None
+        return UsagePoint(
+            stream.stream_id, stream.owner_id, "recording", event.created_at, seconds, asset_id
+        )
+    if event.type == "video.asset.deleted":
+        return UsagePoint(
+            stream.stream_id, stream.owner_id, "recording_deleted", event.created_at, ref=asset_id
+        )
+    return None
 
 
 async def _archive(event: MuxWebhookReceived, deps: Deps) -> None:
@@ -99,9 +119,19 @@ async def _archive(event: MuxWebhookReceived, deps: Deps) -> None:
 
 
 async def apply_viewer_count(event: ViewerCountChanged, deps: Deps) -> None:
-    """Keep the newest count (by ``as_of``), the peak, and integrate viewer-seconds; counts
-    may arrive in any order (see ``LiveStream.add_count``)."""
+    """Keep the count as a usage report (viewer-minutes over any window), and the newest count
+    (by ``as_of``) and the peak on the stream; counts may arrive in any order (see
+    ``LiveStream.add_count``)."""
     as_of_ms = round(event.as_of.timestamp() * 1000)
+    stream = await deps.streams.get(event.stream_id)
+    if stream is None:
+        return
+    await deps.streams.record_usage(
+        compound_key("viewers", event.stream_id, str(as_of_ms)),
+        UsagePoint(
+            stream.stream_id, stream.owner_id, "viewers", event.as_of, float(event.viewer_count)
+        ),
+    )
 
     def count(s: LiveStream) -> LiveStream | None:
         return s if s.add_count(as_of_ms, event.viewer_count, event.peak) else None

@@ -1,55 +1,82 @@
-"""Minutes streamed, recording minutes and an estimated Mux cost."""
+"""Usage of a stream or of every stream of an account over a window (see ``domain.usage``)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 
 from stream_svc.deps import Deps
-from stream_svc.domain.usage import streamed_seconds, usage_report
+from stream_svc.domain.model import LiveStream, UsagePoint
+from stream_svc.domain.usage import Span, StreamRecord, measure, usage_report
 from stream_svc.handlers.streams import owned_stream
 
 
-async def stream_usage(stream_id: str, caller: str, deps: Deps) -> dict[str, object]:
+async def stream_usage(
+    stream_id: str,
+    caller: str,
+    deps: Deps,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> dict[str, object]:
+    """The owner's stream over ``[start, end)`` (unbounded by default). Raises ``NotFound``,
+    ``Forbidden`` (see ``owned_stream``)."""
     stream = await owned_stream(stream_id, caller, deps)
-    points = await deps.streams.usage_points(stream_ids=[stream_id])
-    report = usage_report(
-        streamed_s=streamed_seconds(points, now=deps.clock()),
-        recorded_s=stream.archive_duration_s or 0.0,
-        viewer_s=stream.total_viewer_seconds,
-        prices=deps.config.prices,
-    )
-    return {"stream_id": stream_id, **report}
+    usage = measure(await _records([stream], deps), Span(start, end), now=deps.clock())
+    return {
+        "stream_id": stream_id,
+        **_window(start, end),
+        **usage_report(usage, deps.config.prices),
+    }
 
 
 async def account_usage(
     caller: str, start: datetime | None, end: datetime | None, deps: Deps
 ) -> dict[str, object]:
-    """Usage over every stream of the caller, streamed minutes clipped to ``[start, end)``;
-    recordings and viewer-minutes count for streams created in the window."""
+    """Every stream of ``caller`` (deleted ones too) over ``[start, end)``: each figure by
+    overlap with the window, not by when a stream was created."""
     streams = await deps.streams.of_owner(caller)
-    points = await deps.streams.usage_points(stream_ids=[s.stream_id for s in streams])
-    in_window = [
-        s
-        for s in streams
-        if (start is None or s.created_at >= start) and (end is None or s.created_at < end)
-    ]
-    now = deps.clock()
-    streamed = sum(
-        streamed_seconds(
-            [p for p in points if p.stream_id == s.stream_id], now=now, start=start, end=end
-        )
-        for s in streams
-    )
-    report = usage_report(
-        streamed_s=streamed,
-        recorded_s=sum(s.archive_duration_s or 0.0 for s in in_window),
-        viewer_s=sum(s.total_viewer_seconds for s in in_window),
-        prices=deps.config.prices,
-    )
+    usage = measure(await _records(streams, deps), Span(start, end), now=deps.clock())
     return {
         "account_id": caller,
-        "from": start.isoformat() if start else None,
-        "to": end.isoformat() if end else None,
-        "streams": len(in_window),
-        **report,
+        **_window(start, end),
+        "streams": len(usage.stream_ids),
+        **usage_report(usage, deps.config.prices),
     }
+
+
+def _window(start: datetime | None, end: datetime | None) -> dict[str, object]:
+    return {"from": start.isoformat() if start else None, "to": end.isoformat() if end else None}
+
+
+async def _records(streams: list[LiveStream], deps: Deps) -> list[StreamRecord]:
+    points: dict[str, list[UsagePoint]] = defaultdict(list)
+    for p in await deps.streams.usage_points(stream_ids=[s.stream_id for s in streams]):
+        points[p.stream_id].append(p)
+    return [
+        StreamRecord(
+            s.stream_id,
+            s.created_at,
+            points[s.stream_id] + _archive_without_report(s, points[s.stream_id]),
+            ended_at=s.facts.ended_at,
+            deleted_at=s.facts.deleted_at,
+        )
+        for s in streams
+    ]
+
+
+def _archive_without_report(stream: LiveStream, points: list[UsagePoint]) -> list[UsagePoint]:
+    """A recording stored before its ``recording`` reports were kept (older data): stored from
+    the stream's end (or creation)."""
+    if stream.archive_asset_id is None or any(p.kind == "recording" for p in points):
+        return []
+    at = stream.facts.ended_at or stream.created_at
+    return [
+        UsagePoint(
+            stream.stream_id,
+            stream.owner_id,
+            "recording",
+            at,
+            stream.archive_duration_s,
+            stream.archive_asset_id,
+        )
+    ]
