@@ -163,8 +163,15 @@ WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
         lambda r: r.moderation.log(
             ModerationAction("act-new", T, "user_banned", "troll", "o", T1), banned(T, "troll")
         ),
-        None,
+        True,
         {(ACTIONS, "act-new")},
+    ),
+    "action logged twice (a concurrent repeat)": (
+        lambda r: r.moderation.log(
+            ModerationAction(f"act-{T}", T, "user_banned", "bad", "o", T1), banned(T, "bad")
+        ),
+        False,
+        set(),
     ),
 }
 

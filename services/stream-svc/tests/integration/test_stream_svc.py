@@ -332,6 +332,44 @@ async def test_repeated_moderation_commands_are_single(stack: Stack) -> None:
     assert len(ids) == 3 and None not in ids  # each ban names itself
 
 
+async def test_concurrent_repeats_are_single_too(stack: Stack) -> None:
+    """Many trials of the race: identical commands sent at once (a double click, a retry) are
+    logged and announced once."""
+    sid = (await stack.api.post("/live", json={"title": "x"}, headers=stack.auth("alice"))).json()[
+        "stream_id"
+    ]
+    owner = stack.auth("alice")
+    trials = [f"t{i}" for i in range(6)]
+    for target in trials:
+        bans = await asyncio.gather(
+            *(
+                stack.api.post(f"/live/{sid}/bans", json={"account_id": target}, headers=owner)
+                for _ in range(5)
+            )
+        )
+        assert sorted(r.status_code for r in bans) == [200, 200, 200, 200, 201], target
+        assert len({r.json()["at"] for r in bans}) == 1  # all answer with the one ban
+        unbans = await asyncio.gather(
+            *(stack.api.delete(f"/live/{sid}/bans/{target}", headers=owner) for _ in range(5))
+        )
+        assert sorted(r.status_code for r in unbans) == [200, 200, 200, 200, 204], target
+    mods = await asyncio.gather(
+        *(
+            stack.api.post(f"/live/{sid}/moderators", json={"account_id": "m"}, headers=owner)
+            for _ in range(5)
+        )
+    )
+    assert sorted(r.status_code for r in mods) == [200, 200, 200, 200, 201]
+    log = (
+        await stack.api.get(f"/live/{sid}/moderation-log", params={"limit": 100}, headers=owner)
+    ).json()["items"]
+    assert len(log) == 2 * len(trials) + 1
+    await eventually(lambda: stack.types().count("moderation.user_unbanned") == 6, within=10)
+    await asyncio.sleep(0.5)
+    assert stack.types().count("moderation.user_banned") == len(trials)
+    assert stack.types().count("moderation.moderator_added") == 1
+
+
 @pytest.mark.parametrize("account_id", ["a\x1fb", "with space", "x/y", ".."])
 async def test_account_ids_in_moderation_bodies_and_paths_are_checked(
     stack: Stack, account_id: str

@@ -13,6 +13,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from contracts import Envelope, Event
 from contracts.common import compound_key
@@ -42,7 +43,9 @@ class MongoModeration:
         self._bans = db[BANS]
         self._actions = db[ACTIONS]
 
-    async def log(self, action: ModerationAction, envelope: Envelope[Event]) -> None:
+    async def log(self, action: ModerationAction, envelope: Envelope[Event]) -> bool:
+        """Insert the action with its event staged; ``False`` if an action with its id is
+        logged already (ids derive from the state they change: a concurrent repeat)."""
         doc = {
             "_id": action.action_id,
             "stream_id": action.stream_id,
@@ -54,7 +57,23 @@ class MongoModeration:
             "reason": action.reason,
             **stage_insert([envelope]),
         }
-        await self._actions.insert_one(doc)
+        try:
+            await self._actions.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def moderator_version(self, stream_id: str, account_id: str) -> int:
+        """The time (epoch ms) of the last action applied to this moderator entry, 0 if none."""
+        return await self._version(self._mods, _key(stream_id, account_id))
+
+    async def ban_version(self, stream_id: str, account_id: str) -> int:
+        """The time (epoch ms) of the last ban or unban applied to this account, 0 if none."""
+        return await self._version(self._bans, _key(stream_id, account_id))
+
+    async def _version(self, collection: Any, key: str) -> int:
+        doc = await collection.find_one({"_id": key}, {"at_ms": 1})
+        return int(doc.get("at_ms") or 0) if doc else 0
 
     async def history(
         self, stream_id: str, *, limit: int, after: tuple[datetime, str] | None
@@ -69,19 +88,12 @@ class MongoModeration:
             .sort([("at_ms", -1), ("_id", -1)])
             .limit(limit)
         )
-        return [
-            ModerationAction(
-                d["_id"],
-                d["stream_id"],
-                d["action"],
-                d["account_id"],
-                d["by"],
-                from_ms(d["at_ms"]),
-                d.get("expires_at"),
-                d.get("reason"),
-            )
-            async for d in cursor
-        ]
+        return [_action(d) async for d in cursor]
+
+    async def logged(self, action_id: str) -> ModerationAction | None:
+        """The logged action with this id, if any."""
+        d = await self._actions.find_one({"_id": action_id}, {"_outbox": 0})
+        return _action(d) if d is not None else None
 
     async def _last_write_wins(
         self, collection: AsyncCollection[Doc], key: str, at: datetime, values: Doc
@@ -141,6 +153,19 @@ class MongoModeration:
     async def bans(self, stream_id: str, now: datetime) -> list[Ban]:
         cursor = self._bans.find({"stream_id": stream_id, "banned": True}).sort("at_ms", 1)
         return [b for b in [_ban(d) async for d in cursor] if b.active(now)]
+
+
+def _action(d: Doc) -> ModerationAction:
+    return ModerationAction(
+        d["_id"],
+        d["stream_id"],
+        d["action"],
+        d["account_id"],
+        d["by"],
+        from_ms(d["at_ms"]),
+        d.get("expires_at"),
+        d.get("reason"),
+    )
 
 
 def _ban(d: Doc) -> Ban:

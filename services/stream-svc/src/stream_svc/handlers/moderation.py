@@ -8,14 +8,17 @@ unbanned).
 A command that changes nothing is a no-op that is neither logged nor announced (so nobody is
 notified): adding a moderator who is already one, removing one who is not, unbanning someone
 not banned, and banning someone already banned on the same terms (see :func:`same_terms`).
+Concurrent repeats are single too: an action's id derives from the state it changes (the
+entry's last action time), so of two requests that saw the same state only one is logged.
 """
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from contracts.common import compound_key
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
 from servicekit.mongo import from_ms, to_ms
 from stream_svc.adapters.mongo_moderation import ACTIONS
@@ -33,9 +36,12 @@ class BanRequest:
     reason: str | None = None
 
 
-async def _log(action: ModerationAction, payload: object, deps: Deps) -> None:
-    await deps.moderation.log(action, envelope(payload))  # type: ignore[arg-type]
+async def _log(action: ModerationAction, payload: object, deps: Deps) -> bool:
+    """Log and announce ``action``; ``False`` when a concurrent repeat logged it first."""
+    if not await deps.moderation.log(action, envelope(payload)):  # type: ignore[arg-type]
+        return False
     deps.kick(ACTIONS, action.action_id)
+    return True
 
 
 def _action(
@@ -44,12 +50,15 @@ def _action(
     account_id: str,
     by: str,
     at: datetime,
+    version: int,
     expires_at: datetime | None = None,
     reason: str | None = None,
 ) -> ModerationAction:
-    return ModerationAction(
-        f"ma_{secrets.token_hex(10)}", stream_id, kind, account_id, by, at, expires_at, reason
-    )
+    """The action, its id derived from what it changes: (stream, account, kind, ``version``:
+    the entry's last action time)."""
+    key = compound_key(stream_id, account_id, kind, str(version))
+    action_id = f"ma_{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+    return ModerationAction(action_id, stream_id, kind, account_id, by, at, expires_at, reason)
 
 
 async def add_moderator(stream_id: str, account_id: str, caller: str, deps: Deps) -> bool:
@@ -57,13 +66,14 @@ async def add_moderator(stream_id: str, account_id: str, caller: str, deps: Deps
     stream = await owned_stream(stream_id, caller, deps)
     if account_id == stream.owner_id:
         raise Invalid("the owner moderates their own stream already")
+    version = await deps.moderation.moderator_version(stream_id, account_id)
     if await deps.moderation.is_moderator(stream_id, account_id):
         return False
     now = deps.clock()
-    action = _action(stream_id, "moderator_added", account_id, caller, now)
-    await _log(
-        action, ModeratorAdded(stream_id=stream_id, account_id=account_id, by=caller, at=now), deps
-    )
+    action = _action(stream_id, "moderator_added", account_id, caller, now, version)
+    added = ModeratorAdded(stream_id=stream_id, account_id=account_id, by=caller, at=now)
+    if not await _log(action, added, deps):
+        return False
     await deps.moderation.set_moderator(stream_id, account_id, is_moderator=True, by=caller, at=now)
     return True
 
@@ -71,15 +81,14 @@ async def add_moderator(stream_id: str, account_id: str, caller: str, deps: Deps
 async def remove_moderator(stream_id: str, account_id: str, caller: str, deps: Deps) -> bool:
     """Owner only; ``False`` when not a moderator."""
     await owned_stream(stream_id, caller, deps)
+    version = await deps.moderation.moderator_version(stream_id, account_id)
     if not await deps.moderation.is_moderator(stream_id, account_id):
         return False
     now = deps.clock()
-    action = _action(stream_id, "moderator_removed", account_id, caller, now)
-    await _log(
-        action,
-        ModeratorRemoved(stream_id=stream_id, account_id=account_id, by=caller, at=now),
-        deps,
-    )
+    action = _action(stream_id, "moderator_removed", account_id, caller, now, version)
+    removed = ModeratorRemoved(stream_id=stream_id, account_id=account_id, by=caller, at=now)
+    if not await _log(action, removed, deps):
+        return False
     await deps.moderation.set_moderator(
         stream_id, account_id, is_moderator=False, by=caller, at=now
     )
@@ -117,12 +126,15 @@ async def ban(stream_id: str, request: BanRequest, caller: str, deps: Deps) -> t
     if caller != owner and await deps.moderation.is_moderator(stream_id, target):
         raise Forbidden("only the owner can ban a moderator")
     now = from_ms(to_ms(deps.clock()))  # as stored: the answer and the log agree
+    version = await deps.moderation.ban_version(stream_id, target)
     current = await deps.moderation.ban_of(stream_id, target)
     if current is not None and current.active(now) and same_terms(current, request):
         return current, False
     expires = now + timedelta(seconds=request.duration_s) if request.duration_s else None
-    action = _action(stream_id, "user_banned", target, caller, now, expires, request.reason)
-    await _log(
+    action = _action(
+        stream_id, "user_banned", target, caller, now, version, expires, request.reason
+    )
+    logged = await _log(
         action,
         UserBanned(
             stream_id=stream_id,
@@ -135,21 +147,31 @@ async def ban(stream_id: str, request: BanRequest, caller: str, deps: Deps) -> t
         ),
         deps,
     )
+    if not logged:  # a concurrent request logged this change first: answer with its ban
+        first = await deps.moderation.logged(action.action_id)
+        return _ban(first or action), False
     await deps.moderation.set_ban(
         stream_id, target, banned=True, by=caller, at=now, expires_at=expires, reason=request.reason
     )
-    return Ban(stream_id, target, caller, now, expires, request.reason), True
+    return _ban(action), True
+
+
+def _ban(action: ModerationAction) -> Ban:
+    return Ban(
+        action.stream_id, action.account_id, action.by, action.at, action.expires_at, action.reason
+    )
 
 
 async def unban(stream_id: str, account_id: str, caller: str, deps: Deps) -> bool:
     await require_moderator(stream_id, caller, deps)
     now = deps.clock()
+    version = await deps.moderation.ban_version(stream_id, account_id)
     current = await deps.moderation.ban_of(stream_id, account_id)
     if current is None or not current.active(now):
         return False
-    action = _action(stream_id, "user_unbanned", account_id, caller, now)
-    await _log(
-        action, UserUnbanned(stream_id=stream_id, account_id=account_id, by=caller, at=now), deps
-    )
+    action = _action(stream_id, "user_unbanned", account_id, caller, now, version)
+    lifted = UserUnbanned(stream_id=stream_id, account_id=account_id, by=caller, at=now)
+    if not await _log(action, lifted, deps):
+        return False
     await deps.moderation.set_ban(stream_id, account_id, banned=False, by=caller, at=now)
     return True
