@@ -13,7 +13,10 @@ What Mux bills, and how each figure follows it:
   sends ``video.live_stream.idle`` and completes the recording; so a period runs from
   ``video.live_stream.active`` to ``video.live_stream.idle``, ``disconnected`` inside the window
   does not close it, and deleting the stream does (Mux's "Handle live stream disconnects"
-  guide; the live stream API reference: ``active``/``idle`` mark a broadcast's start and end).
+  guide: Mux waits out the window before it treats the stream as finished; the live stream
+  API reference: ``active``/``idle`` mark a broadcast's start and end; Mux's "Reconnect windows
+  and clean stream exits": only when the window expires does Mux finalise the asset and set
+  the stream back to idle).
 * **Storage**: by the minute of video stored, prorated by the share of each month it is
   stored (Mux's "Controlling your video costs": a 10-minute asset stored half a month is
   billed 5 minutes). A recording is stored from ``video.asset.ready`` until
@@ -35,6 +38,7 @@ from stream_svc.domain.model import UsagePoint
 SOURCES = [
     "https://www.mux.com/docs/guides/handle-live-stream-disconnects",
     "https://www.mux.com/docs/api-reference/video/live-streams",
+    "https://www.mux.com/blog/reconnect-windows-and-clean-stream-exits",
     "https://www.mux.com/docs/pricing/video",
     "https://www.mux.com/docs/pricing/controlling-video-costs",
 ]
