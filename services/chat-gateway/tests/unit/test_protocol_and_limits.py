@@ -23,8 +23,9 @@ class Clock:
         ("[1]", "invalid_frame"),
         ('{"no": "type"}', "invalid_frame"),
         ('{"type": "teleport"}', "unknown_type"),
-        ('{"type": "chat.send", "text": "hi"}', "invalid_frame"),
-        ('{"type": "chat.send", "client_msg_id": "", "text": "hi"}', "invalid_frame"),
+        ('{"type": "chat.send", "message": "hi"}', "invalid_frame"),
+        ('{"type": "chat.send", "client_msg_id": "c1", "text": "hi"}', "invalid_frame"),
+        ('{"type": "chat.send", "client_msg_id": "", "message": "hi"}', "invalid_frame"),
         ('{"type": "ping", "extra": 1}', "invalid_frame"),
     ],
 )
@@ -36,7 +37,7 @@ def test_bad_frames_are_refused_with_a_reason(raw: str | bytes, reason: str) -> 
 
 def test_good_frames_decode_to_their_types() -> None:
     assert isinstance(
-        decode('{"type": "chat.send", "client_msg_id": "c1", "text": "hi"}'), ChatSend
+        decode('{"type": "chat.send", "client_msg_id": "c1", "message": "hi"}'), ChatSend
     )
     assert decode('{"type": "ping", "nonce": "n"}') == Ping(nonce="n")
 

@@ -193,7 +193,7 @@ async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps
             frame = decode(raw)
             if isinstance(frame, ChatSend):
                 posted = await deps.service.post(
-                    room.stream_id, client.account_id, frame.text, frame.client_msg_id
+                    room.stream_id, client.account_id, frame.message, frame.client_msg_id
                 )
                 await ws.send(
                     encode(
