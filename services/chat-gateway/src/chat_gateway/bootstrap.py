@@ -23,7 +23,8 @@ from chat_gateway.adapters.mongo import (
     ConnectionRegistry,
     GiftLedger,
 )
-from chat_gateway.domain.limits import Limiter
+from chat_gateway.adapters.mongo_rate import MongoRateBudgets
+from chat_gateway.domain.limits import Budget, Limiter
 from chat_gateway.domain.room import RoomState
 from chat_gateway.entrypoints import http, ws
 from chat_gateway.entrypoints.consumers import fanout_dispatcher, projection_dispatcher
@@ -70,7 +71,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         consumers=[
             ConsumerSpec(projection_dispatcher(lambda: projection_holder["p"])),
             ConsumerSpec(
-                fanout_dispatcher(lambda: holder["hub"]),
+                fanout_dispatcher(lambda: holder["hub"], lambda: projection_holder["p"]),
                 queue_suffix="fanout",
                 exclusive=True,
                 idempotent=False,
@@ -103,7 +104,9 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         return room.state if room is not None else await projection.load(stream_id)
 
     limiter = Limiter(
-        settings.rate_burst, settings.rate_per_s, settings.abuse_limit, settings.abuse_window_s
+        MongoRateBudgets(infra.db, Budget(settings.rate_burst, settings.rate_per_s)),
+        settings.abuse_limit,
+        settings.abuse_window_s,
     )
     service = ChatService(
         store=store,

@@ -72,7 +72,10 @@ async def test_resume_by_sequence_number_gets_exactly_what_was_missed(cluster: C
     assert back.seqs() == list(range(last + 1, last + 11))
 
 
-async def test_rate_limit_refuses_then_disconnects_repeated_abuse(cluster: Cluster) -> None:
+async def test_rate_limit_refuses_then_disconnects_repeated_abuse(
+    strict_cluster: Cluster,
+) -> None:
+    cluster = strict_cluster
     await cluster.live_stream("s3")
     spammer = await cluster.peer("s3", "spammer")
     for i in range(60):
@@ -80,7 +83,7 @@ async def test_rate_limit_refuses_then_disconnects_repeated_abuse(cluster: Clust
             await spammer.send(type="chat.send", client_msg_id=f"x{i}", message="spam")
         except Exception:
             break
-    await spammer.wait(lambda p: p.closed_code is not None)
+    await spammer.wait(lambda p: p.closed_code is not None, within=30)
     assert spammer.closed_code == 4008
     errors = spammer.of("chat.error")
     assert errors

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from chat_gateway.domain.limits import AbuseCounter, TokenBucket
+from chat_gateway.domain.limits import AbuseCounter, Budget
 from chat_gateway.protocol import ProtocolError, clean_text, decode
 from contracts.ws import ChatSend, Ping
 
@@ -70,15 +72,40 @@ def test_bad_text_is_refused(text: str, reason: str) -> None:
     assert exc.value.reason == reason
 
 
-def test_token_bucket_allows_a_burst_then_refills() -> None:
-    clock = Clock()
-    bucket = TokenBucket(burst=3, rate=1.0, clock=clock)
-    assert [bucket.take() for _ in range(3)] == [0, 0, 0]
-    assert bucket.take() == pytest.approx(1.0)
-    clock.t = 0.5
-    assert bucket.take() == pytest.approx(0.5)
-    clock.t = 1.0
-    assert bucket.take() == 0
+def test_a_budget_allows_a_burst_then_refills() -> None:
+    budget = Budget(burst=3, rate=1.0)
+    tat = None
+    for _ in range(3):
+        tat, wait = budget.decide(tat, 0)
+        assert wait == 0
+    assert budget.decide(tat, 0) == (None, pytest.approx(1.0))
+    assert budget.decide(tat, 500) == (None, pytest.approx(0.5))
+    assert budget.decide(tat, 1000)[1] == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=8),
+    st.sampled_from([0.5, 1.0, 2.0, 20.0]),
+    st.lists(st.integers(min_value=0, max_value=3000), max_size=60),
+)
+def test_no_window_passes_more_than_the_burst_plus_the_refill(
+    burst: int, rate: float, gaps: list[int]
+) -> None:
+    budget = Budget(burst=burst, rate=rate)
+    tat, now, passed = None, 0, []
+    for gap in gaps:
+        now += gap
+        new_tat, wait = budget.decide(tat, now)
+        if new_tat is not None:
+            tat = new_tat
+            passed.append(now)
+        else:
+            assert wait > 0
+    for i, start in enumerate(passed):
+        for j in range(i, len(passed)):
+            window_ms = passed[j] - start
+            assert j - i + 1 <= burst + window_ms // budget.interval_ms
 
 
 def test_abuse_counts_refusals_inside_the_window() -> None:

@@ -1,5 +1,7 @@
-"""Per-account rate limit (token bucket) and abuse tracking. In memory, per gateway instance:
-an account connected to two instances gets two buckets (documented)."""
+"""Per-account-per-room rate limit and abuse tracking. The rate budget is shared by every
+gateway instance (GCRA state in MongoDB, :mod:`chat_gateway.adapters.mongo_rate`): an account
+gets one budget per room whatever instance each post reaches. Abuse counters stay per
+instance: they decide when this instance closes a socket."""
 
 from __future__ import annotations
 
@@ -7,31 +9,58 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
 
-@dataclass
-class TokenBucket:
-    """``burst`` tokens, refilled at ``rate`` per second; a message takes one."""
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A token bucket of ``burst`` messages refilled at ``rate`` per second, kept as GCRA (the
+    generic cell rate algorithm): one number per account and room, the *theoretical arrival
+    time* ``tat``, so the whole state changes in one atomic write wherever it is stored."""
 
     burst: int
     rate: float
-    clock: Callable[[], float] = time.monotonic
-    tokens: float = field(init=False)
-    stamp: float = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.tokens = float(self.burst)
-        self.stamp = self.clock()
+    @property
+    def interval_ms(self) -> int:
+        """Time one message costs."""
+        return max(1, round(1000 / self.rate))
 
-    def take(self) -> float:
-        """0 if a token was taken, else seconds until one is available."""
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
+    @property
+    def tolerance_ms(self) -> int:
+        """How far ahead of now ``tat`` may be for a message to pass."""
+        return (self.burst - 1) * self.interval_ms
+
+    def decide(self, tat_ms: int | None, now_ms: int) -> tuple[int | None, float]:
+        """``(new tat, 0)`` when a message passes now, else ``(None, seconds to wait)``."""
+        tat = max(tat_ms if tat_ms is not None else now_ms, now_ms)
+        if tat - now_ms > self.tolerance_ms:
+            return None, (tat - now_ms - self.tolerance_ms) / 1000
+        return tat + self.interval_ms, 0.0
+
+
+class RateBudgets(Protocol):
+    """Port: one rate budget per (room, account), shared by every gateway instance."""
+
+    async def take(self, stream_id: str, account_id: str, now: datetime) -> float:
+        """0 if a message may pass now (and spends it), else seconds until one may."""
+        ...
+
+
+class MemoryRateBudgets:
+    """:class:`RateBudgets` in memory (unit tests, one instance)."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.tat: dict[tuple[str, str], int] = {}
+
+    async def take(self, stream_id: str, account_id: str, now: datetime) -> float:
+        key = (stream_id, account_id)
+        new_tat, wait = self.budget.decide(self.tat.get(key), int(now.timestamp() * 1000))
+        if new_tat is not None:
+            self.tat[key] = new_tat
+        return wait
 
 
 @dataclass
@@ -52,26 +81,23 @@ class AbuseCounter:
 
 
 class Limiter:
-    """Buckets and abuse counters by account."""
+    """The shared rate budgets (one per room and account, across instances) and this
+    instance's abuse counters (which decide when to close *this* socket)."""
 
     def __init__(
         self,
-        burst: int,
-        rate: float,
+        budgets: RateBudgets,
         abuse_limit: int,
         abuse_window_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._burst, self._rate, self._clock = burst, rate, clock
+        self.budgets, self._clock = budgets, clock
         self._abuse_limit, self._abuse_window = abuse_limit, abuse_window_s
-        self._buckets: dict[str, TokenBucket] = {}
         self._abuse: dict[str, AbuseCounter] = {}
 
-    def take(self, account_id: str) -> float:
-        bucket = self._buckets.get(account_id)
-        if bucket is None:
-            bucket = self._buckets[account_id] = TokenBucket(self._burst, self._rate, self._clock)
-        return bucket.take()
+    async def take(self, stream_id: str, account_id: str, now: datetime) -> float:
+        """0 if the account may post in the room now, else seconds to wait."""
+        return await self.budgets.take(stream_id, account_id, now)
 
     def refused(self, account_id: str) -> bool:
         counter = self._abuse.get(account_id)

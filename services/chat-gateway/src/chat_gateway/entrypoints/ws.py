@@ -47,6 +47,7 @@ from contracts.ws import (
 )
 from servicekit.auth import AuthError, JwtVerifier
 from servicekit.logs import new_correlation_id, set_correlation_id
+from servicekit.replay import IdempotencyKeyReused
 
 log = logging.getLogger(__name__)
 PREFIX = "/ws/live/"
@@ -217,6 +218,8 @@ async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps
                 await ws.send(encode(Pong(nonce=frame.nonce)))
         except ProtocolError as exc:
             await ws.send(error_frame(exc, _cmid(raw)))
+        except IdempotencyKeyReused as exc:
+            await ws.send(error_frame(ProtocolError(exc.code, exc.message), _cmid(raw)))
         except Refused as exc:
             await ws.send(
                 error_frame(ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s)
