@@ -355,7 +355,7 @@ export interface Hello {
   messages: ChatMessageFrame[];
   role: "viewer" | "moderator" | "owner";
   /**
-   * true when more messages were missed than a resume replays: `messages` are then the most recent ones, not the missed ones
+   * true when more messages were missed than a resume replays, or when `last_seq` asked for is beyond the room's newest (a cursor this room never reached): `messages` are then the most recent ones and `last_seq` is the room's real cursor
    */
   reset: boolean;
 }

@@ -86,8 +86,9 @@ class Hello(Frame):
     role: Literal["viewer", "moderator", "owner"] = "viewer"
     reset: bool = Field(
         default=False,
-        description="true when more messages were missed than a resume replays: `messages` are "
-        "then the most recent ones, not the missed ones",
+        description="true when more messages were missed than a resume replays, or when "
+        "`last_seq` asked for is beyond the room's newest (a cursor this room never reached): "
+        "`messages` are then the most recent ones and `last_seq` is the room's real cursor",
     )
 
 

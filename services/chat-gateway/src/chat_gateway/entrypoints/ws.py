@@ -155,7 +155,13 @@ async def _hello(
     reset = False
     deleted: list[str] = []
     stale_seqs: dict[str, int] = {}
-    if last_seen.isdigit():
+    newest = max(room.last_seq, await deps.store.current_seq(room.stream_id))
+    if last_seen.isdigit() and int(last_seen) > newest:
+        # a cursor the room never reached (another room's, a reset room's): start afresh with
+        # the room's real cursor, so later messages never carry lower numbers than the client's
+        after, reset = 0, True
+        docs = await deps.store.recent(room.stream_id, deps.history_on_connect)
+    elif last_seen.isdigit():
         after = int(last_seen)
         missed = await deps.store.after(room.stream_id, after, deps.max_replay + 1)
         if len(missed) > deps.max_replay:
