@@ -62,6 +62,10 @@ class TestNamedInputs:
         cleaned = clean_text("hello \u202edlrow", max_chars=500)
         assert cleaned == "hello \u202edlrow\u202c"
 
+    def test_closers_go_after_the_trimmed_text(self) -> None:
+        assert clean_text(" live \u202e now ", max_chars=500) == "live \u202e now\u202c"
+        assert clean_text(" a \u202c", max_chars=500) == "a"
+
     def test_a_stray_closer_is_dropped(self) -> None:
         assert clean_text("a\u202cb\u2069c", max_chars=500) == "abc"
 
@@ -104,7 +108,13 @@ class TestEveryUserTextGoesThroughTheRule:
 
 class TestProperties:
     @settings(max_examples=400, deadline=None)
-    @given(st.text(max_size=80), st.integers(min_value=1, max_value=40))
+    @given(
+        st.one_of(
+            st.text(max_size=80),
+            st.text(alphabet=st.sampled_from(" a\u05d0\u0301\u200b" + BIDI_OPEN + BIDI_CLOSE)),
+        ),
+        st.integers(min_value=1, max_value=40),
+    )
     def test_accepted_text_is_stable_visible_bounded_and_bidi_closed(
         self, raw: str, max_chars: int
     ) -> None:

@@ -120,7 +120,7 @@ def clean_text(text: str, *, max_chars: int, multiline: bool = False) -> str:
     text = unicodedata.normalize("NFC", text)
     if multiline:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _close_bidi(text).strip()
+    text = _close_bidi(text.strip()).strip()  # closers go after the trimmed text
     if not any(is_visible(ch) for ch in text):
         raise TextRefused("empty", "the text is empty (it has no visible character)")
     if visible_length(text) > max_chars:
