@@ -523,6 +523,28 @@ async def test_a_range_conditional_increment_takes_exactly_one_document(
     assert after["s1\x1fa"]["tat_ms"] == 2_500
 
 
+@covers("delete_many(=)", "distinct()")
+async def test_sessions_of_one_account_go_together_and_accounts_count_once(
+    col: AsyncCollection[Doc],
+) -> None:
+    """Presence per session: one account's sessions are removed together (a ban); the count
+    is the distinct accounts of a stream."""
+    before = await seed(
+        col,
+        {"_id": "s1\x1fa\x1fhttp:t1", "stream_id": "s1", "account_id": "a"},
+        {"_id": "s1\x1fa\x1fchat:c1", "stream_id": "s1", "account_id": "a"},
+        {"_id": "s1\x1fb\x1fhttp:t1", "stream_id": "s1", "account_id": "b"},
+        {"_id": "s2\x1fa\x1fhttp:t1", "stream_id": "s2", "account_id": "a"},
+    )
+    assert sorted(await col.distinct("account_id", {"stream_id": "s1"})) == ["a", "b"]
+    assert await col.distinct("account_id", {"stream_id": "s9"}) == []
+    removed = await col.delete_many({"stream_id": "s1", "account_id": "a"})
+    after = await contents(col)
+    assert removed.deleted_count == 2
+    assert touched(before, after) == {"s1\x1fa\x1fhttp:t1", "s1\x1fa\x1fchat:c1"}
+    assert await col.distinct("account_id", {"stream_id": "s1"}) == ["b"]
+
+
 # ---- reads -------------------------------------------------------------------------------
 
 MESSAGES = [

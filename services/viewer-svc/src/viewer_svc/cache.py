@@ -47,23 +47,29 @@ class TouchThrottle:
         self, every_s: float, clock: Callable[[], float] = time.monotonic, max_items: int = 200_000
     ) -> None:
         self._every, self._clock, self._max = every_s, clock, max_items
-        self._last: dict[tuple[str, str], float] = {}
+        self._last: dict[tuple[str, str, str], float] = {}
 
-    def due(self, stream_id: str, account_id: str) -> bool:
-        last = self._last.get((stream_id, account_id))
+    def due(self, stream_id: str, account_id: str, session_id: str) -> bool:
+        last = self._last.get((stream_id, account_id, session_id))
         return last is None or self._clock() - last >= self._every
 
-    def touched(self, stream_id: str, account_id: str) -> None:
+    def touched(self, stream_id: str, account_id: str, session_id: str) -> None:
         if len(self._last) >= self._max:
             self._last.clear()
-        self._last[(stream_id, account_id)] = self._clock()
+        self._last[(stream_id, account_id, session_id)] = self._clock()
 
-    def forget(self, stream_id: str, account_id: str | None = None) -> None:
-        if account_id is not None:
-            self._last.pop((stream_id, account_id), None)
-        else:
-            for key in [k for k in self._last if k[0] == stream_id]:
-                del self._last[key]
+    def forget(
+        self, stream_id: str, account_id: str | None = None, session_id: str | None = None
+    ) -> None:
+        """Forget one session, every session of an account, or the whole stream."""
+        for key in [
+            k
+            for k in self._last
+            if k[0] == stream_id
+            and (account_id is None or k[1] == account_id)
+            and (session_id is None or k[2] == session_id)
+        ]:
+            del self._last[key]
 
 
 class HotPath:

@@ -64,7 +64,7 @@ class WsDeps:
     instance_id: str
     history_on_connect: int
     max_replay: int
-    on_connect: Callable[[str, str], None]
+    on_connect: Callable[[str, str, str], None]  # (stream, account, connection id)
     ready: Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
 
 
@@ -133,7 +133,7 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
             await deps.registry.add(
                 client.conn_id, deps.instance_id, stream_id, account, datetime.now(UTC)
             )
-            deps.on_connect(stream_id, account)
+            deps.on_connect(stream_id, account, client.conn_id)
             await _hello(ws, room, client, query, deps)
             await _frames(ws, room, client, deps)
         except ConnectionClosed:
