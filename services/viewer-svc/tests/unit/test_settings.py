@@ -17,30 +17,3 @@ def test_the_write_throttle_never_lets_a_heart_beating_viewer_time_out(
     monkeypatch.setenv("AUTH_JWT_SECRET", "x" * 40)
     settings = Settings()  # type: ignore[call-arg]
     assert settings.effective_touch_every_s == pytest.approx(effective)
-
-
-async def test_a_read_that_overlaps_an_event_is_not_kept() -> None:
-    import asyncio
-
-    from viewer_svc.cache import TtlCache
-
-    cache = TtlCache(ttl_s=60)
-    gate = asyncio.Event()
-    loads: list[str] = []
-
-    async def slow_old() -> str:
-        loads.append("old")
-        await gate.wait()
-        return "before the ban"
-
-    async def fresh() -> str:
-        loads.append("new")
-        return "after the ban"
-
-    reading = asyncio.create_task(cache.get(("bans", "s1"), slow_old))
-    await asyncio.sleep(0)
-    cache.forget(lambda key: isinstance(key, tuple) and key[1] == "s1")  # the ban event
-    gate.set()
-    assert await reading == "before the ban"
-    assert await cache.get(("bans", "s1"), fresh) == "after the ban"
-    assert loads == ["old", "new"]
