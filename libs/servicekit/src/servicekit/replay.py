@@ -39,7 +39,8 @@ class IdempotencyKeyReused(ApiError):
         super().__init__(
             422,
             "idempotency_key_reused",
-            "this Idempotency-Key was already used with a different request; "
+            "this Idempotency-Key (client_msg_id on the chat socket) was already used with a "
+            "different request; "
             "use a new key for a new request",
         )
         self.key = key

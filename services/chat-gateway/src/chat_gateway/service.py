@@ -132,35 +132,9 @@ class ChatService:
             if original is not None and replay_allowed(original, request_fp, client_msg_id):
                 return _replayed(original, client_msg_id)
         now = db_time(self.clock())
-        if state.read_only:
-            raise Refused(
-                "read_only", f"the stream has {state.status.value}; chat is read-only", 409
-            )
-        ban = state.ban_of(account_id, now)
-        if ban is not None:
-            raise Refused(
-                "banned",
-                "you are banned from this chat"
-                if ban.expires_at is None
-                else f"you are timed out until {ban.expires_at.isoformat()}",
-                403,
-            )
+        _may_post(state, account_id, now)
         text = clean_text(text)
-        wait = await self.limiter.take(stream_id, account_id, now)
-        if wait > 0:
-            raise Refused(
-                "rate_limited", "you are sending too fast", 429, _retry_after(wait), abusive=True
-            )
-        if state.slow_mode_s and state.role(account_id, now) == "viewer":
-            wait = await self.store.pass_slow_gate(stream_id, account_id, state.slow_mode_s, now)
-            if wait > 0:
-                raise Refused(
-                    "slow_mode",
-                    f"slow mode: one message every {state.slow_mode_s} s",
-                    429,
-                    _retry_after(wait),
-                    abusive=True,
-                )
+        await self._spend_limits(state, account_id, now)
         return await self._store_and_publish(
             stream_id,
             account_id,
@@ -169,6 +143,26 @@ class ChatService:
             now,
             request_fp,
         )
+
+    async def _spend_limits(self, state: RoomState, account_id: str, now: datetime) -> None:
+        """The shared rate budget, then slow mode (viewers only). Raises ``Refused``."""
+        wait = await self.limiter.take(state.stream_id, account_id, now)
+        if wait > 0:
+            raise Refused(
+                "rate_limited", "you are sending too fast", 429, _retry_after(wait), abusive=True
+            )
+        if state.slow_mode_s and state.role(account_id, now) == "viewer":
+            wait = await self.store.pass_slow_gate(
+                state.stream_id, account_id, state.slow_mode_s, now
+            )
+            if wait > 0:
+                raise Refused(
+                    "slow_mode",
+                    f"slow mode: one message every {state.slow_mode_s} s",
+                    429,
+                    _retry_after(wait),
+                    abusive=True,
+                )
 
     async def _store_and_publish(
         self,
@@ -335,6 +329,21 @@ class ChatService:
         if charged:
             self.kick(GIFTS, key or gift_id)
         return stored, charged
+
+
+def _may_post(state: RoomState, account_id: str, now: datetime) -> None:
+    """Raises ``Refused`` when the stream is over or the account is banned or timed out."""
+    if state.read_only:
+        raise Refused("read_only", f"the stream has {state.status.value}; chat is read-only", 409)
+    ban = state.ban_of(account_id, now)
+    if ban is not None:
+        raise Refused(
+            "banned",
+            "you are banned from this chat"
+            if ban.expires_at is None
+            else f"you are timed out until {ban.expires_at.isoformat()}",
+            403,
+        )
 
 
 def _replayed(original: dict[str, Any], client_msg_id: str) -> Posted:
