@@ -68,6 +68,8 @@ class TestNamedInputs:
 
     def test_a_stray_closer_is_dropped(self) -> None:
         assert clean_text("a\u202cb\u2069c", max_chars=500) == "abc"
+        # found by the property test: the dropped PDI let A and the grave compose
+        assert clean_text("A\u2069\u0300", max_chars=1) == "\u00c0"
 
     def test_an_isolate_closes_the_embeddings_inside_it(self) -> None:
         assert clean_text("\u2067a\u202bb\u2069c", max_chars=500) == "\u2067a\u202bb\u202c\u2069c"

@@ -121,6 +121,7 @@ def clean_text(text: str, *, max_chars: int, multiline: bool = False) -> str:
     if multiline:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _close_bidi(text.strip()).strip()  # closers go after the trimmed text
+    text = unicodedata.normalize("NFC", text)  # a dropped stray closer may let marks compose
     if not any(is_visible(ch) for ch in text):
         raise TextRefused("empty", "the text is empty (it has no visible character)")
     if visible_length(text) > max_chars:
