@@ -155,7 +155,7 @@ async def post(
             text = chat_text(i, size)
             if proto == "ours":
                 frame = json.dumps(
-                    {"type": "chat.send", "client_msg_id": f"{account}-{run}-{i}", "text": text}
+                    {"type": "chat.send", "client_msg_id": f"{account}-{run}-{i}", "message": text}
                 )
             elif proto == "socketio":
                 frame = "42" + json.dumps([event, {"text": text}])

@@ -129,10 +129,10 @@ async def main() -> int:
         )
         await asyncio.sleep(0.5)
         await bob.ws.send(
-            json.dumps({"type": "chat.send", "client_msg_id": "b1", "text": "hello from A"})
+            json.dumps({"type": "chat.send", "client_msg_id": "b1", "message": "hello from A"})
         )
         await carol.ws.send(
-            json.dumps({"type": "chat.send", "client_msg_id": "c1", "text": "hi from B"})
+            json.dumps({"type": "chat.send", "client_msg_id": "c1", "message": "hi from B"})
         )
         await asyncio.sleep(1)
 

@@ -261,12 +261,14 @@ export interface ChatMessageFrame {
   posted_at: string;
 }
 /**
- * Post a chat message. ``client_msg_id`` makes a resend safe (deduplicated).
+ * Post a chat message (the plan's ``SendLiveChatRequest { message }``, as over REST).
+ * ``client_msg_id`` makes a resend safe: the same id with the same message is a replay (the
+ * original ack), with another message it is refused (``idempotency_key_reused``).
  */
 export interface ChatSend {
   type: "chat.send";
   client_msg_id: string;
-  text: string;
+  message: string;
 }
 /**
  * Owner or moderator: set slow mode (``0`` turns it off).
@@ -393,7 +395,7 @@ export interface Hello {
   messages: ChatMessageFrame[];
   role: "viewer" | "moderator" | "owner";
   /**
-   * true when more messages were missed than a resume replays: `messages` are then the most recent ones, not the missed ones
+   * true when more messages were missed than a resume replays, or when `last_seq` asked for is beyond the room's newest (a cursor this room never reached): `messages` are then the most recent ones and `last_seq` is the room's real cursor
    */
   reset: boolean;
 }
@@ -549,7 +551,8 @@ export interface SendGiftRequest {
 }
 /**
  * ``POST /live/{stream_id}/chats`` body (the original plan's shape). The message must be
- * 1–500 characters after trimming, with no control characters.
+ * 1–500 characters as users see them, by the user-text rule of :mod:`contracts.text`
+ * (NFC, bidi controls closed, trimmed, something visible, no control characters).
  */
 export interface SendLiveChatRequest {
   message: string;

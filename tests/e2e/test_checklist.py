@@ -89,10 +89,14 @@ async def test_the_whole_checklist(stack: Stack) -> None:
             # chat: each message reaches everybody once, in order, whichever gateway instance
             for i in range(3):
                 await s1.ws.send(
-                    json.dumps({"type": "chat.send", "client_msg_id": f"a{i}", "text": f"hi {i}"})
+                    json.dumps(
+                        {"type": "chat.send", "client_msg_id": f"a{i}", "message": f"hi {i}"}
+                    )
                 )
                 await s2.ws.send(
-                    json.dumps({"type": "chat.send", "client_msg_id": f"b{i}", "text": f"yo {i}"})
+                    json.dumps(
+                        {"type": "chat.send", "client_msg_id": f"b{i}", "message": f"yo {i}"}
+                    )
                 )
             for sock in (s1, s2, troll):
                 await eventually(lambda sock=sock: len(sock.of("chat.message")) == 6, within=15)
@@ -144,7 +148,7 @@ async def test_the_whole_checklist(stack: Stack) -> None:
                     within=15,
                 )
             await s1.ws.send(
-                json.dumps({"type": "chat.send", "client_msg_id": "late", "text": "still here?"})
+                json.dumps({"type": "chat.send", "client_msg_id": "late", "message": "still here?"})
             )
             await eventually(
                 lambda: any(e["reason"] == "read_only" for e in s1.of("chat.error")), within=10
@@ -204,7 +208,7 @@ async def test_restarting_a_service_mid_run_loses_nothing(stack: Stack) -> None:
         async with socket(stack, sid, "watcher") as watcher:
             os.kill(stack.pid("notifier"), signal.SIGKILL)
             await watcher.ws.send(
-                json.dumps({"type": "chat.send", "client_msg_id": "m1", "text": "anyone?"})
+                json.dumps({"type": "chat.send", "client_msg_id": "m1", "message": "anyone?"})
             )
             await eventually(lambda: watcher.of("chat.message"), within=15)
         g = await api.post(

@@ -499,6 +499,52 @@ async def test_deletes_remove_exactly_the_matching_documents(col: AsyncCollectio
     assert touched(before, after) == {"k1", "k2", "k4", "k6"}
 
 
+@covers("update_one($gt $lte _id; $inc)")
+async def test_a_range_conditional_increment_takes_exactly_one_document(
+    col: AsyncCollection[Doc],
+) -> None:
+    """The shared chat rate budget (GCRA): spend one step when ``tat`` is ahead of now within
+    the tolerance; never touch a neighbour, never pass outside the range."""
+    before = await seed(
+        col,
+        {"_id": "s1\x1fa", "tat_ms": 1_500},
+        {"_id": "s1\x1fb", "tat_ms": 9_000},
+        {"_id": "s2\x1fa", "tat_ms": 1_500},
+        {"_id": "s1\x1fc", "tat_ms": 500},
+    )
+    now, tolerance, step = 1_000, 4_000, 1_000
+    window = {"$gt": now, "$lte": now + tolerance}
+    inside = await col.update_one({"_id": "s1\x1fa", "tat_ms": window}, {"$inc": {"tat_ms": step}})
+    beyond = await col.update_one({"_id": "s1\x1fb", "tat_ms": window}, {"$inc": {"tat_ms": step}})
+    past = await col.update_one({"_id": "s1\x1fc", "tat_ms": window}, {"$inc": {"tat_ms": step}})
+    after = await contents(col)
+    assert [r.modified_count for r in (inside, beyond, past)] == [1, 0, 0]
+    assert touched(before, after) == {"s1\x1fa"}
+    assert after["s1\x1fa"]["tat_ms"] == 2_500
+
+
+@covers("delete_many(=)", "distinct()")
+async def test_sessions_of_one_account_go_together_and_accounts_count_once(
+    col: AsyncCollection[Doc],
+) -> None:
+    """Presence per session: one account's sessions are removed together (a ban); the count
+    is the distinct accounts of a stream."""
+    before = await seed(
+        col,
+        {"_id": "s1\x1fa\x1fhttp:t1", "stream_id": "s1", "account_id": "a"},
+        {"_id": "s1\x1fa\x1fchat:c1", "stream_id": "s1", "account_id": "a"},
+        {"_id": "s1\x1fb\x1fhttp:t1", "stream_id": "s1", "account_id": "b"},
+        {"_id": "s2\x1fa\x1fhttp:t1", "stream_id": "s2", "account_id": "a"},
+    )
+    assert sorted(await col.distinct("account_id", {"stream_id": "s1"})) == ["a", "b"]
+    assert await col.distinct("account_id", {"stream_id": "s9"}) == []
+    removed = await col.delete_many({"stream_id": "s1", "account_id": "a"})
+    after = await contents(col)
+    assert removed.deleted_count == 2
+    assert touched(before, after) == {"s1\x1fa\x1fhttp:t1", "s1\x1fa\x1fchat:c1"}
+    assert await col.distinct("account_id", {"stream_id": "s1"}) == ["b"]
+
+
 # ---- reads -------------------------------------------------------------------------------
 
 MESSAGES = [

@@ -76,6 +76,9 @@ export async function api(method, path, body, headers = {}) {
   return data;
 }
 
+/** This tab's presence session: leaving here ends only this tab's (viewer-svc). */
+const TAB_SESSION = crypto.randomUUID();
+
 export const streams = {
   /** @returns {Promise<import("../../types/api").PageLiveStreamSummary>} */
   list: (params) => api("GET", `/live?${new URLSearchParams(params)}`),
@@ -87,9 +90,10 @@ export const streams = {
   end: (id) => api("PUT", `/live/${encodeURIComponent(id)}/end`),
   remove: (id) => api("DELETE", `/live/${encodeURIComponent(id)}`),
   /** @returns {Promise<import("../../types/api").JoinLiveStreamResponse>} */
-  join: (id) => api("POST", `/live/${encodeURIComponent(id)}/join`),
-  heartbeat: (id) => api("POST", `/live/${encodeURIComponent(id)}/heartbeat`),
-  leave: (id) => api("POST", `/live/${encodeURIComponent(id)}/leave`),
+  join: (id) => api("POST", `/live/${encodeURIComponent(id)}/join?session_id=${TAB_SESSION}`),
+  heartbeat: (id) =>
+    api("POST", `/live/${encodeURIComponent(id)}/heartbeat?session_id=${TAB_SESSION}`),
+  leave: (id) => api("POST", `/live/${encodeURIComponent(id)}/leave?session_id=${TAB_SESSION}`),
   moderators: (id) => api("GET", `/live/${encodeURIComponent(id)}/moderators`),
   addModerator: (id, account_id) =>
     api("POST", `/live/${encodeURIComponent(id)}/moderators`, { account_id }),

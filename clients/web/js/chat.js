@@ -81,7 +81,7 @@ export class ChatConnection {
 
   /** Send a message; returns its client_msg_id. Queued while reconnecting. */
   send(text) {
-    const frame = { type: "chat.send", client_msg_id: crypto.randomUUID(), text };
+    const frame = { type: "chat.send", client_msg_id: crypto.randomUUID(), message: text };
     this.pending.set(frame.client_msg_id, frame);
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
     return frame.client_msg_id;

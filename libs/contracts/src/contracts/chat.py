@@ -74,7 +74,8 @@ class GiftSent(Event):
 
 class SendLiveChatRequest(ApiModel):
     """``POST /live/{stream_id}/chats`` body (the original plan's shape). The message must be
-    1–500 characters after trimming, with no control characters."""
+    1–500 characters as users see them, by the user-text rule of :mod:`contracts.text`
+    (NFC, bidi controls closed, trimmed, something visible, no control characters)."""
 
     message: str = Field(max_length=10_000)
 

@@ -64,6 +64,11 @@ def compound_key(*parts: str, sep: str = "\x1f") -> str:
 
 #: Our stream id (also the Mux live stream's ``passthrough``).
 StreamId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+#: One viewing session of an account (a tab, a player, a chat socket): presence is kept per
+#: session, and an account counts as watching while at least one of its sessions is live.
+SessionId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+]
 
 
 class StreamStatus(StrEnum):

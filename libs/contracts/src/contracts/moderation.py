@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import AwareDatetime, Field
 
 from contracts.common import AccountId, ApiModel, ResponseModel, StreamId
 from contracts.envelope import Event
+from contracts.text import optional_text
 
 
 class ModeratorAdded(Event):
@@ -77,7 +78,9 @@ class BanRequest(ApiModel):
 
     account_id: AccountId
     duration_s: int | None = Field(default=None, ge=1, le=365 * 24 * 3600)
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Annotated[str, Field(max_length=5000), optional_text(500)] | None = (
+        None  # the user-text rule (contracts.text); nothing visible -> None
+    )
 
 
 class ModeratorView(ResponseModel):

@@ -15,6 +15,7 @@ from pydantic import (
 
 from contracts.common import AccountId, ApiModel, ResponseModel, StreamId, StreamStatus
 from contracts.envelope import Event
+from contracts.text import optional_text, user_text
 
 # ---- events ------------------------------------------------------------------------------------
 
@@ -83,8 +84,12 @@ class StreamArchiveReady(Event):
 
 # ---- REST --------------------------------------------------------------------------------------
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Description = Annotated[str, StringConstraints(max_length=5000)]
+#: A stream title: the user-text rule (:mod:`contracts.text`), 100 characters.
+Title = Annotated[str, StringConstraints(max_length=2000), user_text(100)]
+#: A description: the user-text rule, multi-line, 5000 characters; nothing visible -> ``None``.
+Description = Annotated[
+    str, StringConstraints(max_length=20_000), optional_text(5000, multiline=True)
+]
 
 
 class CreateLiveStreamRequest(ApiModel):

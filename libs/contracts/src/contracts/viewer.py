@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.common import AccountId, ResponseModel, StreamId
+from contracts.common import AccountId, ResponseModel, SessionId, StreamId
 from contracts.envelope import Event
 
 
@@ -44,11 +44,14 @@ class ViewerCountChanged(Event):
 
 
 class PresenceEntry(BaseModel):
-    """One account holding an open chat connection to one stream."""
+    """One account holding an open chat connection to one stream; ``session_id`` names the
+    connection (its presence session; ``None`` from older gateways: one session per
+    instance)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
     stream_id: StreamId
     account_id: AccountId
+    session_id: SessionId | None = None
 
 
 class PresenceHeartbeat(Event):

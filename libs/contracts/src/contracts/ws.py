@@ -25,11 +25,13 @@ class Frame(BaseModel):
 
 
 class ChatSend(Frame):
-    """Post a chat message. ``client_msg_id`` makes a resend safe (deduplicated)."""
+    """Post a chat message (the plan's ``SendLiveChatRequest { message }``, as over REST).
+    ``client_msg_id`` makes a resend safe: the same id with the same message is a replay (the
+    original ack), with another message it is refused (``idempotency_key_reused``)."""
 
     type: Literal["chat.send"] = "chat.send"
     client_msg_id: str = Field(min_length=1, max_length=64)
-    text: str = Field(max_length=10_000)
+    message: str = Field(max_length=10_000)
 
 
 class ChatDelete(Frame):
@@ -84,8 +86,9 @@ class Hello(Frame):
     role: Literal["viewer", "moderator", "owner"] = "viewer"
     reset: bool = Field(
         default=False,
-        description="true when more messages were missed than a resume replays: `messages` are "
-        "then the most recent ones, not the missed ones",
+        description="true when more messages were missed than a resume replays, or when "
+        "`last_seq` asked for is beyond the room's newest (a cursor this room never reached): "
+        "`messages` are then the most recent ones and `last_seq` is the room's real cursor",
     )
 
 

@@ -1,9 +1,10 @@
-"""Per-account rate limit (token bucket) and abuse tracking, shared by every service that
-limits an account's actions (chat messages in chat-gateway, follows in notifier).
+"""Rate limits shared by every service that limits an account's actions (chat messages per
+room in chat-gateway, follows in notifier), and per-instance abuse counters.
 
-In memory, per service instance: an account whose requests reach two instances gets two buckets
-(documented). Moved here unchanged from chat-gateway's ``domain/limits.py``; the interface is
-:meth:`Limiter.take` (seconds to wait, ``0`` when allowed) and :meth:`Limiter.refused`.
+A budget is a token bucket kept as GCRA (the generic cell rate algorithm): one number per key,
+the *theoretical arrival time*, so the whole state changes in one atomic single-document write
+and every instance of a service shares it (:class:`MongoRateBudgets`). No ``$or`` and no
+pipeline update: right on MongoDB and on the development stand-in (``scripts/MONGODB-STANDIN.md``).
 """
 
 from __future__ import annotations
@@ -12,31 +13,99 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from servicekit.mongo import Doc
+
+__all__ = ["AbuseCounter", "Budget", "MemoryRateBudgets", "MongoRateBudgets", "RateBudgets"]
 
 
-@dataclass
-class TokenBucket:
-    """``burst`` tokens, refilled at ``rate`` per second; a message takes one."""
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A token bucket of ``burst`` actions refilled at ``rate`` per second, as GCRA: one stored
+    number per key, the theoretical arrival time ``tat`` (epoch ms)."""
 
     burst: int
     rate: float
-    clock: Callable[[], float] = time.monotonic
-    tokens: float = field(init=False)
-    stamp: float = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.tokens = float(self.burst)
-        self.stamp = self.clock()
+    @property
+    def interval_ms(self) -> int:
+        """Time one action costs (ms)."""
+        return max(1, round(1000 / self.rate))
 
-    def take(self) -> float:
-        """0 if a token was taken, else seconds until one is available."""
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
+    @property
+    def tolerance_ms(self) -> int:
+        """How far ahead of now ``tat`` may be for an action to pass (ms)."""
+        return (self.burst - 1) * self.interval_ms
+
+    def decide(self, tat_ms: int | None, now_ms: int) -> tuple[int | None, float]:
+        """``(new tat, 0)`` when an action passes now, else ``(None, seconds to wait)``."""
+        tat = max(tat_ms if tat_ms is not None else now_ms, now_ms)
+        if tat - now_ms > self.tolerance_ms:
+            return None, (tat - now_ms - self.tolerance_ms) / 1000
+        return tat + self.interval_ms, 0.0
+
+
+class RateBudgets(Protocol):
+    """Port: one rate budget per key (an account, or a room and an account)."""
+
+    async def take(self, key: str, now_ms: int) -> float:
+        """0 if an action may pass now (and spends it), else seconds until one may (send it as
+        ``Retry-After``, rounded up)."""
+        ...
+
+
+class MemoryRateBudgets:
+    """:class:`RateBudgets` in memory (unit tests, one instance)."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.tat: dict[str, int] = {}
+
+    async def take(self, key: str, now_ms: int) -> float:
+        new_tat, wait = self.budget.decide(self.tat.get(key), now_ms)
+        if new_tat is not None:
+            self.tat[key] = new_tat
+        return wait
+
+
+class MongoRateBudgets:
+    """:class:`RateBudgets` in a MongoDB collection, one document ``{_id: key, tat_ms}`` per
+    key, shared by every instance. Every decision is one conditional single-document write:
+    instances racing for the last action of a budget cannot both win it."""
+
+    def __init__(self, collection: AsyncCollection[Doc], budget: Budget) -> None:
+        self._col = collection
+        self.budget = budget
+
+    async def take(self, key: str, now_ms: int) -> float:
+        step, tolerance = self.budget.interval_ms, self.budget.tolerance_ms
+        for _ in range(8):
+            ahead = await self._col.update_one(  # tat in the future, within the tolerance
+                {"_id": key, "tat_ms": {"$gt": now_ms, "$lte": now_ms + tolerance}},
+                {"$inc": {"tat_ms": step}},
+            )
+            if ahead.modified_count:
+                return 0.0
+            try:  # tat in the past (or no document yet): start again from now
+                await self._col.update_one(
+                    {"_id": key, "tat_ms": {"$lte": now_ms}},
+                    {"$set": {"tat_ms": now_ms + step}},
+                    upsert=True,
+                )
+                return 0.0
+            except DuplicateKeyError:
+                pass
+            doc = await self._col.find_one({"_id": key})
+            if doc is None:
+                continue
+            _, wait = self.budget.decide(int(doc["tat_ms"]), now_ms)
+            if wait > 0:
+                return wait
+        return step / 1000  # contention beyond reason: ask to retry shortly
 
 
 @dataclass
@@ -54,45 +123,3 @@ class AbuseCounter:
         while self.times and self.times[0] < now - self.window_s:
             self.times.popleft()
         return len(self.times) >= self.limit
-
-
-class Limiter:
-    """Buckets and abuse counters by account.
-
-    Args:
-        burst: requests an idle account may make at once.
-        rate: tokens refilled per second.
-        abuse_limit: refusals within ``abuse_window_s`` that count as abuse.
-        abuse_window_s: seconds.
-        clock: monotonic seconds.
-    """
-
-    def __init__(
-        self,
-        burst: int,
-        rate: float,
-        abuse_limit: int,
-        abuse_window_s: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._burst, self._rate, self._clock = burst, rate, clock
-        self._abuse_limit, self._abuse_window = abuse_limit, abuse_window_s
-        self._buckets: dict[str, TokenBucket] = {}
-        self._abuse: dict[str, AbuseCounter] = {}
-
-    def take(self, account_id: str) -> float:
-        """Take one token for ``account_id``: ``0`` if allowed, else the seconds until a token
-        is available (send it as ``Retry-After``, rounded up)."""
-        bucket = self._buckets.get(account_id)
-        if bucket is None:
-            bucket = self._buckets[account_id] = TokenBucket(self._burst, self._rate, self._clock)
-        return bucket.take()
-
-    def refused(self, account_id: str) -> bool:
-        """Count one refusal for ``account_id``; ``True`` once it looks like abuse."""
-        counter = self._abuse.get(account_id)
-        if counter is None:
-            counter = self._abuse[account_id] = AbuseCounter(
-                self._abuse_limit, self._abuse_window, self._clock
-            )
-        return counter.refused()

@@ -23,6 +23,7 @@ from chat_gateway.adapters.mongo import (
     ConnectionRegistry,
     GiftLedger,
 )
+from chat_gateway.domain.limits import RATE_COLLECTION, Limiter
 from chat_gateway.domain.room import RoomState
 from chat_gateway.entrypoints import http, ws
 from chat_gateway.entrypoints.consumers import fanout_dispatcher, projection_dispatcher
@@ -33,7 +34,7 @@ from chat_gateway.settings import Settings
 from contracts import make_envelope
 from contracts.viewer import PresenceEntry, PresenceHeartbeat
 from servicekit.auth import JwtVerifier
-from servicekit.ratelimit import Limiter
+from servicekit.ratelimit import Budget, MongoRateBudgets
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         consumers=[
             ConsumerSpec(projection_dispatcher(lambda: projection_holder["p"])),
             ConsumerSpec(
-                fanout_dispatcher(lambda: holder["hub"]),
+                fanout_dispatcher(lambda: holder["hub"], lambda: projection_holder["p"]),
                 queue_suffix="fanout",
                 exclusive=True,
                 idempotent=False,
@@ -103,7 +104,11 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         return room.state if room is not None else await projection.load(stream_id)
 
     limiter = Limiter(
-        settings.rate_burst, settings.rate_per_s, settings.abuse_limit, settings.abuse_window_s
+        MongoRateBudgets(
+            infra.db[RATE_COLLECTION], Budget(settings.rate_burst, settings.rate_per_s)
+        ),
+        settings.abuse_limit,
+        settings.abuse_window_s,
     )
     service = ChatService(
         store=store,
@@ -207,18 +212,23 @@ class Presence:
             *(t for t in [self._task, *self._sends] if t is not None), return_exceptions=True
         )
 
-    def connected(self, stream_id: str, account_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._publish([(stream_id, account_id)]))
+    def connected(self, stream_id: str, account_id: str, session_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._publish([(stream_id, account_id, session_id)])
+        )
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
 
-    async def _publish(self, pairs: list[tuple[str, str]]) -> None:
-        for start in range(0, len(pairs), 500):
-            chunk = pairs[start : start + 500]
+    async def _publish(self, sessions: list[tuple[str, str, str]]) -> None:
+        """Each open connection is one presence session (its connection id) of its account."""
+        for start in range(0, len(sessions), 500):
+            chunk = sessions[start : start + 500]
             event = PresenceHeartbeat(
                 instance_id=self.settings.instance_id,
                 seen_at=datetime.now(UTC),
-                entries=[PresenceEntry(stream_id=s, account_id=a) for s, a in chunk],
+                entries=[
+                    PresenceEntry(stream_id=s, account_id=a, session_id=c) for s, a, c in chunk
+                ],
             )
             try:
                 await self.infra.publisher.publish(make_envelope(event, producer="chat-gateway"))
@@ -228,10 +238,14 @@ class Presence:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.presence_interval_s)
-            pairs = sorted(
-                {(r.stream_id, c.account_id) for r in self.hub.rooms.values() for c in r.clients}
+            sessions = sorted(
+                {
+                    (r.stream_id, c.account_id, c.conn_id)
+                    for r in self.hub.rooms.values()
+                    for c in r.clients
+                }
             )
-            await self._publish(pairs)
+            await self._publish(sessions)
             try:
                 await self.registry.refresh(
                     self.settings.instance_id,

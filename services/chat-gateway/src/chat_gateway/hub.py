@@ -25,6 +25,7 @@ from websockets.asyncio.server import broadcast
 
 from chat_gateway.domain.room import Role, RoomState
 from chat_gateway.protocol import TOO_SLOW
+from servicekit.catchup import CatchUp
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ class Hub:
         gap_wait_s: float = 0.2,
         gap_give_up_s: float = 5.0,
     ) -> None:
-        self.rooms: dict[str, Room] = {}
+        self._rooms: CatchUp[str, Room] = CatchUp()
+        self.rooms: dict[str, Room] = self._rooms.live  # the live rooms (shared dict)
         self._load_state = load_state
         self._current_seq = current_seq
         self._fetch_range = fetch_range
@@ -93,32 +95,24 @@ class Hub:
         self._limit = send_buffer_bytes
         self._gap_wait = gap_wait_s
         self._gap_give_up = gap_give_up_s
-        self._loading: dict[str, asyncio.Future[Room]] = {}
         self.dropped_slow = 0
 
     # ---- membership -------------------------------------------------------------------------
 
     async def room(self, stream_id: str) -> Room:
-        """The room, loaded (state and current sequence) on first use."""
-        room = self.rooms.get(stream_id)
-        if room is not None:
-            return room
-        loading = self._loading.get(stream_id)
-        if loading is not None:
-            return await asyncio.shield(loading)
-        future: asyncio.Future[Room] = asyncio.get_running_loop().create_future()
-        self._loading[stream_id] = future
-        try:
-            room = Room(await self._load_state(stream_id), await self._current_seq(stream_id))
-            self.rooms[stream_id] = room
-            future.set_result(room)
-            return room
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: other waiters re-raise it
-            raise
-        finally:
-            del self._loading[stream_id]
+        """The room, loaded (state and current sequence) on first use. Events for the room that
+        arrive while it loads are buffered and replayed onto the snapshot
+        (:class:`servicekit.catchup.CatchUp`), so none is lost."""
+
+        async def load() -> Room:
+            return Room(await self._load_state(stream_id), await self._current_seq(stream_id))
+
+        return await self._rooms.get(stream_id, load)
+
+    async def apply(self, stream_id: str, change: Callable[[Room], Awaitable[None]]) -> bool:
+        """Run ``change`` on the room if this instance holds it (buffered while it loads);
+        ``False`` if it holds no such room."""
+        return await self._rooms.apply(stream_id, change)
 
     def add(self, room: Room, client: Client) -> None:
         """Join a room in *syncing* mode: frames are held until :meth:`go_live`."""

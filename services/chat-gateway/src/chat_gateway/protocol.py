@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 
 from pydantic import ValidationError
 
 from contracts.chat import MAX_MESSAGE_CHARS
+from contracts.text import TextRefused
+from contracts.text import clean_text as text_rule
 from contracts.ws import ChatError, ClientFrame, Frame, client_frame_adapter
 
 #: Close codes (documented in the README).
@@ -43,19 +44,16 @@ def decode(raw: str | bytes) -> ClientFrame:
 
 
 def clean_text(text: str) -> str:
-    """The message as stored: trimmed, 1–500 characters, no control characters.
+    """The message as stored: the shared user-text rule (:func:`contracts.text.clean_text`)
+    with the 500-character limit.
 
     Raises:
-        ProtocolError: empty, too long, or with control characters.
+        ProtocolError: ``empty``, ``too_long`` or ``control_characters``.
     """
-    text = text.strip()
-    if not text:
-        raise ProtocolError("empty", "the message is empty")
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise ProtocolError("too_long", f"the message is over {MAX_MESSAGE_CHARS} characters")
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise ProtocolError("control_characters", "control characters are not allowed")
-    return text
+    try:
+        return text_rule(text, max_chars=MAX_MESSAGE_CHARS)
+    except TextRefused as exc:
+        raise ProtocolError(exc.reason, str(exc)) from None
 
 
 def encode(frame: Frame) -> str:

@@ -20,15 +20,17 @@ from chat_gateway.adapters.mongo import (
     DuplicateMessage,
     GiftLedger,
 )
+from chat_gateway.domain.limits import Limiter
 from chat_gateway.domain.room import RoomState
 from chat_gateway.protocol import clean_text
 from contracts import make_envelope
 from contracts.chat import ChatMessageDeleted, ChatMessagePosted, ChatSlowModeChanged, GiftSent
 from contracts.common import compound_key
+from contracts.roles import may_moderate
 from contracts.ws import ChatMessageFrame
 from servicekit.broker import EventPublisher
 from servicekit.logs import correlation_id
-from servicekit.ratelimit import Limiter
+from servicekit.replay import FINGERPRINT, db_time, fingerprint, replay_allowed
 
 log = logging.getLogger(__name__)
 PRODUCER = "chat-gateway"
@@ -73,7 +75,7 @@ class Posted:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return db_time(datetime.now(UTC))
 
 
 def message_frame(doc: dict[str, Any]) -> ChatMessageFrame:
@@ -116,33 +118,44 @@ class ChatService:
     ) -> Posted:
         """Store a message with the next sequence number and fan it out.
 
+        A resend (same ``client_msg_id`` / ``Idempotency-Key``) is a replay, checked before
+        anything else (servicekit.replay): the original, whatever the limits say now.
+
         Raises:
             Refused: unknown stream, read-only, banned, rate limited, slow mode.
             ProtocolError: the text is not acceptable.
+            IdempotencyKeyReused: the key was used for a different message.
         """
         state = await self.known_state(stream_id)
-        now = self.clock()
-        if state.read_only:
-            raise Refused(
-                "read_only", f"the stream has {state.status.value}; chat is read-only", 409
-            )
-        ban = state.ban_of(account_id, now)
-        if ban is not None:
-            raise Refused(
-                "banned",
-                "you are banned from this chat"
-                if ban.expires_at is None
-                else f"you are timed out until {ban.expires_at.isoformat()}",
-                403,
-            )
+        request_fp = fingerprint({"message": text})
+        if client_msg_id is not None:
+            original = await self.store.original(stream_id, account_id, client_msg_id)
+            if original is not None and replay_allowed(original, request_fp, client_msg_id):
+                return _replayed(original, client_msg_id)
+        now = db_time(self.clock())
+        _may_post(state, account_id, now)
         text = clean_text(text)
-        wait = self.limiter.take(account_id)
+        await self._spend_limits(state, account_id, now)
+        return await self._store_and_publish(
+            stream_id,
+            account_id,
+            text,
+            client_msg_id or secrets.token_hex(8),
+            now,
+            request_fp,
+        )
+
+    async def _spend_limits(self, state: RoomState, account_id: str, now: datetime) -> None:
+        """The shared rate budget, then slow mode (viewers only). Raises ``Refused``."""
+        wait = await self.limiter.take(state.stream_id, account_id, now)
         if wait > 0:
             raise Refused(
                 "rate_limited", "you are sending too fast", 429, _retry_after(wait), abusive=True
             )
-        if state.slow_mode_s and state.role(account_id) == "viewer":
-            wait = await self.store.pass_slow_gate(stream_id, account_id, state.slow_mode_s, now)
+        if state.slow_mode_s and state.role(account_id, now) == "viewer":
+            wait = await self.store.pass_slow_gate(
+                state.stream_id, account_id, state.slow_mode_s, now
+            )
             if wait > 0:
                 raise Refused(
                     "slow_mode",
@@ -151,12 +164,15 @@ class ChatService:
                     _retry_after(wait),
                     abusive=True,
                 )
-        return await self._store_and_publish(
-            stream_id, account_id, text, client_msg_id or secrets.token_hex(8), now
-        )
 
     async def _store_and_publish(
-        self, stream_id: str, account_id: str, text: str, client_msg_id: str, now: datetime
+        self,
+        stream_id: str,
+        account_id: str,
+        text: str,
+        client_msg_id: str,
+        now: datetime,
+        request_fp: str,
     ) -> Posted:
         seq = await self.store.next_seq(stream_id)
         doc = {
@@ -168,15 +184,14 @@ class ChatService:
             "client_msg_id": client_msg_id,
             "posted_at": now,
             "deleted": False,
+            FINGERPRINT: request_fp,
         }
         try:
             await self.store.insert(doc)
-        except DuplicateMessage as dup:
+        except DuplicateMessage as dup:  # a concurrent resend stored it first
             await self.store.insert_gap(stream_id, seq)
-            original = dup.original
-            return Posted(
-                original["_id"], original["seq"], client_msg_id, True, message_frame(original)
-            )
+            replay_allowed(dup.original, request_fp, client_msg_id)
+            return _replayed(dup.original, client_msg_id)
         except BaseException:
             await asyncio.shield(self.store.insert_gap(stream_id, seq))
             raise
@@ -221,8 +236,12 @@ class ChatService:
 
     async def require_moderator(self, stream_id: str, account_id: str) -> RoomState:
         state = await self.known_state(stream_id)
-        if state.role(account_id) == "viewer":
-            raise Refused("forbidden", "only the owner or a moderator may do this", 403)
+        if not may_moderate(state.role(account_id, self.clock())):
+            raise Refused(
+                "forbidden",
+                "only the owner or a moderator who is not banned or timed out may do this",
+                403,
+            )
         return state
 
     async def delete(self, stream_id: str, message_id: str, account_id: str) -> bool:
@@ -265,8 +284,17 @@ class ChatService:
         amount: int,
         idempotency_key: str | None,
     ) -> tuple[dict[str, Any], bool]:
-        """Charge a gift once per Idempotency-Key and announce it; ``(receipt, charged_now)``."""
+        """Charge a gift once per Idempotency-Key and announce it; ``(receipt, charged_now)``.
+
+        A retry with the same key returns the first receipt (checked first, whatever the stream
+        is now); the same key with another gift is refused (``IdempotencyKeyReused``)."""
         state = await self.known_state(stream_id)
+        request_fp = fingerprint({"gift_type": gift_type, "amount": amount})
+        key = compound_key(sender_id, idempotency_key) if idempotency_key else None
+        if key is not None:
+            stored = await self.ledger.get(key)
+            if stored is not None and replay_allowed(stored, request_fp, idempotency_key):
+                return stored, False
         if gift_type not in CATALOG:
             raise Refused(
                 "unknown_gift", f"unknown gift_type {gift_type!r}; see GET /gifts/catalog", 422
@@ -278,7 +306,7 @@ class ChatService:
         if state.ban_of(sender_id, self.clock()) is not None:
             raise Refused("banned", "you are banned from this stream", 403)
         price = CATALOG[gift_type][1]
-        now = self.clock()
+        now = db_time(self.clock())
         gift_id = f"g_{secrets.token_hex(10)}"
         gift: dict[str, Any] = {
             "gift_id": gift_id,
@@ -291,14 +319,36 @@ class ChatService:
             "total_price": price * amount,
             "sent_at": now,
         }
-        key = compound_key(sender_id, idempotency_key) if idempotency_key else gift_id
         event = GiftSent(**gift)
         stored, charged = await self.ledger.charge(
-            key, gift, make_envelope(event, producer=PRODUCER, correlation_id=correlation_id())
+            key or gift_id,
+            {**gift, FINGERPRINT: request_fp},
+            make_envelope(event, producer=PRODUCER, correlation_id=correlation_id()),
         )
+        if not charged:  # a concurrent retry charged it first
+            replay_allowed(stored, request_fp, idempotency_key)
         if charged:
-            self.kick(GIFTS, key)
+            self.kick(GIFTS, key or gift_id)
         return stored, charged
+
+
+def _may_post(state: RoomState, account_id: str, now: datetime) -> None:
+    """Raises ``Refused`` when the stream is over or the account is banned or timed out."""
+    if state.read_only:
+        raise Refused("read_only", f"the stream has {state.status.value}; chat is read-only", 409)
+    ban = state.ban_of(account_id, now)
+    if ban is not None:
+        raise Refused(
+            "banned",
+            "you are banned from this chat"
+            if ban.expires_at is None
+            else f"you are timed out until {ban.expires_at.isoformat()}",
+            403,
+        )
+
+
+def _replayed(original: dict[str, Any], client_msg_id: str) -> Posted:
+    return Posted(original["_id"], original["seq"], client_msg_id, True, message_frame(original))
 
 
 def _retry_after(wait: float) -> float:

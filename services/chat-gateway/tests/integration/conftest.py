@@ -118,18 +118,8 @@ class Cluster:
         await eventually(known, within=10)
 
 
-@pytest_asyncio.fixture
-async def cluster(
-    infra: InfraUrls,
-    namespace: str,
-    service_env: dict[str, str],
-    drop_namespace_dbs: None,
-    jwt_secret: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> AsyncIterator[Cluster]:
-    monkeypatch.setenv("OUTBOX_POLL_S", "0.2")
-    monkeypatch.setenv("CHAT_RATE_BURST", "20")
-    monkeypatch.setenv("CHAT_RATE_PER_S", "20")
+@contextlib.asynccontextmanager
+async def _cluster(infra: InfraUrls, namespace: str, jwt_secret: str) -> AsyncIterator[Cluster]:
     base = load_settings(Settings)
     broker = make_broker(infra.amqp, app_id="test-bus")
     await broker.connect()
@@ -142,3 +132,38 @@ async def cluster(
             gateways.append(await stack.enter_async_context(running(settings)))
         yield Cluster(gateways, bus, jwt_secret)
     await broker.stop()
+
+
+@pytest_asyncio.fixture
+async def cluster(
+    infra: InfraUrls,
+    namespace: str,
+    service_env: dict[str, str],
+    drop_namespace_dbs: None,
+    jwt_secret: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Cluster]:
+    """Two instances with a generous rate budget (20 messages, 20/s)."""
+    monkeypatch.setenv("OUTBOX_POLL_S", "0.2")
+    monkeypatch.setenv("CHAT_RATE_BURST", "20")
+    monkeypatch.setenv("CHAT_RATE_PER_S", "20")
+    async with _cluster(infra, namespace, jwt_secret) as running_cluster:
+        yield running_cluster
+
+
+@pytest_asyncio.fixture
+async def strict_cluster(
+    infra: InfraUrls,
+    namespace: str,
+    service_env: dict[str, str],
+    drop_namespace_dbs: None,
+    jwt_secret: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Cluster]:
+    """Two instances with a budget of 6 messages refilled at one per 10 s: what passes does
+    not depend on how fast the machine posts."""
+    monkeypatch.setenv("OUTBOX_POLL_S", "0.2")
+    monkeypatch.setenv("CHAT_RATE_BURST", "6")
+    monkeypatch.setenv("CHAT_RATE_PER_S", "0.1")
+    async with _cluster(infra, namespace, jwt_secret) as running_cluster:
+        yield running_cluster

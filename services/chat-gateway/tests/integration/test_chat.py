@@ -23,7 +23,7 @@ async def test_messages_reach_both_instances_once_and_in_order(cluster: Cluster)
 
     async def chat(peer: object, who: str, n: int) -> None:
         for i in range(n):
-            await peer.send(type="chat.send", client_msg_id=f"{who}-{i}", text=f"{who} says {i}")  # type: ignore[attr-defined]
+            await peer.send(type="chat.send", client_msg_id=f"{who}-{i}", message=f"{who} says {i}")  # type: ignore[attr-defined]
 
     await asyncio.gather(chat(alice, "alice", 10), chat(bob, "bob", 10))
     for peer in (alice, bob):
@@ -43,7 +43,7 @@ async def test_a_resend_with_the_same_client_msg_id_is_stored_once(cluster: Clus
     await cluster.live_stream("s1b")
     alice = await cluster.peer("s1b", "alice")
     for _ in range(3):
-        await alice.send(type="chat.send", client_msg_id="same", text="hello")
+        await alice.send(type="chat.send", client_msg_id="same", message="hello")
     await alice.wait(lambda p: len(p.of("chat.ack")) == 3)
     assert len({a["seq"] for a in alice.of("chat.ack")}) == 1
     await asyncio.sleep(0.3)
@@ -55,16 +55,16 @@ async def test_resume_by_sequence_number_gets_exactly_what_was_missed(cluster: C
     poster = await cluster.peer("s2", "poster", on=1)
     reader = await cluster.peer("s2", "reader", on=0)
     for i in range(5):
-        await poster.send(type="chat.send", client_msg_id=f"a{i}", text=f"first {i}")
+        await poster.send(type="chat.send", client_msg_id=f"a{i}", message=f"first {i}")
     await reader.wait(lambda p: len(p.of("chat.message")) == 5)
     last = reader.seqs()[-1]
     await reader.close()
     for i in range(7):
-        await poster.send(type="chat.send", client_msg_id=f"b{i}", text=f"missed {i}")
+        await poster.send(type="chat.send", client_msg_id=f"b{i}", message=f"missed {i}")
     await poster.wait(lambda p: len(p.of("chat.ack")) == 12)
     back = await cluster.peer("s2", "reader", on=1, query=f"&last_seq={last}")
     for i in range(3):
-        await poster.send(type="chat.send", client_msg_id=f"c{i}", text=f"live {i}")
+        await poster.send(type="chat.send", client_msg_id=f"c{i}", message=f"live {i}")
     await back.wait(lambda p: len(p.seqs()) == 10)
     await asyncio.sleep(0.3)
     hello = back.of("hello")[0]
@@ -72,15 +72,18 @@ async def test_resume_by_sequence_number_gets_exactly_what_was_missed(cluster: C
     assert back.seqs() == list(range(last + 1, last + 11))
 
 
-async def test_rate_limit_refuses_then_disconnects_repeated_abuse(cluster: Cluster) -> None:
+async def test_rate_limit_refuses_then_disconnects_repeated_abuse(
+    strict_cluster: Cluster,
+) -> None:
+    cluster = strict_cluster
     await cluster.live_stream("s3")
     spammer = await cluster.peer("s3", "spammer")
     for i in range(60):
         try:
-            await spammer.send(type="chat.send", client_msg_id=f"x{i}", text="spam")
+            await spammer.send(type="chat.send", client_msg_id=f"x{i}", message="spam")
         except Exception:
             break
-    await spammer.wait(lambda p: p.closed_code is not None)
+    await spammer.wait(lambda p: p.closed_code is not None, within=30)
     assert spammer.closed_code == 4008
     errors = spammer.of("chat.error")
     assert errors
@@ -98,13 +101,13 @@ async def test_slow_mode_limits_viewers_not_moderators(cluster: Cluster) -> None
     await owner.send(type="slow_mode.set", interval_s=30)
     await viewer.wait(lambda p: p.of("slow_mode"))
     assert viewer.of("slow_mode")[0]["interval_s"] == 30
-    await viewer.send(type="chat.send", client_msg_id="v1", text="one")
-    await viewer.send(type="chat.send", client_msg_id="v2", text="two")
+    await viewer.send(type="chat.send", client_msg_id="v1", message="one")
+    await viewer.send(type="chat.send", client_msg_id="v2", message="two")
     await viewer.wait(lambda p: len(p.of("chat.error")) == 2)
     assert viewer.of("chat.error")[1]["reason"] == "slow_mode"
     assert len(viewer.of("chat.ack")) == 1
     for i in range(3):
-        await owner.send(type="chat.send", client_msg_id=f"o{i}", text="owner talks")
+        await owner.send(type="chat.send", client_msg_id=f"o{i}", message="owner talks")
     await owner.wait(lambda p: len(p.of("chat.ack")) == 3)
 
 
@@ -147,7 +150,7 @@ async def test_owner_and_moderators_delete_messages_for_everyone(cluster: Cluste
     )
     viewer = await cluster.peer("s6", "viewer", on=0)
     mod = await cluster.peer("s6", "mod", on=1)
-    await viewer.send(type="chat.send", client_msg_id="bad", text="something rude")
+    await viewer.send(type="chat.send", client_msg_id="bad", message="something rude")
     await mod.wait(lambda p: p.of("chat.message"))
     message_id = mod.of("chat.message")[0]["message_id"]
     await viewer.send(type="chat.delete", message_id=message_id)
@@ -243,7 +246,7 @@ async def test_stream_end_makes_chat_read_only(cluster: Cluster) -> None:
     await cluster.publish(StreamEnded(stream_id="s9", owner_id="owner", ended_at=datetime.now(UTC)))
     await peer.wait(lambda p: p.of("stream_status"))
     assert peer.of("stream_status")[0]["status"] == "ended"
-    await peer.send(type="chat.send", client_msg_id="late", text="hello?")
+    await peer.send(type="chat.send", client_msg_id="late", message="hello?")
     await peer.wait(lambda p: p.of("chat.error"))
     assert peer.of("chat.error")[0]["reason"] == "read_only"
 
@@ -262,8 +265,8 @@ async def test_bad_frames_get_errors_or_close_codes_without_affecting_others(
     good = await cluster.peer("s10", "good", on=0)
     await bad.ws.send("not json")
     await bad.send(type="teleport")
-    await bad.send(type="chat.send", client_msg_id="long", text="x" * 501)
-    await bad.send(type="chat.send", client_msg_id="ctl", text="bell\x07")
+    await bad.send(type="chat.send", client_msg_id="long", message="x" * 501)
+    await bad.send(type="chat.send", client_msg_id="ctl", message="bell\x07")
     await bad.send(type="chat.send")
     await bad.ws.send(b"\x00\x01binary")
     await bad.wait(lambda p: len(p.of("chat.error")) == 6)
@@ -277,12 +280,12 @@ async def test_bad_frames_get_errors_or_close_codes_without_affecting_others(
         "binary_frame",
     ]
     assert bad.of("chat.error")[2]["client_msg_id"] == "long"
-    await good.send(type="chat.send", client_msg_id="g1", text="still fine")
+    await good.send(type="chat.send", client_msg_id="g1", message="still fine")
     await bad.wait(lambda p: p.of("chat.message"))
     await bad.ws.send("x" * 20_000)  # over the frame limit
     await bad.wait(lambda p: p.closed_code is not None)
     assert bad.closed_code == 1009
-    await good.send(type="chat.send", client_msg_id="g2", text="unaffected")
+    await good.send(type="chat.send", client_msg_id="g2", message="unaffected")
     await good.wait(lambda p: len(p.of("chat.message")) == 2)
     await good.send(type="ping", nonce="n1")
     await good.wait(lambda p: p.of("pong"))

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chat_gateway.protocol import ProtocolError, clean_text, decode
 from contracts.ws import ChatSend, Ping
-from servicekit.ratelimit import AbuseCounter, TokenBucket
+from servicekit.ratelimit import AbuseCounter, Budget
 
 
 class Clock:
@@ -23,8 +25,9 @@ class Clock:
         ("[1]", "invalid_frame"),
         ('{"no": "type"}', "invalid_frame"),
         ('{"type": "teleport"}', "unknown_type"),
-        ('{"type": "chat.send", "text": "hi"}', "invalid_frame"),
-        ('{"type": "chat.send", "client_msg_id": "", "text": "hi"}', "invalid_frame"),
+        ('{"type": "chat.send", "message": "hi"}', "invalid_frame"),
+        ('{"type": "chat.send", "client_msg_id": "c1", "text": "hi"}', "invalid_frame"),
+        ('{"type": "chat.send", "client_msg_id": "", "message": "hi"}', "invalid_frame"),
         ('{"type": "ping", "extra": 1}', "invalid_frame"),
     ],
 )
@@ -36,7 +39,7 @@ def test_bad_frames_are_refused_with_a_reason(raw: str | bytes, reason: str) -> 
 
 def test_good_frames_decode_to_their_types() -> None:
     assert isinstance(
-        decode('{"type": "chat.send", "client_msg_id": "c1", "text": "hi"}'), ChatSend
+        decode('{"type": "chat.send", "client_msg_id": "c1", "message": "hi"}'), ChatSend
     )
     assert decode('{"type": "ping", "nonce": "n"}') == Ping(nonce="n")
 
@@ -69,15 +72,40 @@ def test_bad_text_is_refused(text: str, reason: str) -> None:
     assert exc.value.reason == reason
 
 
-def test_token_bucket_allows_a_burst_then_refills() -> None:
-    clock = Clock()
-    bucket = TokenBucket(burst=3, rate=1.0, clock=clock)
-    assert [bucket.take() for _ in range(3)] == [0, 0, 0]
-    assert bucket.take() == pytest.approx(1.0)
-    clock.t = 0.5
-    assert bucket.take() == pytest.approx(0.5)
-    clock.t = 1.0
-    assert bucket.take() == 0
+def test_a_budget_allows_a_burst_then_refills() -> None:
+    budget = Budget(burst=3, rate=1.0)
+    tat = None
+    for _ in range(3):
+        tat, wait = budget.decide(tat, 0)
+        assert wait == 0
+    assert budget.decide(tat, 0) == (None, pytest.approx(1.0))
+    assert budget.decide(tat, 500) == (None, pytest.approx(0.5))
+    assert budget.decide(tat, 1000)[1] == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=8),
+    st.sampled_from([0.5, 1.0, 2.0, 20.0]),
+    st.lists(st.integers(min_value=0, max_value=3000), max_size=60),
+)
+def test_no_window_passes_more_than_the_burst_plus_the_refill(
+    burst: int, rate: float, gaps: list[int]
+) -> None:
+    budget = Budget(burst=burst, rate=rate)
+    tat, now, passed = None, 0, []
+    for gap in gaps:
+        now += gap
+        new_tat, wait = budget.decide(tat, now)
+        if new_tat is not None:
+            tat = new_tat
+            passed.append(now)
+        else:
+            assert wait > 0
+    for i, start in enumerate(passed):
+        for j in range(i, len(passed)):
+            window_ms = passed[j] - start
+            assert j - i + 1 <= burst + window_ms // budget.interval_ms
 
 
 def test_abuse_counts_refusals_inside_the_window() -> None:

@@ -8,10 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 
 from notifier.adapters.mongo import INDEXES, NOTIFICATIONS, MongoCampaigns, MongoFollows, MongoInbox
-from notifier.deps import Deps, follow_limiter
+from notifier.deps import FOLLOW_RATE_COLLECTION, Deps, follow_budget
 from notifier.entrypoints.consumers import build_dispatcher
 from notifier.handlers import fan_out_one
 from notifier.settings import Settings
+from servicekit.ratelimit import MongoRateBudgets
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,10 @@ def deps_for(infra: Infra, settings: Settings) -> Deps:
         kick=infra.relay.kick,
         fanout_batch=settings.fanout_batch,
         fanout_lease_s=settings.fanout_lease_s,
-        follow_limiter=follow_limiter(settings.follow_burst, settings.follow_per_minute),
+        follow_limiter=MongoRateBudgets(
+            infra.db[FOLLOW_RATE_COLLECTION],
+            follow_budget(settings.follow_burst, settings.follow_per_minute),
+        ),
     )
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from notifier.adapters.mongo import MongoCampaigns, MongoFollows, MongoInbox
 from servicekit.broker import EventPublisher
-from servicekit.ratelimit import Limiter
+from servicekit.ratelimit import Budget, MemoryRateBudgets, RateBudgets
 
 
 def utcnow() -> datetime:
@@ -25,10 +25,17 @@ class Deps:
     fanout_batch: int = 1000
     fanout_lease_s: float = 30.0
     clock: Callable[[], datetime] = utcnow
-    follow_limiter: Limiter = field(default_factory=lambda: follow_limiter(20, 10.0))
+    follow_limiter: RateBudgets = field(
+        default_factory=lambda: MemoryRateBudgets(follow_budget(20, 10.0))
+    )
 
 
-def follow_limiter(burst: int, per_minute: float) -> Limiter:
-    """The chat's limiter (``servicekit.ratelimit``) applied to follows, per follower: Twitch
-    and Bluesky both cap how fast one account may follow others (follow bots)."""
-    return Limiter(burst, per_minute / 60, abuse_limit=1 << 30, abuse_window_s=1.0)
+#: the collection of the shared follow budgets (one document per follower)
+FOLLOW_RATE_COLLECTION = "follow_rate"
+
+
+def follow_budget(burst: int, per_minute: float) -> Budget:
+    """The chat's rate budget (``servicekit.ratelimit``, shared by every instance) applied to
+    follows, per follower: Twitch and Bluesky both cap how fast one account may follow others
+    (follow bots)."""
+    return Budget(burst, per_minute / 60)

@@ -14,6 +14,7 @@ from notifier.deps import Deps
 from notifier.domain import model
 from notifier.domain.model import FollowRateLimited, Notification, SelfFollow
 from servicekit.logs import correlation_id
+from servicekit.mongo import to_ms
 
 log = logging.getLogger(__name__)
 PRODUCER = "notifier"
@@ -28,7 +29,7 @@ async def follow(follower_id: str, followee_id: str, deps: Deps) -> bool:
     """
     if follower_id == followee_id:
         raise SelfFollow("you cannot follow yourself")
-    wait = deps.follow_limiter.take(follower_id)
+    wait = await deps.follow_limiter.take(follower_id, to_ms(deps.clock()))
     if wait > 0:
         raise FollowRateLimited(wait)
     return await deps.follows.follow(follower_id, followee_id, deps.clock())

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from contracts import Envelope, Event
 from contracts.common import StreamStatus
@@ -44,8 +44,11 @@ class StreamStore(Protocol):
     their events in the same write."""
 
     async def claim_request(
-        self, owner_id: str, key: str, stream_id: str, now: datetime
-    ) -> str | None: ...
+        self, owner_id: str, key: str, stream_id: str, now: datetime, request_fp: str
+    ) -> Mapping[str, Any] | None:
+        """Bind the key; the earlier claim (``stream_id``, ``request_fp``) if there was one."""
+        ...
+
     async def release_request(self, owner_id: str, key: str) -> None: ...
     async def reserve(self, stream: LiveStream) -> None: ...
     async def finish_create(

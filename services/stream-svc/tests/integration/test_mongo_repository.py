@@ -63,7 +63,7 @@ async def repos(mongo_db: AsyncDatabase[dict[str, Any]]) -> Repos:
     for i, s in enumerate(IDS):
         await r.streams.reserve(stream(s, ready=i % 5 != 0))  # some still being created
         # bound now: the requests' TTL index (24 h) would expire a binding made at T0
-        await r.streams.claim_request(f"owner-{s}", "key-1", s, datetime.now(UTC))
+        await r.streams.claim_request(f"owner-{s}", "key-1", s, datetime.now(UTC), "fp-1")
         if i % 2:
             await r.moderation.set_moderator(s, "mod", is_moderator=True, by="o", at=T0)
         if i % 3:
@@ -93,6 +93,13 @@ async def save_stale(r: Repos) -> bool:
 
 
 Write = Callable[[Repos], Awaitable[Any]]
+
+
+async def bound_to(claim: Awaitable[Any]) -> tuple[str, str] | None:
+    """(stream id, request fingerprint) of the earlier claim."""
+    doc = await claim
+    return None if doc is None else (doc["stream_id"], doc["request_fp"])
+
 
 WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
     "saved": (save_started, True, {(STREAMS, T)}),
@@ -125,8 +132,10 @@ WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
         {(CREATE_REQUESTS, f"owner-{T}\x1fkey-1")},
     ),
     "request replayed": (
-        lambda r: r.streams.claim_request(f"owner-{T}", "key-1", "other", datetime.now(UTC)),
-        T,
+        lambda r: bound_to(
+            r.streams.claim_request(f"owner-{T}", "key-1", "other", datetime.now(UTC), "fp-2")
+        ),
+        (T, "fp-1"),
         set(),
     ),
     "moderator added": (

@@ -510,3 +510,77 @@ async def test_viewer_counts_are_kept_newest_first_with_the_peak(
     await eventually(counted, within=10)
     usage = (await stack.api.get(f"/live/{sid}/usage", headers=stack.auth("alice"))).json()
     assert usage["estimated"]["viewer_minutes"] > 0  # 5 viewers for 20 s at least
+
+
+async def test_a_banned_moderator_has_no_powers_and_nobody_lifts_their_own_ban(
+    stack: Stack,
+) -> None:
+    a = stack.auth
+    sid = (await stack.api.post("/live", json={"title": "x"}, headers=a("alice"))).json()[
+        "stream_id"
+    ]
+    for mod in ("mod", "mod2"):
+        r = await stack.api.post(
+            f"/live/{sid}/moderators", json={"account_id": mod}, headers=a("alice")
+        )
+        assert r.status_code == 201
+    r = await stack.api.post(
+        f"/live/{sid}/bans", json={"account_id": "mod", "duration_s": 600}, headers=a("alice")
+    )
+    assert r.status_code == 201
+    # while timed out, the moderator can neither ban, list, read the log nor lift their own ban
+    for method, path, body in [
+        ("POST", f"/live/{sid}/bans", {"account_id": "viewer"}),
+        ("GET", f"/live/{sid}/bans", None),
+        ("GET", f"/live/{sid}/moderation-log", None),
+        ("DELETE", f"/live/{sid}/bans/mod", None),
+    ]:
+        r = await stack.api.request(method, path, json=body, headers=a("mod"))
+        assert (r.status_code, r.json()["error"]) == (403, "forbidden"), (method, path, r.text)
+    assert [
+        b["account_id"]
+        for b in (await stack.api.get(f"/live/{sid}/bans", headers=a("alice"))).json()
+    ] == ["mod"]
+    # another moderator may lift it; then the powers are back
+    assert (await stack.api.delete(f"/live/{sid}/bans/mod", headers=a("mod2"))).status_code == 204
+    r = await stack.api.post(f"/live/{sid}/bans", json={"account_id": "viewer"}, headers=a("mod"))
+    assert r.status_code == 201
+    # a banned viewer cannot lift their own ban either
+    r = await stack.api.delete(f"/live/{sid}/bans/viewer", headers=a("viewer"))
+    assert r.status_code == 403
+
+
+async def test_the_same_idempotency_key_with_another_body_is_refused(stack: Stack) -> None:
+    h = {**stack.auth("alice"), "Idempotency-Key": "create-1"}
+    first = await stack.api.post("/live", json={"title": "first"}, headers=h)
+    assert first.status_code == 201
+    again = await stack.api.post("/live", json={"title": "first"}, headers=h)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+    other = await stack.api.post("/live", json={"title": "second"}, headers=h)
+    assert (other.status_code, other.json()["error"]) == (422, "idempotency_key_reused")
+    mine = (
+        await stack.api.get("/live", params={"status": "idle", "owner": "alice"}, headers=h)
+    ).json()
+    assert [s["title"] for s in mine["items"]] == ["first"]
+
+
+@pytest.mark.parametrize(
+    ("title", "stored"),
+    [("e\u0301" * 100, "\u00e9" * 100), (" live \u202e now ", "live \u202e now\u202c")],
+)
+async def test_titles_follow_the_user_text_rule(stack: Stack, title: str, stored: str) -> None:
+    h = stack.auth("alice")
+    r = await stack.api.post("/live", json={"title": title}, headers=h)
+    assert r.status_code == 201, r.text
+    got = (await stack.api.get(f"/live/{r.json()['stream_id']}", headers=h)).json()
+    assert got["title"] == stored
+
+
+@pytest.mark.parametrize("title", ["\u200b\u200c\u200d\u2060\ufeff", "x" * 101, "bell\x07"])
+async def test_titles_without_anything_visible_or_too_long_are_refused(
+    stack: Stack, title: str
+) -> None:
+    r = await stack.api.post("/live", json={"title": title}, headers=stack.auth("alice"))
+    assert r.status_code == 422

@@ -10,6 +10,7 @@ from contracts import Event, make_envelope
 from contracts.common import StreamStatus
 from contracts.viewer import (
     JoinLiveStreamResponse,
+    PresenceEntry,
     PresenceHeartbeat,
     ViewerCountChanged,
     ViewerJoined,
@@ -47,17 +48,23 @@ async def _joined(stream_id: str, account_id: str, now: datetime, deps: Deps) ->
     await _announce(ViewerJoined(stream_id=stream_id, account_id=account_id, joined_at=now), deps)
 
 
-async def _left(stream_id: str, account_id: str, reason: LeaveReason, deps: Deps) -> None:
+async def _left(
+    stream_id: str,
+    account_id: str,
+    reason: LeaveReason,
+    deps: Deps,
+    session_id: str | None = None,
+) -> None:
     await _mark_changed(stream_id, deps)
     if deps.hot is not None:
-        deps.hot.touches.forget(stream_id, account_id)
+        deps.hot.touches.forget(stream_id, account_id, session_id)
     await _announce(
         ViewerLeft(stream_id=stream_id, account_id=account_id, left_at=deps.clock(), reason=reason),
         deps,
     )
 
 
-async def _admit(stream_id: str, account_id: str, deps: Deps) -> StreamView:
+async def _admit(stream_id: str, account_id: str, session_id: str, deps: Deps) -> StreamView:
     now = deps.clock()
     hot = deps.hot
     if hot is None:
@@ -70,12 +77,12 @@ async def _admit(stream_id: str, account_id: str, deps: Deps) -> StreamView:
         bans = await hot.reads.get(("bans", stream_id), lambda: deps.projection.bans(stream_id))
         ban = bans.get(account_id)
     admitted = check_join(view, ban, now)
-    if hot is not None and not hot.touches.due(stream_id, account_id):
+    if hot is not None and not hot.touches.due(stream_id, account_id, session_id):
         return admitted
-    if await deps.presence.touch(stream_id, account_id, now):
+    if await deps.presence.touch(stream_id, account_id, session_id, now):
         await _joined(stream_id, account_id, now, deps)
     if hot is not None:
-        hot.touches.touched(stream_id, account_id)
+        hot.touches.touched(stream_id, account_id, session_id)
     return admitted
 
 
@@ -85,9 +92,23 @@ async def _count(stream_id: str, deps: Deps) -> int:
     return await deps.hot.reads.get(("count", stream_id), lambda: deps.presence.count(stream_id))
 
 
-async def join(stream_id: str, account_id: str, deps: Deps) -> JoinLiveStreamResponse:
-    """Start (or keep) watching. Raises the domain's ``JoinRefused`` errors."""
-    view = await _admit(stream_id, account_id, deps)
+def http_session(session_id: str | None) -> str:
+    """The presence session of a REST caller: its ``session_id`` (one per tab or player), or
+    one shared session for callers that send none. Never the same as a chat socket's."""
+    return f"http:{session_id or 'default'}"
+
+
+def chat_session(entry: PresenceEntry, instance_id: str) -> str:
+    """The presence session of a chat connection (its id; older gateways: the instance)."""
+    return f"chat:{entry.session_id or instance_id}"
+
+
+async def join(
+    stream_id: str, account_id: str, deps: Deps, session_id: str | None = None
+) -> JoinLiveStreamResponse:
+    """Start (or keep) watching in one session (tab, player). Raises the domain's
+    ``JoinRefused`` errors."""
+    view = await _admit(stream_id, account_id, http_session(session_id), deps)
     return _response(view, await _count(stream_id, deps))
 
 
@@ -98,15 +119,21 @@ def _response(view: StreamView, count: int) -> JoinLiveStreamResponse:
     )  # type: ignore[arg-type]
 
 
-async def heartbeat(stream_id: str, account_id: str, deps: Deps) -> JoinLiveStreamResponse:
+async def heartbeat(
+    stream_id: str, account_id: str, deps: Deps, session_id: str | None = None
+) -> JoinLiveStreamResponse:
     """Keep watching; after a timeout a heartbeat joins again (players keep heart-beating)."""
-    return await join(stream_id, account_id, deps)
+    return await join(stream_id, account_id, deps, session_id)
 
 
-async def leave(stream_id: str, account_id: str, deps: Deps) -> None:
-    """Stop watching; without a join nothing changes."""
-    if await deps.presence.remove(stream_id, account_id):
-        await _left(stream_id, account_id, "left", deps)
+async def leave(stream_id: str, account_id: str, deps: Deps, session_id: str | None = None) -> None:
+    """End this session only; the account stops counting when it was its last (another tab,
+    a player or an open chat socket keeps it counted). Without a join nothing changes."""
+    session = http_session(session_id)
+    if await deps.presence.remove(stream_id, account_id, session):
+        await _left(stream_id, account_id, "left", deps, session)
+    elif deps.hot is not None:
+        deps.hot.touches.forget(stream_id, account_id, session)
 
 
 async def expire(deps: Deps, *, limit: int = 500) -> int:
@@ -114,8 +141,8 @@ async def expire(deps: Deps, *, limit: int = 500) -> int:
     removal is conditional, so each viewer is counted out and announced once)."""
     cutoff = deps.clock() - timedelta(seconds=deps.presence_timeout_s)
     removed = 0
-    for stream_id, account_id in await deps.presence.expired(cutoff, limit):
-        if await deps.presence.remove_if_unseen_since(stream_id, account_id, cutoff):
+    for stream_id, account_id, session_id in await deps.presence.expired(cutoff, limit):
+        if await deps.presence.remove_if_unseen_since(stream_id, account_id, session_id, cutoff):
             await _left(stream_id, account_id, "timeout", deps)
             removed += 1
     return removed
@@ -181,7 +208,7 @@ async def ban_changed(
     applied = await deps.projection.set_ban(
         stream_id, account_id, banned=banned, at=at, expires_at=expires_at
     )
-    if applied and banned and await deps.presence.remove(stream_id, account_id):
+    if applied and banned and await deps.presence.remove_account(stream_id, account_id):
         await _left(stream_id, account_id, "banned", deps)
 
 
@@ -190,7 +217,9 @@ async def chat_presence(event: PresenceHeartbeat, deps: Deps) -> int:
     touched = 0
     for entry in event.entries:
         try:
-            await _admit(entry.stream_id, entry.account_id, deps)
+            await _admit(
+                entry.stream_id, entry.account_id, chat_session(entry, event.instance_id), deps
+            )
         except JoinRefused as exc:  # banned, ended, unknown: not counted
             log.debug("chat presence not counted: %s", exc)
             continue

@@ -10,31 +10,40 @@ from viewer_svc.domain.model import BanView, StreamView
 
 
 class Presence(Protocol):
-    """One presence per (stream, account); counts are derived from it, so they are exact."""
+    """One presence per (stream, account, session); an account counts once while at least one
+    of its sessions is present, so counts are derived and exact."""
 
-    async def touch(self, stream_id: str, account_id: str, now: datetime) -> bool:
-        """Record that the account is watching now; ``True`` if it was not present (a join)."""
+    async def touch(self, stream_id: str, account_id: str, session_id: str, now: datetime) -> bool:
+        """Record that the session is watching now; ``True`` if the account had no session in
+        the stream before (a join)."""
         ...
 
-    async def remove(self, stream_id: str, account_id: str) -> bool:
-        """``True`` if the account was present (a leave)."""
+    async def remove(self, stream_id: str, account_id: str, session_id: str) -> bool:
+        """End one session; ``True`` if it was present and was the account's last (a leave)."""
         ...
 
-    async def expired(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
-        """(stream, account) pairs last seen before ``cutoff``."""
+    async def remove_account(self, stream_id: str, account_id: str) -> bool:
+        """End every session of the account (a ban); ``True`` if it had any."""
+        ...
+
+    async def expired(self, cutoff: datetime, limit: int) -> list[tuple[str, str, str]]:
+        """(stream, account, session) last seen before ``cutoff``."""
         ...
 
     async def remove_if_unseen_since(
-        self, stream_id: str, account_id: str, cutoff: datetime
+        self, stream_id: str, account_id: str, session_id: str, cutoff: datetime
     ) -> bool:
-        """Remove the presence only if still unseen since ``cutoff`` (no race with a heartbeat)."""
+        """End the session only if still unseen since ``cutoff`` (no race with a heartbeat);
+        ``True`` if it was the account's last (a leave)."""
         ...
 
     async def remove_stream(self, stream_id: str) -> list[str]:
         """Remove every presence of a stream; the accounts removed."""
         ...
 
-    async def count(self, stream_id: str) -> int: ...
+    async def count(self, stream_id: str) -> int:
+        """Distinct accounts with at least one session in the stream."""
+        ...
 
 
 class Counts(Protocol):

@@ -69,3 +69,19 @@ async def test_errors(api: tuple[httpx.AsyncClient, World]) -> None:
     assert (await client.post("/live/live/leave", headers=auth("never-joined"))).status_code == 204
     assert (await client.post(f"/live/{'x' * 65}/join", headers=auth("a"))).status_code == 422
     assert world.types() == []
+
+
+async def test_leave_ends_only_its_own_session(api: tuple[httpx.AsyncClient, World]) -> None:
+    client, world = api
+    for tab in ("tab1", "tab2"):
+        r = await client.post("/live/live/join", params={"session_id": tab}, headers=auth("a"))
+        assert r.json()["viewer_count"] == 1  # one account, however many tabs
+    r = await client.post("/live/live/leave", params={"session_id": "tab2"}, headers=auth("a"))
+    assert r.status_code == 204
+    assert await world.presence.count("live") == 1
+    await client.post("/live/live/leave", params={"session_id": "tab1"}, headers=auth("a"))
+    assert await world.presence.count("live") == 0
+    bad = await client.post(
+        "/live/live/join", params={"session_id": "no spaces"}, headers=auth("a")
+    )
+    assert bad.status_code == 422

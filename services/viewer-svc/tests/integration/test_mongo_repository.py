@@ -35,8 +35,15 @@ T1 = T0 + timedelta(minutes=5)
 INTERVAL_S = 60.0
 
 
+S = "http:tab1"  # the session every seeded presence has
+
+
 def key(stream_id: str, account_id: str) -> str:
     return f"{stream_id}\x1f{account_id}"
+
+
+def skey(stream_id: str, account_id: str, session_id: str = S) -> str:
+    return f"{stream_id}\x1f{account_id}\x1f{session_id}"
 
 
 def kind(stream_id: str) -> int:
@@ -59,7 +66,7 @@ async def repos(mongo_db: AsyncDatabase[dict[str, Any]]) -> Repos:
     r = Repos(mongo_db)
     for i, s in enumerate(STREAMS):
         for account in ("a", "b"):
-            await r.presence.touch(s, account, T0 + timedelta(seconds=i))
+            await r.presence.touch(s, account, S, T0 + timedelta(seconds=i))
         if i % 3:
             await r.projection.describe(s, f"owner-{s}", f"https://stream.example/{s}.m3u8")
         if i % 3 == 1:
@@ -81,16 +88,27 @@ Write = Callable[[Repos], Awaitable[Any]]
 P = T0 + timedelta(seconds=30)
 
 WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
-    "heartbeat": (lambda r: r.presence.touch(T, "a", T1), False, {(VIEWERS, key(T, "a"))}),
-    "join": (lambda r: r.presence.touch(T, "c", T1), True, {(VIEWERS, key(T, "c"))}),
-    "leave": (lambda r: r.presence.remove(T, "a"), True, {(VIEWERS, key(T, "a"))}),
-    "leave twice": (lambda r: r.presence.remove(T, "zz"), False, set()),
-    "timed out": (
-        lambda r: r.presence.remove_if_unseen_since(T, "b", P),
-        True,
-        {(VIEWERS, key(T, "b"))},
+    "heartbeat": (lambda r: r.presence.touch(T, "a", S, T1), False, {(VIEWERS, skey(T, "a"))}),
+    "join": (lambda r: r.presence.touch(T, "c", S, T1), True, {(VIEWERS, skey(T, "c"))}),
+    "second session": (
+        lambda r: r.presence.touch(T, "a", "chat:c1", T1),
+        False,
+        {(VIEWERS, skey(T, "a", "chat:c1"))},
     ),
-    "seen since": (lambda r: r.presence.remove_if_unseen_since(T, "b", T0), False, set()),
+    "leave": (lambda r: r.presence.remove(T, "a", S), True, {(VIEWERS, skey(T, "a"))}),
+    "leave another session": (lambda r: r.presence.remove(T, "a", "http:tab2"), False, set()),
+    "leave twice": (lambda r: r.presence.remove(T, "zz", S), False, set()),
+    "ban": (
+        lambda r: r.presence.remove_account(T, "b"),
+        True,
+        {(VIEWERS, skey(T, "b"))},
+    ),
+    "timed out": (
+        lambda r: r.presence.remove_if_unseen_since(T, "b", S, P),
+        True,
+        {(VIEWERS, skey(T, "b"))},
+    ),
+    "seen since": (lambda r: r.presence.remove_if_unseen_since(T, "b", S, T0), False, set()),
     "count changed": (lambda r: r.counts.mark_changed("s06"), None, {(COUNTS, "s06")}),
     "first count": (lambda r: r.counts.mark_changed("new"), None, {(COUNTS, "new")}),
     "counts changed": (
@@ -108,7 +126,7 @@ WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
         {(VIEWS, "s09")},
     ),
     "described": (lambda r: r.projection.describe(T, "x", None), None, {(VIEWS, T)}),
-    "ban": (
+    "projected ban": (
         lambda r: r.projection.set_ban(T, "troll", banned=True, at=T1, expires_at=None),
         True,
         {(BANS, key(T, "troll"))},
@@ -152,8 +170,8 @@ async def test_a_stream_removed_takes_only_its_viewers(repos: Repos) -> None:
     before = await snapshot(repos.db)
     assert sorted(await repos.presence.remove_stream(T)) == ["a", "b"]
     assert touched(before, await snapshot(repos.db)) == {
-        (VIEWERS, key(T, "a")),
-        (VIEWERS, key(T, "b")),
+        (VIEWERS, skey(T, "a")),
+        (VIEWERS, skey(T, "b")),
     }
     assert [await repos.presence.count(s) for s in STREAMS] == [0 if s == T else 2 for s in STREAMS]
 
@@ -170,4 +188,4 @@ async def test_bans_read_back_per_stream(repos: Repos) -> None:
 
 async def test_expired_presence_is_read_across_streams(repos: Repos) -> None:
     expired = await repos.presence.expired(T0 + timedelta(seconds=3), 100)
-    assert sorted(expired) == [(s, a) for s in ("s00", "s01", "s02") for a in ("a", "b")]
+    assert sorted(expired) == [(s, a, S) for s in ("s00", "s01", "s02") for a in ("a", "b")]

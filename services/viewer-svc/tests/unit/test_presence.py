@@ -187,9 +187,11 @@ class TestHotPath:
         writes: list[str] = []
         real_touch = world.presence.touch
 
-        async def counting_touch(stream_id: str, account_id: str, now: object) -> bool:
+        async def counting_touch(
+            stream_id: str, account_id: str, session_id: str, now: object
+        ) -> bool:
             writes.append(account_id)
-            return await real_touch(stream_id, account_id, now)  # type: ignore[arg-type]
+            return await real_touch(stream_id, account_id, session_id, now)  # type: ignore[arg-type]
 
         world.presence.touch = counting_touch  # type: ignore[method-assign]
         for _ in range(5):

@@ -83,6 +83,12 @@ class ChatStore:
         doc = await self._seq.find_one({"_id": stream_id})
         return int(doc["seq"]) if doc else 0
 
+    async def original(self, stream_id: str, account_id: str, client_msg_id: str) -> Doc | None:
+        """The message stored for this ``client_msg_id`` (a resend's original), if any."""
+        return await self._msgs.find_one(
+            {"stream_id": stream_id, "account_id": account_id, "client_msg_id": client_msg_id}
+        )
+
     async def insert(self, message: Doc) -> None:
         """Raises ``DuplicateMessage`` for a resent ``client_msg_id``."""
         try:
@@ -289,6 +295,10 @@ class ChatProjection:
 class GiftLedger:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._col = db[GIFTS]
+
+    async def get(self, key: str) -> Doc | None:
+        """The gift stored under ``key`` (sender and Idempotency-Key), if any."""
+        return await self._col.find_one({"_id": key}, {"_outbox": 0})
 
     async def charge(self, key: str, gift: Doc, envelope: Envelope[Event]) -> tuple[Doc, bool]:
         """Store the gift once per ``key``; ``(gift, charged_now)``."""

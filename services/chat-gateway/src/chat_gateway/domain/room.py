@@ -5,12 +5,12 @@ slow mode last-write-wins by the action's time, viewer count newest ``as_of``. N
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
 
 from contracts.common import StreamStatus
+from contracts.roles import Role, effective_role
 
-Role = Literal["viewer", "moderator", "owner"]
+__all__ = ["Ban", "Role", "RoomState"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +44,16 @@ class RoomState:
     def read_only(self) -> bool:
         return self.status in (StreamStatus.ENDED, StreamStatus.DELETED)
 
-    def role(self, account_id: str) -> Role:
-        if account_id == self.owner_id:
-            return "owner"
+    def role(self, account_id: str, now: datetime | None = None) -> Role:
+        """The role the account acts with at ``now`` (contracts.roles: a banned or timed-out
+        moderator acts as a viewer)."""
         mod = self.moderators.get(account_id)
-        return "moderator" if mod is not None and mod[0] else "viewer"
+        return effective_role(
+            account_id,
+            owner_id=self.owner_id,
+            is_moderator=mod is not None and mod[0],
+            banned=self.ban_of(account_id, now or datetime.now(UTC)) is not None,
+        )
 
     def ban_of(self, account_id: str, now: datetime) -> Ban | None:
         ban = self.bans.get(account_id)

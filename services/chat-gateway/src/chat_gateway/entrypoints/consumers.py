@@ -90,101 +90,135 @@ def projection_dispatcher(projection: Callable[[], ChatProjection]) -> EventDisp
     return events
 
 
-def fanout_dispatcher(hub: Callable[[], Hub]) -> EventDispatcher:
+def fanout_dispatcher(
+    hub: Callable[[], Hub], projection: Callable[[], ChatProjection]
+) -> EventDispatcher:
+    """Events into the rooms this instance holds. A change of room state (status, moderators,
+    bans, slow mode) is first written to the projection (idempotent, last-write-wins), then
+    offered to the room: a room that loads meanwhile buffers it and replays it onto its snapshot
+    (servicekit.catchup), a room that loads later reads it from the database. No order loses it.
+    """
     events = EventDispatcher()
 
-    def room_of(stream_id: str) -> Room | None:
-        return hub().rooms.get(stream_id)
+    async def to_room(stream_id: str, change: Callable[[Room], None]) -> None:
+        async def run(room: Room) -> None:
+            change(room)
+
+        await hub().apply(stream_id, run)
 
     @events.on(ChatMessagePosted)
     async def posted(env: Envelope[Any]) -> None:
         p: ChatMessagePosted = env.payload
-        room = room_of(p.stream_id)
-        if room is not None:
-            frame = ChatMessageFrame(
-                message_id=p.message_id,
-                seq=p.seq,
-                account_id=p.account_id,
-                text=p.text,
-                posted_at=p.posted_at,
-            )
-            hub().deliver(room, p.seq, encode(frame))
+        frame = ChatMessageFrame(
+            message_id=p.message_id,
+            seq=p.seq,
+            account_id=p.account_id,
+            text=p.text,
+            posted_at=p.posted_at,
+        )
+        await to_room(p.stream_id, lambda room: hub().deliver(room, p.seq, encode(frame)))
 
     @events.on(ChatMessageDeleted)
     async def deleted(env: Envelope[Any]) -> None:
         p: ChatMessageDeleted = env.payload
-        room = room_of(p.stream_id)
-        if room is not None:
-            hub().send(room, encode(ChatMessageDeletedFrame(message_id=p.message_id, seq=p.seq)))
+        frame = encode(ChatMessageDeletedFrame(message_id=p.message_id, seq=p.seq))
+        await to_room(p.stream_id, lambda room: hub().send(room, frame))
 
     @events.on(GiftSent)
     async def gift(env: Envelope[Any]) -> None:
         p: GiftSent = env.payload
-        room = room_of(p.stream_id)
-        if room is not None:
-            hub().send(
-                room,
-                encode(
-                    GiftFrame(
-                        gift_id=p.gift_id,
-                        sender_id=p.sender_id,
-                        gift_type=p.gift_type,
-                        amount=p.amount,
-                        sent_at=p.sent_at,
-                    )
-                ),
+        frame = encode(
+            GiftFrame(
+                gift_id=p.gift_id,
+                sender_id=p.sender_id,
+                gift_type=p.gift_type,
+                amount=p.amount,
+                sent_at=p.sent_at,
             )
+        )
+        await to_room(p.stream_id, lambda room: hub().send(room, frame))
 
     @events.on(ChatSlowModeChanged)
     async def slow(env: Envelope[Any]) -> None:
         p: ChatSlowModeChanged = env.payload
-        room = room_of(p.stream_id)
-        if room is not None and room.state.set_slow_mode(p.interval_s, p.at):
-            hub().send(room, encode(SlowModeFrame(interval_s=p.interval_s)))
+        await projection().set_slow_mode(p.stream_id, p.interval_s, p.at)
+
+        def change(room: Room) -> None:
+            if room.state.set_slow_mode(p.interval_s, p.at):
+                hub().send(room, encode(SlowModeFrame(interval_s=p.interval_s)))
+
+        await to_room(p.stream_id, change)
 
     @events.on(ViewerCountChanged)
     async def count(env: Envelope[Any]) -> None:
         p: ViewerCountChanged = env.payload
-        room = room_of(p.stream_id)
-        if room is not None and room.state.set_viewer_count(p.viewer_count, p.as_of):
-            hub().send(room, encode(ViewerCountFrame(viewer_count=p.viewer_count)))
+
+        def change(room: Room) -> None:
+            if room.state.set_viewer_count(p.viewer_count, p.as_of):
+                hub().send(room, encode(ViewerCountFrame(viewer_count=p.viewer_count)))
+
+        await to_room(p.stream_id, change)
 
     @events.on(*STREAM_EVENTS)
     async def stream(env: Envelope[Any]) -> None:
         p = env.payload
-        room = room_of(p.stream_id)
-        if room is None:
-            return
-        if isinstance(p, StreamCreated | StreamStarted):
-            room.state.owner_id = p.owner_id
         status = STATUS_OF.get(env.event_type)
-        if status is not None and room.state.advance(status):
-            hub().send(room, encode(StreamStatusFrame(status=status)))
+        if isinstance(p, StreamCreated | StreamStarted):
+            await projection().describe(p.stream_id, p.owner_id)
+        if status is not None:
+            await projection().advance(p.stream_id, status)
+
+        def change(room: Room) -> None:
+            if isinstance(p, StreamCreated | StreamStarted):
+                room.state.owner_id = p.owner_id
+            if status is not None and room.state.advance(status):
+                hub().send(room, encode(StreamStatusFrame(status=status)))
+
+        await to_room(p.stream_id, change)
 
     @events.on_mux("video.live_stream.active", "video.live_stream.deleted")
     async def mux(env: Envelope[Any]) -> None:
         p: MuxWebhookReceived = env.payload
-        room = room_of(p.stream_id or "")
-        if room is not None and room.state.advance(MUX_STATUS[p.type]):
-            hub().send(room, encode(StreamStatusFrame(status=MUX_STATUS[p.type])))
+        if not p.stream_id:
+            return
+        status = MUX_STATUS[p.type]
+        await projection().advance(p.stream_id, status)
+
+        def change(room: Room) -> None:
+            if room.state.advance(status):
+                hub().send(room, encode(StreamStatusFrame(status=status)))
+
+        await to_room(p.stream_id, change)
 
     @events.on(*MODERATION)
     async def moderation(env: Envelope[Any]) -> None:
         p = env.payload
-        room = room_of(p.stream_id)
-        if room is None:
-            return
         if isinstance(p, ModeratorAdded | ModeratorRemoved):
-            room.state.set_moderator(p.account_id, isinstance(p, ModeratorAdded), p.at)
-            hub().refresh_roles(room)
+            added = isinstance(p, ModeratorAdded)
+            await projection().set_moderator(p.stream_id, p.account_id, added, p.at)
+
+            def moderator(room: Room) -> None:
+                room.state.set_moderator(p.account_id, added, p.at)
+                hub().refresh_roles(room)
+
+            await to_room(p.stream_id, moderator)
             return
         ban = ban_of(p)
-        if not room.state.set_ban(p.account_id, ban) or not ban.active(datetime.now(UTC)):
-            return
-        action = "timed_out" if ban.expires_at else "banned"
-        frame = encode(ModerationFrame(action=action, expires_at=ban.expires_at, reason=ban.reason))
-        await hub().close_account(
-            room, p.account_id, BANNED, f"you were {action.replace('_', ' ')}", frame
-        )
+        await projection().set_ban(p.stream_id, p.account_id, ban)
+
+        async def banned(room: Room) -> None:
+            if not room.state.set_ban(p.account_id, ban) or not ban.active(datetime.now(UTC)):
+                hub().refresh_roles(room)
+                return
+            hub().refresh_roles(room)
+            action = "timed_out" if ban.expires_at else "banned"
+            frame = encode(
+                ModerationFrame(action=action, expires_at=ban.expires_at, reason=ban.reason)
+            )
+            await hub().close_account(
+                room, p.account_id, BANNED, f"you were {action.replace('_', ' ')}", frame
+            )
+
+        await hub().apply(p.stream_id, banned)
 
     return events

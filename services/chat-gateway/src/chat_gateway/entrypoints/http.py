@@ -83,10 +83,16 @@ def create_app(readiness: Readiness) -> FastAPI:
         body: SendLiveChatRequest,
         account: CurrentAccount,
         service: ServiceDep,
+        response: Response,
         idempotency_key: Annotated[str | None, Header(min_length=1, max_length=64)] = None,
     ) -> dict[str, Any]:
-        """Post a message (same rules as the socket); ``Idempotency-Key`` dedupes a retry."""
+        """Post a message (same rules as the socket). A retry with the same ``Idempotency-Key``
+        returns the original (200, ``Idempotent-Replayed: true``) whatever the limits say now;
+        the same key with another message is refused (422 ``idempotency_key_reused``)."""
         posted = await service.post(stream_id, account, body.message, idempotency_key)
+        if posted.duplicate:
+            response.status_code = 200
+            response.headers["Idempotent-Replayed"] = "true"
         return {"message_id": posted.message_id, "seq": posted.seq, "duplicate": posted.duplicate}
 
     @app.delete("/live/{stream_id}/chats/{message_id}", status_code=204)

@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from chat_gateway.adapters.mongo import ChatStore, ConnectionRegistry
+from chat_gateway.domain.limits import Limiter
 from chat_gateway.hub import Client, Hub, Room
 from chat_gateway.protocol import (
     BANNED,
@@ -46,7 +47,7 @@ from contracts.ws import (
 )
 from servicekit.auth import AuthError, JwtVerifier
 from servicekit.logs import new_correlation_id, set_correlation_id
-from servicekit.ratelimit import Limiter
+from servicekit.replay import IdempotencyKeyReused
 
 log = logging.getLogger(__name__)
 PREFIX = "/ws/live/"
@@ -63,7 +64,7 @@ class WsDeps:
     instance_id: str
     history_on_connect: int
     max_replay: int
-    on_connect: Callable[[str, str], None]
+    on_connect: Callable[[str, str, str], None]  # (stream, account, connection id)
     ready: Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
 
 
@@ -132,7 +133,7 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
             await deps.registry.add(
                 client.conn_id, deps.instance_id, stream_id, account, datetime.now(UTC)
             )
-            deps.on_connect(stream_id, account)
+            deps.on_connect(stream_id, account, client.conn_id)
             await _hello(ws, room, client, query, deps)
             await _frames(ws, room, client, deps)
         except ConnectionClosed:
@@ -154,7 +155,13 @@ async def _hello(
     reset = False
     deleted: list[str] = []
     stale_seqs: dict[str, int] = {}
-    if last_seen.isdigit():
+    newest = max(room.last_seq, await deps.store.current_seq(room.stream_id))
+    if last_seen.isdigit() and int(last_seen) > newest:
+        # a cursor the room never reached (another room's, a reset room's): start afresh with
+        # the room's real cursor, so later messages never carry lower numbers than the client's
+        after, reset = 0, True
+        docs = await deps.store.recent(room.stream_id, deps.history_on_connect)
+    elif last_seen.isdigit():
         after = int(last_seen)
         missed = await deps.store.after(room.stream_id, after, deps.max_replay + 1)
         if len(missed) > deps.max_replay:
@@ -193,7 +200,7 @@ async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps
             frame = decode(raw)
             if isinstance(frame, ChatSend):
                 posted = await deps.service.post(
-                    room.stream_id, client.account_id, frame.text, frame.client_msg_id
+                    room.stream_id, client.account_id, frame.message, frame.client_msg_id
                 )
                 await ws.send(
                     encode(
@@ -217,6 +224,8 @@ async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps
                 await ws.send(encode(Pong(nonce=frame.nonce)))
         except ProtocolError as exc:
             await ws.send(error_frame(exc, _cmid(raw)))
+        except IdempotencyKeyReused as exc:
+            await ws.send(error_frame(ProtocolError(exc.code, exc.message), _cmid(raw)))
         except Refused as exc:
             await ws.send(
                 error_frame(ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s)

@@ -7,9 +7,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from contracts import Envelope, Event
 from contracts.common import StreamStatus
+from servicekit.replay import FINGERPRINT
 from stream_svc.domain.errors import MuxNotFound, MuxUnavailable
 from stream_svc.domain.model import LiveStream, UsagePoint
 from stream_svc.ports import MuxStream
@@ -63,19 +65,22 @@ class MemoryStreams:
         self.docs: dict[str, LiveStream] = {}
         self.requests: dict[tuple[str, str], str] = {}
         self.claimed_at: dict[tuple[str, str], datetime] = {}
+        self.request_fps: dict[tuple[str, str], str] = {}
         self.usage: dict[str, UsagePoint] = {}
         self.staged: list[Envelope[Event]] = []
         self.fail_finish = False
 
     async def claim_request(
-        self, owner_id: str, key: str, stream_id: str, now: datetime
-    ) -> str | None:
+        self, owner_id: str, key: str, stream_id: str, now: datetime, request_fp: str
+    ) -> dict[str, Any] | None:
         bound = self.requests.setdefault((owner_id, key), stream_id)
         self.claimed_at.setdefault((owner_id, key), now)
-        return None if bound == stream_id else bound
+        fp = self.request_fps.setdefault((owner_id, key), request_fp)
+        return None if bound == stream_id else {"stream_id": bound, FINGERPRINT: fp}
 
     async def release_request(self, owner_id: str, key: str) -> None:
         self.requests.pop((owner_id, key), None)
+        self.request_fps.pop((owner_id, key), None)
 
     async def reserve(self, stream: LiveStream) -> None:
         if stream.stream_id in self.docs:

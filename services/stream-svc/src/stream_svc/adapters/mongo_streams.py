@@ -22,6 +22,7 @@ from contracts import Envelope, Event
 from contracts.common import StreamStatus, compound_key
 from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
 from servicekit.outbox import stage_update
+from servicekit.replay import FINGERPRINT
 from stream_svc.domain.lifecycle import Facts
 from stream_svc.domain.model import CREATING, LiveStream, UsagePoint
 
@@ -137,16 +138,21 @@ class MongoStreams:
     # ---- creation ---------------------------------------------------------------------------
 
     async def claim_request(
-        self, owner_id: str, key: str, stream_id: str, now: datetime
-    ) -> str | None:
-        """Bind an Idempotency-Key to ``stream_id``; the id it was bound to before, if any."""
+        self, owner_id: str, key: str, stream_id: str, now: datetime, request_fp: str
+    ) -> Doc | None:
+        """Bind an Idempotency-Key to ``stream_id`` and the request's fingerprint; the claim
+        stored before (``stream_id``, ``request_fp``), if any."""
         try:
             await self._requests.insert_one(
-                {"_id": compound_key(owner_id, key), "stream_id": stream_id, "at": now}
+                {
+                    "_id": compound_key(owner_id, key),
+                    "stream_id": stream_id,
+                    "at": now,
+                    FINGERPRINT: request_fp,
+                }
             )
         except DuplicateKeyError:
-            doc = await self._requests.find_one({"_id": compound_key(owner_id, key)})
-            return str(doc["stream_id"]) if doc else None
+            return await self._requests.find_one({"_id": compound_key(owner_id, key)})
         return None
 
     async def release_request(self, owner_id: str, key: str) -> None:

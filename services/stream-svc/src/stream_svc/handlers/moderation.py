@@ -3,7 +3,8 @@
 Rules: only the owner adds or removes moderators. The owner and moderators ban, time out
 (a ban with a duration) and unban. Nobody bans themselves or the owner; a moderator cannot ban
 another moderator (the owner can: the moderator stays a moderator but cannot watch or chat until
-unbanned).
+unbanned). Who acts as a moderator is the shared rule of :mod:`contracts.roles`: a banned or
+timed-out moderator has no moderator powers while the ban lasts, and nobody lifts their own ban.
 
 A command that changes nothing is a no-op that is neither logged nor announced (so nobody is
 notified): adding a moderator who is already one, removing one who is not, unbanning someone
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 
 from contracts.common import compound_key
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
+from contracts.roles import Role, can_lift_ban, effective_role, may_moderate
 from servicekit.mongo import from_ms, to_ms
 from stream_svc.adapters.mongo_moderation import ACTIONS
 from stream_svc.deps import Deps
@@ -96,10 +98,20 @@ async def remove_moderator(stream_id: str, account_id: str, caller: str, deps: D
 
 
 async def require_moderator(stream_id: str, caller: str, deps: Deps) -> str:
-    """The stream's owner id, if ``caller`` is the owner or a moderator; else ``Forbidden``."""
+    """The stream's owner id, if ``caller`` acts as owner or moderator now (contracts.roles: a
+    banned or timed-out moderator has no moderator powers); else ``Forbidden``."""
     stream = await visible_stream(stream_id, deps)
-    if caller != stream.owner_id and not await deps.moderation.is_moderator(stream_id, caller):
-        raise Forbidden("only the owner or a moderator may do this")
+    role: Role = "owner"
+    if caller != stream.owner_id:
+        ban = await deps.moderation.ban_of(stream_id, caller)
+        role = effective_role(
+            caller,
+            owner_id=stream.owner_id,
+            is_moderator=await deps.moderation.is_moderator(stream_id, caller),
+            banned=ban is not None and ban.active(deps.clock()),
+        )
+    if not may_moderate(role):
+        raise Forbidden("only the owner or a moderator who is not banned or timed out may do this")
     return stream.owner_id
 
 
@@ -163,6 +175,9 @@ def _ban(action: ModerationAction) -> Ban:
 
 
 async def unban(stream_id: str, account_id: str, caller: str, deps: Deps) -> bool:
+    """Lift a ban or timeout; ``False`` when none is active. Nobody lifts their own."""
+    if not can_lift_ban(caller, account_id):
+        raise Forbidden("you cannot lift your own ban or timeout")
     await require_moderator(stream_id, caller, deps)
     now = deps.clock()
     version = await deps.moderation.ban_version(stream_id, account_id)

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from contracts.common import StreamStatus
 from contracts.stream import CreateLiveStreamRequest, StreamCreated
+from servicekit.replay import db_time, fingerprint, replay_allowed
 from stream_svc.adapters.mongo_streams import STREAMS
 from stream_svc.deps import Deps
 from stream_svc.domain import lifecycle
@@ -30,20 +31,25 @@ async def create_stream(
 ) -> tuple[LiveStream, bool]:
     """Create the stream on Mux and here; ``(stream, replayed)``.
 
-    With an ``Idempotency-Key`` a retry returns the stream the first request created.
+    With an ``Idempotency-Key`` a retry returns the stream the first request created; the same
+    key with a different body is refused (servicekit.replay).
     If Mux created the live stream but our write failed, the Mux stream is deleted again.
 
     Raises:
         Conflict: the same key is still being processed.
+        IdempotencyKeyReused: the same key came with a different body.
         MuxUnavailable: Mux failed after retries (nothing created).
         Unavailable: our write failed (the Mux stream was deleted again).
     """
-    now = deps.clock()
+    now = db_time(deps.clock())
     stream_id = new_stream_id()
     if idempotency_key:
-        bound = await deps.streams.claim_request(owner_id, idempotency_key, stream_id, now)
-        if bound is not None:
-            existing = await deps.streams.get(bound)
+        request_fp = fingerprint(request.model_dump(mode="json"))
+        claim = await deps.streams.claim_request(
+            owner_id, idempotency_key, stream_id, now, request_fp
+        )
+        if claim is not None and replay_allowed(claim, request_fp, idempotency_key):
+            existing = await deps.streams.get(str(claim["stream_id"]))
             if existing is not None and existing.ready:
                 return existing, True
             if existing is not None:

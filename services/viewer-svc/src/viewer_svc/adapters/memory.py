@@ -10,36 +10,47 @@ from viewer_svc.domain.model import BanView, StreamView
 
 class MemoryPresence:
     def __init__(self) -> None:
-        self.seen: dict[tuple[str, str], datetime] = {}
+        self.seen: dict[tuple[str, str, str], datetime] = {}
 
-    async def touch(self, stream_id: str, account_id: str, now: datetime) -> bool:
-        new = (stream_id, account_id) not in self.seen
-        self.seen[(stream_id, account_id)] = now
+    def _has(self, stream_id: str, account_id: str) -> bool:
+        return any(k[0] == stream_id and k[1] == account_id for k in self.seen)
+
+    async def touch(self, stream_id: str, account_id: str, session_id: str, now: datetime) -> bool:
+        new = not self._has(stream_id, account_id)
+        self.seen[(stream_id, account_id, session_id)] = now
         return new
 
-    async def remove(self, stream_id: str, account_id: str) -> bool:
-        return self.seen.pop((stream_id, account_id), None) is not None
+    async def remove(self, stream_id: str, account_id: str, session_id: str) -> bool:
+        if self.seen.pop((stream_id, account_id, session_id), None) is None:
+            return False
+        return not self._has(stream_id, account_id)
 
-    async def expired(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
+    async def remove_account(self, stream_id: str, account_id: str) -> bool:
+        keys = [k for k in self.seen if k[0] == stream_id and k[1] == account_id]
+        for key in keys:
+            del self.seen[key]
+        return bool(keys)
+
+    async def expired(self, cutoff: datetime, limit: int) -> list[tuple[str, str, str]]:
         return [k for k, t in self.seen.items() if t < cutoff][:limit]
 
     async def remove_if_unseen_since(
-        self, stream_id: str, account_id: str, cutoff: datetime
+        self, stream_id: str, account_id: str, session_id: str, cutoff: datetime
     ) -> bool:
-        seen = self.seen.get((stream_id, account_id))
+        seen = self.seen.get((stream_id, account_id, session_id))
         if seen is None or seen >= cutoff:
             return False
-        del self.seen[(stream_id, account_id)]
-        return True
+        del self.seen[(stream_id, account_id, session_id)]
+        return not self._has(stream_id, account_id)
 
     async def remove_stream(self, stream_id: str) -> list[str]:
-        accounts = [a for s, a in self.seen if s == stream_id]
-        for account in accounts:
-            del self.seen[(stream_id, account)]
-        return accounts
+        keys = [k for k in self.seen if k[0] == stream_id]
+        for key in keys:
+            del self.seen[key]
+        return sorted({k[1] for k in keys})
 
     async def count(self, stream_id: str) -> int:
-        return sum(1 for s, _ in self.seen if s == stream_id)
+        return len({a for s, a, _ in self.seen if s == stream_id})
 
 
 class MemoryCounts:

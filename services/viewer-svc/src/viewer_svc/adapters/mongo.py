@@ -1,7 +1,8 @@
 """viewer-svc's collections in MongoDB.
 
-``viewers``: one presence document per (stream, account), ``_id`` = both. The viewer count is
-*derived* (``count_documents``), never kept in a counter that a crash between two writes could
+``viewers``: one presence document per (stream, account, session), ``_id`` = the three; the
+count is the number of distinct accounts. The viewer count is
+*derived* (``distinct`` accounts), never kept in a counter that a crash between two writes could
 leave wrong. ``viewer_counts``: per stream, whether the count changed since it was last
 published, when it may be published next, and the peak. ``viewer_stream_view`` and
 ``viewer_bans``: the projection of stream-svc's events. Times written by updates are epoch ms.
@@ -29,6 +30,7 @@ BANS = "viewer_bans"
 INDEXES: list[IndexSpec | FieldDefault] = [
     FieldDefault(COUNTS, "next_ms", 0),
     IndexSpec(VIEWERS, [("stream_id", 1)]),
+    IndexSpec(VIEWERS, [("stream_id", 1), ("account_id", 1)]),
     IndexSpec(VIEWERS, [("last_seen_ms", 1)]),
     IndexSpec(COUNTS, [("changed", 1), ("next_ms", 1)]),
     IndexSpec(BANS, [("stream_id", 1), ("banned", 1)]),
@@ -39,12 +41,27 @@ def _key(stream_id: str, account_id: str) -> str:
     return compound_key(stream_id, account_id)
 
 
+def _session_key(stream_id: str, account_id: str, session_id: str) -> str:
+    if not session_id:  # a presence written before sessions existed (expired as such)
+        return _key(stream_id, account_id)
+    return compound_key(stream_id, account_id, session_id)
+
+
 class MongoPresence:
+    """One document per (stream, account, session), ``_id`` = the three. Whether a session
+    was the account's first or last is read after the write (an indexed count of the account's
+    sessions in the stream): two sessions of one account starting or ending in the same instant
+    may announce ``viewer.joined``/``viewer.left`` twice or not at all; the count, derived from
+    the documents, is exact whatever the order."""
+
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._col = db[VIEWERS]
 
-    async def touch(self, stream_id: str, account_id: str, now: datetime) -> bool:
-        key = _key(stream_id, account_id)
+    async def _sessions(self, stream_id: str, account_id: str) -> int:
+        return await self._col.count_documents({"stream_id": stream_id, "account_id": account_id})
+
+    async def touch(self, stream_id: str, account_id: str, session_id: str, now: datetime) -> bool:
+        key = _session_key(stream_id, account_id, session_id)
         try:
             result = await self._col.update_one(
                 {"_id": key},
@@ -53,47 +70,65 @@ class MongoPresence:
                     "$setOnInsert": {
                         "stream_id": stream_id,
                         "account_id": account_id,
+                        "session_id": session_id,
                         "joined_at": now,
                     },
                 },
                 upsert=True,
             )
-        except DuplicateKeyError:  # a concurrent join inserted it first
+        except DuplicateKeyError:  # a concurrent touch of the same session inserted it first
             await self._col.update_one({"_id": key}, {"$set": {"last_seen_ms": to_ms(now)}})
             return False
-        return result.upserted_id is not None
+        if result.upserted_id is None:
+            return False
+        return await self._sessions(stream_id, account_id) == 1
 
-    async def remove(self, stream_id: str, account_id: str) -> bool:
-        result = await self._col.delete_one({"_id": _key(stream_id, account_id)})
-        return result.deleted_count == 1
-
-    async def expired(self, cutoff: datetime, limit: int) -> list[tuple[str, str]]:
-        cursor = self._col.find(
-            {"last_seen_ms": {"$lt": to_ms(cutoff)}}, {"stream_id": 1, "account_id": 1}
+    async def remove(self, stream_id: str, account_id: str, session_id: str) -> bool:
+        result = await self._col.delete_one(
+            {"_id": _session_key(stream_id, account_id, session_id)}
         )
-        return [(d["stream_id"], d["account_id"]) async for d in cursor.limit(limit)]
+        return result.deleted_count == 1 and await self._sessions(stream_id, account_id) == 0
+
+    async def remove_account(self, stream_id: str, account_id: str) -> bool:
+        result = await self._col.delete_many({"stream_id": stream_id, "account_id": account_id})
+        return result.deleted_count > 0
+
+    async def expired(self, cutoff: datetime, limit: int) -> list[tuple[str, str, str]]:
+        cursor = self._col.find(
+            {"last_seen_ms": {"$lt": to_ms(cutoff)}},
+            {"stream_id": 1, "account_id": 1, "session_id": 1},
+        )
+        return [
+            (d["stream_id"], d["account_id"], d.get("session_id", ""))
+            async for d in cursor.limit(limit)
+        ]
 
     async def remove_if_unseen_since(
-        self, stream_id: str, account_id: str, cutoff: datetime
+        self, stream_id: str, account_id: str, session_id: str, cutoff: datetime
     ) -> bool:
         result = await self._col.delete_one(
-            {"_id": _key(stream_id, account_id), "last_seen_ms": {"$lt": to_ms(cutoff)}}
+            {
+                "_id": _session_key(stream_id, account_id, session_id),
+                "last_seen_ms": {"$lt": to_ms(cutoff)},
+            }
         )
-        return result.deleted_count == 1
+        return result.deleted_count == 1 and await self._sessions(stream_id, account_id) == 0
 
     async def remove_stream(self, stream_id: str) -> list[str]:
-        accounts = [
-            d["account_id"]
-            async for d in self._col.find({"stream_id": stream_id}, {"account_id": 1})
-        ]
+        accounts = sorted(
+            {
+                d["account_id"]
+                async for d in self._col.find({"stream_id": stream_id}, {"account_id": 1})
+            }
+        )
         removed = []
-        for account in accounts:  # one by one: each removal is announced exactly once
-            if await self.remove(stream_id, account):
+        for account in accounts:  # one by one: each account's removal is announced once
+            if await self.remove_account(stream_id, account):
                 removed.append(account)
         return removed
 
     async def count(self, stream_id: str) -> int:
-        return await self._col.count_documents({"stream_id": stream_id})
+        return len(await self._col.distinct("account_id", {"stream_id": stream_id}))
 
 
 class MongoCounts:

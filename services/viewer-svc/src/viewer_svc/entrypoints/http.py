@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Path, Request, Response
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from contracts.viewer import JoinLiveStreamResponse
@@ -27,6 +27,16 @@ def get_deps(request: Request) -> Deps:
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
 StreamIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+SessionQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="this tab's or player's session (any id it keeps for its lifetime); "
+        "leave ends only this session. Without one, all such callers share one session.",
+    ),
+]
 
 
 def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
@@ -64,22 +74,34 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
 
     @app.post("/live/{stream_id}/join", response_model=JoinLiveStreamResponse)
     async def join(
-        stream_id: StreamIdPath, account: CurrentAccount, deps: DepsDep
+        stream_id: StreamIdPath,
+        account: CurrentAccount,
+        deps: DepsDep,
+        session_id: SessionQuery = None,
     ) -> JoinLiveStreamResponse:
         """Start watching: playback URL, current viewer count, status."""
-        return await handlers.join(stream_id, account, deps)
+        return await handlers.join(stream_id, account, deps, session_id)
 
     @app.post("/live/{stream_id}/heartbeat", response_model=JoinLiveStreamResponse)
     async def heartbeat(
-        stream_id: StreamIdPath, account: CurrentAccount, deps: DepsDep
+        stream_id: StreamIdPath,
+        account: CurrentAccount,
+        deps: DepsDep,
+        session_id: SessionQuery = None,
     ) -> JoinLiveStreamResponse:
         """Still watching (send every 10 s; unseen for the presence timeout means gone)."""
-        return await handlers.heartbeat(stream_id, account, deps)
+        return await handlers.heartbeat(stream_id, account, deps, session_id)
 
     @app.post("/live/{stream_id}/leave", status_code=204)
-    async def leave(stream_id: StreamIdPath, account: CurrentAccount, deps: DepsDep) -> Response:
-        """Stop watching (no-op without a join)."""
-        await handlers.leave(stream_id, account, deps)
+    async def leave(
+        stream_id: StreamIdPath,
+        account: CurrentAccount,
+        deps: DepsDep,
+        session_id: SessionQuery = None,
+    ) -> Response:
+        """Stop watching in this session (no-op without a join); other sessions of the account
+        (tabs, chat sockets) keep it counted."""
+        await handlers.leave(stream_id, account, deps, session_id)
         return Response(status_code=204)
 
     return app
