@@ -46,6 +46,7 @@ from contracts.ws import (
 )
 from servicekit.auth import AuthError, JwtVerifier
 from servicekit.logs import new_correlation_id, set_correlation_id
+from servicekit.parsing import ascii_int
 from servicekit.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
@@ -154,8 +155,8 @@ async def _hello(
     reset = False
     deleted: list[str] = []
     stale_seqs: dict[str, int] = {}
-    if last_seen.isdigit():
-        after = int(last_seen)
+    after = ascii_int(last_seen)
+    if after is not None:
         missed = await deps.store.after(room.stream_id, after, deps.max_replay + 1)
         if len(missed) > deps.max_replay:
             reset, docs = True, await deps.store.recent(room.stream_id, deps.history_on_connect)

@@ -8,8 +8,6 @@ write (outbox).
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
@@ -20,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts import Envelope, Event
 from contracts.common import StreamStatus, compound_key
+from servicekit import parsing
 from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
 from servicekit.outbox import stage_update
 from stream_svc.domain.lifecycle import Facts
@@ -114,18 +113,14 @@ def _samples(doc: Doc) -> list[tuple[int, int]]:
 
 
 def encode_cursor(created_at: datetime, stream_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), stream_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return parsing.encode_cursor(created_at.isoformat(), stream_id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Raises ``ValueError`` for a cursor we did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, stream_id = json.loads(raw)
-        return datetime.fromisoformat(created), str(stream_id)
-    except (ValueError, TypeError) as exc:
-        raise ValueError("invalid cursor") from exc
+    """Raises ``ValueError`` (:class:`~servicekit.parsing.Unparsable`) for a cursor we did not
+    make."""
+    created, stream_id = parsing.decode_cursor(cursor, str, str)
+    return parsing.parse_aware_datetime(created), stream_id
 
 
 class MongoStreams:
