@@ -80,6 +80,7 @@ export interface LivecastApi {
   SlowModeFrame?: SlowModeFrame;
   SlowModeRequest?: SlowModeRequest;
   SlowModeSet?: SlowModeSet;
+  StreamKeyReset?: StreamKeyReset;
   StreamStatus?: StreamStatus;
   StreamStatusFrame?: StreamStatusFrame;
   StreamUsage?: StreamUsage;
@@ -581,6 +582,15 @@ export interface SlowModeFrame {
  */
 export interface SlowModeRequest {
   interval_s: number;
+}
+/**
+ * ``POST /live/{stream_id}/reset-stream-key`` response: the new key (the old one is refused
+ * by Mux from now on) and where to push with it.
+ */
+export interface StreamKeyReset {
+  stream_id: string;
+  stream_key: string;
+  rtmp_url: string;
 }
 /**
  * ``GET /live/{stream_id}/usage[?from=&to=]`` (owner).

@@ -112,6 +112,15 @@ class CreateLiveStreamResponse(ResponseModel):
     playback_url: str
 
 
+class StreamKeyReset(ResponseModel):
+    """``POST /live/{stream_id}/reset-stream-key`` response: the new key (the old one is refused
+    by Mux from now on) and where to push with it."""
+
+    stream_id: StreamId
+    stream_key: str
+    rtmp_url: str
+
+
 class LiveStreamSummary(ResponseModel):
     """One stream in ``GET /live``."""
 

@@ -32,6 +32,14 @@ class Settings(ServiceSettings):
     price_delivery_per_min: float = Field(default=0.001, ge=0, description="USD")
     price_storage_per_min_month: float = Field(default=0.003, ge=0, description="USD")
     sweep_interval_s: float = Field(default=60.0, gt=0)
+    reconcile_after_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="ask Mux about an active stream with no Mux event for this long",
+    )
+    reconcile_interval_s: float = Field(
+        default=60.0, gt=0, description="how often the reconciliation looks for such streams"
+    )
 
     @model_validator(mode="after")
     def _mux_credentials(self) -> Settings:

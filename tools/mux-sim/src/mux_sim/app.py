@@ -92,9 +92,10 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
         if auth.lower().startswith("basic "):
             try:
                 user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
-                ok = hmac.compare_digest(user, sim.config.token_id) and hmac.compare_digest(
-                    password, sim.config.token_secret
-                )
+                # bytes, not str: compare_digest raises on non-ASCII text
+                ok = hmac.compare_digest(
+                    user.encode(), sim.config.token_id.encode()
+                ) and hmac.compare_digest(password.encode(), sim.config.token_secret.encode())
             except (binascii.Error, UnicodeDecodeError):
                 ok = False
         if not ok:
@@ -217,6 +218,22 @@ def _operator_routes(app: FastAPI, sim: Simulator) -> None:
     @app.post("/_sim/live-streams/{live_stream_id}/disconnect")
     async def disconnect(live_stream_id: str) -> dict[str, Any]:
         return {"data": sim.env.disconnect(live_stream_id).to_mux()}
+
+    @app.post("/_sim/stream-keys/{key}/connect")
+    async def connect_with_key(key: str) -> dict[str, Any]:
+        """An encoder connects with a stream key, as RTMP ingest authenticates it: an unknown
+        (for example reset) key is refused with 403, a disabled stream with 409."""
+        found = next(
+            (
+                s
+                for s in sim.env.streams.values()
+                if hmac.compare_digest(s.stream_key.encode(), key.encode())
+            ),
+            None,
+        )
+        if found is None:
+            raise HTTPException(403, "unknown stream key")
+        return await connect(found.id)
 
     def by_passthrough(passthrough: str) -> str:
         for stream in sim.env.streams.values():

@@ -32,6 +32,8 @@ INDEXES = [
     IndexSpec(STREAMS, [("status", 1), ("created_at", -1)]),
     IndexSpec(STREAMS, [("owner_id", 1), ("created_at", -1)]),
     IndexSpec(STREAMS, [("state", 1), ("created_at", 1)]),
+    IndexSpec(STREAMS, [("mux_live_stream_id", 1)]),
+    IndexSpec(STREAMS, [("status", 1), ("mux_reported_live", 1), ("last_mux_event_ms", 1)]),
     IndexSpec(CREATE_REQUESTS, [("at", 1)], ttl_s=24 * 3600),
     IndexSpec(USAGE, [("stream_id", 1), ("at", 1)]),
     IndexSpec(USAGE, [("owner_id", 1), ("at", 1)]),
@@ -48,6 +50,10 @@ _MUTABLE = [
     "archive_playback_id",
     "archive_duration_s",
 ]
+
+
+#: what the owner can change after creation (PATCH) and the key (reset)
+_DESCRIBED = ["title", "description", "thumbnail", "stream_key"]
 
 
 def to_doc(stream: LiveStream) -> Doc:
@@ -80,6 +86,9 @@ def _derived(stream: LiveStream) -> Doc:
         # two arrays of numbers, not an array of sub-documents (see DESIGN.md on the stand-in)
         count_sample_ms=[at for at, _ in stream.count_samples],
         count_sample_n=[n for _, n in stream.count_samples],
+        # always written (0 / False before any report), so no filter needs $exists or null
+        last_mux_event_ms=to_ms(stream.last_mux_event_at) or 0,
+        mux_reported_live=facts.mux_active_at is not None,
     )
     out.update({name: getattr(stream, name) for name in _MUTABLE})
     return out
@@ -99,6 +108,7 @@ def from_doc(doc: Doc) -> LiveStream:
         stream_key=doc.get("stream_key"),
         facts=Facts(**{name: from_ms(doc.get(f"{name}_ms")) for name in _FACTS}),
         viewer_count_as_of=from_ms(doc.get("viewer_count_as_of_ms")),
+        last_mux_event_at=from_ms(doc.get("last_mux_event_ms") or None),
         count_samples=_samples(doc),
         version=doc.get("version", 0),
         **{name: doc[name] for name in _MUTABLE if doc.get(name) is not None},
@@ -177,6 +187,22 @@ class MongoStreams:
         doc = await self._streams.find_one({"_id": stream_id}, {"_outbox": 0})
         return from_doc(doc) if doc else None
 
+    async def by_mux_live_stream_id(self, live_stream_id: str) -> LiveStream | None:
+        """The stream backed by this Mux live stream (indexed; ``None`` for another app's)."""
+        doc = await self._streams.find_one({"mux_live_stream_id": live_stream_id}, {"_outbox": 0})
+        return from_doc(doc) if doc else None
+
+    async def quiet_active(self, *, silent_since: datetime, limit: int) -> list[LiveStream]:
+        cursor = self._streams.find(
+            {
+                "status": StreamStatus.ACTIVE.value,
+                "mux_reported_live": True,
+                "last_mux_event_ms": {"$lt": to_ms(silent_since)},
+            },
+            {"_outbox": 0},
+        ).limit(limit)
+        return [from_doc(d) async for d in cursor]
+
     async def page(
         self,
         *,
@@ -219,6 +245,7 @@ class MongoStreams:
         values = {
             **_derived(stream),
             **{name: getattr(stream, name) for name in _MUTABLE},
+            **{name: getattr(stream, name) for name in _DESCRIBED},
             "version": expected_version + 1,
         }
         result = await self._streams.update_one(

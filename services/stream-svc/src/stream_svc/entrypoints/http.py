@@ -14,6 +14,7 @@ from contracts.stream import (
     CreateLiveStreamResponse,
     LiveStreamDetails,
     LiveStreamSummary,
+    StreamKeyReset,
 )
 from servicekit.auth import CurrentAccount, JwtVerifier
 from servicekit.errors import ApiError
@@ -122,6 +123,16 @@ def _stream_routes(app: FastAPI) -> None:
         """Owner: end the stream (active -> ended) and tell Mux it is complete."""
         return details(
             await streams.end_stream(stream_id, account, deps), deps.config, caller=account
+        )
+
+    @app.post("/live/{stream_id}/reset-stream-key", response_model=StreamKeyReset)
+    async def reset_key(stream_id: str, account: CurrentAccount, deps: DepsDep) -> StreamKeyReset:
+        """Owner: a new stream key (the old one stops working at once)."""
+        stream = await streams.reset_stream_key(stream_id, account, deps)
+        return StreamKeyReset(
+            stream_id=stream.stream_id,
+            stream_key=stream.stream_key or "",
+            rtmp_url=deps.config.rtmp_url,
         )
 
     @app.delete("/live/{stream_id}", status_code=204)

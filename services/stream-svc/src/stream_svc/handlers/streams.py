@@ -169,6 +169,7 @@ async def end_stream(stream_id: str, caller: str, deps: Deps) -> LiveStream:
     if stream.mux_live_stream_id:
         with contextlib.suppress(MuxNotFound):
             await deps.mux.complete(stream.mux_live_stream_id)
+            await deps.mux.disable(stream.mux_live_stream_id)
     now = deps.clock()
 
     def end(s: LiveStream) -> LiveStream | None:
@@ -178,6 +179,41 @@ async def end_stream(stream_id: str, caller: str, deps: Deps) -> LiveStream:
         return s
 
     return await change_stream(stream_id, end, deps)
+
+
+async def stop_stream_key(stream_id: str, deps: Deps) -> None:
+    """After any end (owner's or derived from Mux): disable the Mux live stream, so the old key
+    no longer lets an encoder stream (and be billed) for a stream we show as ended. Idempotent.
+
+    Raises:
+        MuxUnavailable: Mux kept failing (the consumer's message is retried).
+    """
+    stream = await deps.streams.get(stream_id)
+    if stream is None or stream.status != StreamStatus.ENDED or not stream.mux_live_stream_id:
+        return
+    with contextlib.suppress(MuxNotFound):
+        await deps.mux.disable(stream.mux_live_stream_id)
+
+
+async def reset_stream_key(stream_id: str, caller: str, deps: Deps) -> LiveStream:
+    """Owner: a new stream key from Mux (for a key that leaked); the old one is refused after.
+
+    Raises:
+        NotFound / Forbidden: see ``owned_stream``.
+        MuxUnavailable: Mux failed (the key is unchanged).
+    """
+    stream = await owned_stream(stream_id, caller, deps)
+    if not stream.mux_live_stream_id:
+        raise NotFound(f"no stream {stream_id}")
+    fresh = await deps.mux.reset_stream_key(stream.mux_live_stream_id)
+
+    def rekey(s: LiveStream) -> LiveStream | None:
+        if s.stream_key == fresh.stream_key:
+            return None
+        s.stream_key = fresh.stream_key
+        return s
+
+    return await change_stream(stream_id, rekey, deps)
 
 
 async def delete_stream(stream_id: str, caller: str, deps: Deps) -> None:
