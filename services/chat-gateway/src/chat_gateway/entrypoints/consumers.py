@@ -24,7 +24,6 @@ from contracts.common import StreamStatus
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
 from contracts.stream import StreamCreated, StreamDeleted, StreamEnded, StreamStarted
 from contracts.viewer import ViewerCountChanged
-from contracts.webhook import MuxWebhookReceived
 from contracts.ws import (
     ChatMessageDeletedFrame,
     ChatMessageFrame,
@@ -40,10 +39,6 @@ STATUS_OF = {
     StreamStarted.TYPE: StreamStatus.ACTIVE,
     StreamEnded.TYPE: StreamStatus.ENDED,
     StreamDeleted.TYPE: StreamStatus.DELETED,
-}
-MUX_STATUS = {
-    "video.live_stream.active": StreamStatus.ACTIVE,
-    "video.live_stream.deleted": StreamStatus.DELETED,
 }
 STREAM_EVENTS = (StreamCreated, StreamStarted, StreamEnded, StreamDeleted)
 MODERATION = (ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned)
@@ -65,12 +60,6 @@ def projection_dispatcher(projection: Callable[[], ChatProjection]) -> EventDisp
             await projection().describe(p.stream_id, p.owner_id)
         if env.event_type in STATUS_OF:
             await projection().advance(p.stream_id, STATUS_OF[env.event_type])
-
-    @events.on_mux("video.live_stream.active", "video.live_stream.deleted")
-    async def mux(env: Envelope[Any]) -> None:
-        p: MuxWebhookReceived = env.payload
-        if p.stream_id:
-            await projection().advance(p.stream_id, MUX_STATUS[p.type])
 
     @events.on(*MODERATION)
     async def moderation(env: Envelope[Any]) -> None:
@@ -160,13 +149,6 @@ def fanout_dispatcher(hub: Callable[[], Hub]) -> EventDispatcher:
         status = STATUS_OF.get(env.event_type)
         if status is not None and room.state.advance(status):
             hub().send(room, encode(StreamStatusFrame(status=status)))
-
-    @events.on_mux("video.live_stream.active", "video.live_stream.deleted")
-    async def mux(env: Envelope[Any]) -> None:
-        p: MuxWebhookReceived = env.payload
-        room = room_of(p.stream_id or "")
-        if room is not None and room.state.advance(MUX_STATUS[p.type]):
-            hub().send(room, encode(StreamStatusFrame(status=MUX_STATUS[p.type])))
 
     @events.on(*MODERATION)
     async def moderation(env: Envelope[Any]) -> None:
