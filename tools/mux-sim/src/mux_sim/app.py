@@ -191,6 +191,18 @@ def _hls_routes(app: FastAPI, pattern: TestPattern) -> None:
             body, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"}
         )
 
+    @app.get("/image/{_playback_id}/thumbnail.jpg")
+    async def thumbnail(_playback_id: str) -> Response:
+        """Mux's ``https://image.mux.com/{playback_id}/thumbnail.jpg``: a real JPEG, a frame of
+        the test pattern every playback id plays."""
+        path = await pattern.thumbnail()
+        if path is None:
+            return JSONResponse(
+                {"error": "unavailable", "message": "the simulator needs ffmpeg to serve images"},
+                503,
+            )
+        return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "max-age=60"})
+
     @app.get("/hls/seg/{_playback_id}/{name}")
     async def segment(_playback_id: str, name: str) -> Response:
         path = pattern.segment(name)
