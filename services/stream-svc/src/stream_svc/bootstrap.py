@@ -32,6 +32,7 @@ def config_of(settings: Settings) -> Config:
     return Config(
         rtmp_url=settings.rtmp_url,
         playback_base_url=settings.playback_base_url,
+        thumbnail_base_url=settings.thumbnail_base_url,
         reconnect_window_s=settings.reconnect_window_s,
         latency_mode=settings.latency_mode,
         prices=Prices(

@@ -26,6 +26,7 @@ class Settings(ServiceSettings):
     mux_deadline_s: float = Field(default=20.0, gt=0, description="give up retrying Mux after this")
     rtmp_url: str = "rtmps://global-live.mux.com:443/app"
     playback_base_url: str = "https://stream.mux.com"
+    thumbnail_base_url: str = "https://image.mux.com"
     reconnect_window_s: float = Field(default=60.0, ge=0.1, le=1800)
     latency_mode: str = Field(default="standard", pattern="^(standard|reduced|low)$")
     price_live_encoding_per_min: float = Field(default=0.015, ge=0, description="USD")

@@ -22,7 +22,13 @@ from contracts import Envelope
 from contracts.chat import ChatMessageDeleted, ChatMessagePosted, ChatSlowModeChanged, GiftSent
 from contracts.common import StreamStatus
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
-from contracts.stream import StreamCreated, StreamDeleted, StreamEnded, StreamStarted
+from contracts.stream import (
+    StreamCreated,
+    StreamDeleted,
+    StreamEnded,
+    StreamStarted,
+    StreamUpdated,
+)
 from contracts.viewer import ViewerCountChanged
 from contracts.ws import (
     ChatMessageDeletedFrame,
@@ -31,6 +37,7 @@ from contracts.ws import (
     ModerationFrame,
     SlowModeFrame,
     StreamStatusFrame,
+    StreamUpdatedFrame,
     ViewerCountFrame,
 )
 from servicekit.consumer import EventDispatcher
@@ -149,6 +156,20 @@ def fanout_dispatcher(hub: Callable[[], Hub]) -> EventDispatcher:
         status = STATUS_OF.get(env.event_type)
         if status is not None and room.state.advance(status):
             hub().send(room, encode(StreamStatusFrame(status=status)))
+
+    @events.on(StreamUpdated)
+    async def updated(env: Envelope[Any]) -> None:
+        """The owner changed the title/description/thumbnail: tell the room (Owncast announces
+        a title change the same way), newest change only."""
+        p: StreamUpdated = env.payload
+        room = room_of(p.stream_id)
+        if room is None or (room.described_at is not None and p.updated_at <= room.described_at):
+            return
+        room.described_at = p.updated_at
+        frame = StreamUpdatedFrame(
+            title=p.title, description=p.description, thumbnail_url=p.thumbnail_url
+        )
+        hub().send(room, encode(frame))
 
     @events.on(*MODERATION)
     async def moderation(env: Envelope[Any]) -> None:

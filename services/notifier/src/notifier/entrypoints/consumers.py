@@ -9,7 +9,13 @@ from typing import Any
 from contracts import Envelope
 from contracts.chat import GiftSent
 from contracts.moderation import UserBanned
-from contracts.stream import StreamCreated, StreamDeleted, StreamEnded, StreamStarted
+from contracts.stream import (
+    StreamCreated,
+    StreamDeleted,
+    StreamEnded,
+    StreamStarted,
+    StreamUpdated,
+)
 from notifier import handlers
 from notifier.deps import Deps
 from servicekit.consumer import EventDispatcher
@@ -30,6 +36,11 @@ def build_dispatcher(deps: Callable[[], Deps], wake: Callable[[], None]) -> Even
         await handlers.stream_known(p.stream_id, p.owner_id, p.title, deps())
         await handlers.went_live(p.stream_id, p.started_at, deps())
         wake()
+
+    @events.on(StreamUpdated)
+    async def updated(env: Envelope[Any]) -> None:
+        p: StreamUpdated = env.payload
+        await handlers.stream_known(p.stream_id, p.owner_id, p.title, deps())
 
     @events.on(StreamEnded, StreamDeleted)
     async def over(env: Envelope[Any]) -> None:

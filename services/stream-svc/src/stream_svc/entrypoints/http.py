@@ -15,6 +15,7 @@ from contracts.stream import (
     LiveStreamDetails,
     LiveStreamSummary,
     StreamKeyReset,
+    UpdateLiveStreamRequest,
 )
 from servicekit.auth import CurrentAccount, JwtVerifier
 from servicekit.errors import ApiError
@@ -110,6 +111,15 @@ def _stream_routes(app: FastAPI) -> None:
     async def get(stream_id: str, account: CurrentAccount, deps: DepsDep) -> LiveStreamDetails:
         """A stream's details; ``stream_key`` and ``rtmp_url`` only for its owner."""
         return details(await streams.visible_stream(stream_id, deps), deps.config, caller=account)
+
+    @app.patch("/live/{stream_id}", response_model=LiveStreamDetails)
+    async def update(
+        stream_id: str, body: UpdateLiveStreamRequest, account: CurrentAccount, deps: DepsDep
+    ) -> LiveStreamDetails:
+        """Owner: change the title, description or thumbnail (viewers see it without reload)."""
+        return details(
+            await streams.update_stream(stream_id, account, body, deps), deps.config, caller=account
+        )
 
     @app.put("/live/{stream_id}/start", response_model=LiveStreamDetails)
     async def start(stream_id: str, account: CurrentAccount, deps: DepsDep) -> LiveStreamDetails:

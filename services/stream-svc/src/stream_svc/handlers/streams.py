@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from contracts.common import StreamStatus
-from contracts.stream import CreateLiveStreamRequest, StreamCreated
+from contracts.stream import CreateLiveStreamRequest, StreamCreated, UpdateLiveStreamRequest
 from stream_svc.adapters.mongo_streams import STREAMS
 from stream_svc.deps import Deps
 from stream_svc.domain import lifecycle
@@ -179,6 +179,32 @@ async def end_stream(stream_id: str, caller: str, deps: Deps) -> LiveStream:
         return s
 
     return await change_stream(stream_id, end, deps)
+
+
+async def update_stream(
+    stream_id: str, caller: str, request: UpdateLiveStreamRequest, deps: Deps
+) -> LiveStream:
+    """Owner: change the title, description or thumbnail (fields given in ``request``;
+    validated as on create). A change publishes ``stream.updated`` through the outbox; the same
+    values again change nothing.
+
+    Raises:
+        NotFound / Forbidden: see ``owned_stream``.
+    """
+    await owned_stream(stream_id, caller, deps)
+    given = request.model_fields_set
+
+    def describe(s: LiveStream) -> LiveStream | None:
+        before = (s.title, s.description, s.thumbnail)
+        if "title" in given and request.title is not None:
+            s.title = request.title
+        if "description" in given:
+            s.description = request.description
+        if "thumbnail" in given:
+            s.thumbnail = str(request.thumbnail) if request.thumbnail else None
+        return None if (s.title, s.description, s.thumbnail) == before else s
+
+    return await change_stream(stream_id, describe, deps)
 
 
 async def stop_stream_key(stream_id: str, deps: Deps) -> None:
