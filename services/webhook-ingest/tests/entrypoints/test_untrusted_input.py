@@ -76,6 +76,14 @@ class TestNamedInputs:
         status, answer = post(client, body, signature_header(SECRET, body))
         assert refused(status, answer, 400), (status, answer)
 
+    @pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+    def test_a_signed_body_with_a_number_json_has_not_is_400(
+        self, client: SyncAsgiClient, number: bytes
+    ) -> None:
+        body = b'{"type": "video.asset.ready", "id": "e-num", "data": {"d": ' + number + b"}}"
+        status, answer = post(client, body, signature_header(SECRET, body))
+        assert refused(status, answer, 400), (status, answer)
+
     def test_a_signed_deeply_nested_body_is_400(self, client: SyncAsgiClient) -> None:
         body = b'{"type": "x", "id": "e-deep", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}"
         status, answer = post(client, body, signature_header(SECRET, body))

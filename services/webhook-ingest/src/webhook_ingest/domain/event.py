@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,18 @@ class BadWebhook(ValueError):
     or values a document cannot hold (integers beyond 64 bits, lone surrogates, NUL in keys)."""
 
 
+def _not_json(name: str) -> float:
+    """``NaN``/``Infinity`` are Python's extension, not JSON (RFC 8259)."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text[:20]} is beyond a double")
+    return value
+
+
 def parse_body(body: bytes) -> dict[str, Any]:
     """The webhook's JSON object, checked to be storable as is.
 
@@ -33,7 +46,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
         BadWebhook: whatever else the body holds (a signed body is still untrusted bytes).
     """
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError):
         raise BadWebhook("body is not JSON") from None
     if not isinstance(value, dict):
