@@ -9,7 +9,13 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from bench.harness import BenchContext, BenchResult, Stopwatch
-from notifier.adapters.mongo import INDEXES, MongoCampaigns, MongoFollows, MongoInbox
+from notifier.adapters.mongo import (
+    INDEXES,
+    MongoCampaigns,
+    MongoFollows,
+    MongoGoLiveSent,
+    MongoInbox,
+)
 from notifier.deps import Deps
 from notifier.handlers import fan_out_one, went_live
 from servicekit.memory import RecordingPublisher
@@ -36,6 +42,7 @@ async def run(ctx: BenchContext) -> list[BenchResult]:
             follows=MongoFollows(db),
             inbox=MongoInbox(db),
             campaigns=MongoCampaigns(db),
+            sent=MongoGoLiveSent(db),
             publisher=publisher,
             kick=lambda *_: None,
             fanout_batch=1000,

@@ -283,6 +283,7 @@ def build(args: argparse.Namespace) -> tuple[list[Proc], dict[str, int], Path, b
             "MUX_TOKEN_ID_FILE": str(token_id),
             "MUX_TOKEN_SECRET_FILE": str(token_secret),
             "STREAM_PLAYBACK_BASE_URL": f"{gateway}/hls",
+            "STREAM_THUMBNAIL_BASE_URL": f"{gateway}/image",
         }
     svc("webhook-ingest", "webhook_ingest", ports["ingest"], {})
     svc("stream-svc", "stream_svc", ports["stream"], mux_env)

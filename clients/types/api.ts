@@ -22,6 +22,7 @@ export type ServerFrame =
   | GiftFrame
   | ViewerCountFrame
   | StreamStatusFrame
+  | StreamUpdatedFrame
   | ModerationFrame
   | SlowModeFrame
   | Pong;
@@ -80,10 +81,13 @@ export interface LivecastApi {
   SlowModeFrame?: SlowModeFrame;
   SlowModeRequest?: SlowModeRequest;
   SlowModeSet?: SlowModeSet;
+  StreamKeyReset?: StreamKeyReset;
   StreamStatus?: StreamStatus;
   StreamStatusFrame?: StreamStatusFrame;
+  StreamUpdatedFrame?: StreamUpdatedFrame;
   StreamUsage?: StreamUsage;
   UnreadCount?: UnreadCount;
+  UpdateLiveStreamRequest?: UpdateLiveStreamRequest;
   UsageCost?: UsageCost;
   UsageEstimated?: UsageEstimated;
   UsageMeasured?: UsageMeasured;
@@ -416,6 +420,10 @@ export interface LiveStreamDetails {
   title: string;
   description: string | null;
   thumbnail: string | null;
+  /**
+   * the owner's thumbnail, else Mux's image of the stream (https://image.mux.com/{playback_id}/thumbnail.jpg)
+   */
+  thumbnail_url: string | null;
   status: StreamStatus;
   viewer_count: number;
   playback_url: string;
@@ -436,6 +444,10 @@ export interface LiveStreamSummary {
   title: string;
   description: string | null;
   thumbnail: string | null;
+  /**
+   * the owner's thumbnail, else Mux's image of the stream (https://image.mux.com/{playback_id}/thumbnail.jpg)
+   */
+  thumbnail_url: string | null;
   status: StreamStatus;
   viewer_count: number;
   playback_url: string;
@@ -572,6 +584,15 @@ export interface StreamStatusFrame {
   status: StreamStatus;
 }
 /**
+ * The owner changed the stream's title, description or thumbnail.
+ */
+export interface StreamUpdatedFrame {
+  type: "stream_updated";
+  title: string;
+  description: string | null;
+  thumbnail_url: string | null;
+}
+/**
  * Slow mode changed (``0``: off).
  */
 export interface SlowModeFrame {
@@ -584,6 +605,15 @@ export interface SlowModeFrame {
  */
 export interface SlowModeRequest {
   interval_s: number;
+}
+/**
+ * ``POST /live/{stream_id}/reset-stream-key`` response: the new key (the old one is refused
+ * by Mux from now on) and where to push with it.
+ */
+export interface StreamKeyReset {
+  stream_id: string;
+  stream_key: string;
+  rtmp_url: string;
 }
 /**
  * ``GET /live/{stream_id}/usage[?from=&to=]`` (owner).
@@ -603,6 +633,19 @@ export interface StreamUsage {
  */
 export interface UnreadCount {
   unread: number;
+}
+/**
+ * ``PATCH /live/{stream_id}`` body: any of ``title``, ``description``, ``thumbnail``, with
+ * the rules of :class:`CreateLiveStreamRequest`; ``null`` clears ``description`` or
+ * ``thumbnail`` (a title cannot be cleared). At least one field.
+ */
+export interface UpdateLiveStreamRequest {
+  title?: string | null;
+  description?: string | null;
+  /**
+   * http(s) URL of an image
+   */
+  thumbnail?: string | null;
 }
 /**
  * Usage over ``[from, to)`` (unbounded when absent), each figure by overlap with the

@@ -735,6 +735,95 @@ async def test_single_field_sparse_and_ttl_indexes_leave_queries_exact(
     assert await col.count_documents({}) == 4  # nothing young expired
 
 
+@covers(
+    "index(3 keys)",
+    "find_one(=) projection",
+    "find($lt =) projection limit",
+    "find($gte _id$in)",
+    "UpdateOne(_id; $set) upsert",
+)
+async def test_lookups_by_a_foreign_id_quiet_streams_and_upserted_marks(
+    col: AsyncCollection[Doc],
+) -> None:
+    """stream-svc: a stream by its Mux live stream id, active streams Mux reported live with no
+    report since a time (every document has every compared field); notifier: go-live marks."""
+    await col.create_index([("status", 1), ("mux_reported_live", 1), ("last_mux_event_ms", 1)])
+    await seed(
+        col,
+        {
+            "_id": "a",
+            "mux_id": "M1",
+            "status": "active",
+            "mux_reported_live": True,
+            "last_mux_event_ms": 10,
+            "_outbox": {"e": 1},
+        },
+        {
+            "_id": "b",
+            "mux_id": "M2",
+            "status": "active",
+            "mux_reported_live": True,
+            "last_mux_event_ms": 99,
+        },
+        {
+            "_id": "c",
+            "mux_id": "M3",
+            "status": "active",
+            "mux_reported_live": False,
+            "last_mux_event_ms": 0,
+        },
+        {
+            "_id": "d",
+            "mux_id": "M4",
+            "status": "ended",
+            "mux_reported_live": True,
+            "last_mux_event_ms": 5,
+        },
+        {
+            "_id": "e",
+            "mux_id": None,
+            "status": "active",
+            "mux_reported_live": True,
+            "last_mux_event_ms": 0,
+        },
+    )
+    assert await col.find_one({"mux_id": "M2"}, {"_outbox": 0, "last_mux_event_ms": 0}) == {
+        "_id": "b",
+        "mux_id": "M2",
+        "status": "active",
+        "mux_reported_live": True,
+    }
+    assert await col.find_one({"mux_id": "M9"}, {"_outbox": 0}) is None
+    quiet = {"status": "active", "mux_reported_live": True, "last_mux_event_ms": {"$lt": 50}}
+    found = await col.find(quiet, {"_outbox": 0}).limit(10).to_list()
+    assert sorted(ids(found)) == ["a", "e"]
+    assert all("_outbox" not in d for d in found)
+    assert len(await col.find(quiet, {"_outbox": 0}).limit(1).to_list()) == 1
+
+    marks = col.database["shapes_marks"]
+    await marks.insert_one({"_id": "o\x1fz", "stream_id": "s0", "at_ms": 500})
+    await marks.bulk_write(
+        [
+            UpdateOne({"_id": f"o\x1f{f}"}, {"$set": {"stream_id": "s1", "at_ms": ms}}, upsert=True)
+            for f, ms in (("x", 100), ("y", 200))
+        ],
+        ordered=False,
+    )
+    await marks.bulk_write(
+        [UpdateOne({"_id": "o\x1fx"}, {"$set": {"stream_id": "s2", "at_ms": 300}}, upsert=True)]
+    )
+    recent = {"_id": {"$in": ["o\x1fx", "o\x1fy", "o\x1fw"]}, "at_ms": {"$gte": 250}}
+    assert await marks.find(recent).to_list() == [
+        {"_id": "o\x1fx", "stream_id": "s2", "at_ms": 300}
+    ]
+    assert await marks.find_one({"_id": "o\x1fz"}) == {
+        "_id": "o\x1fz",
+        "stream_id": "s0",
+        "at_ms": 500,
+    }
+    assert await marks.count_documents({}) == 3
+
+
 # ---- the stand-in's known gaps: strict xfail there, a pass on real MongoDB -----------------
 
 ABC = [{"_id": "a"}, {"_id": "b"}, {"_id": "c", "f": 5}]

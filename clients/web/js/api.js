@@ -86,6 +86,10 @@ export const streams = {
   get: (id) => api("GET", `/live/${encodeURIComponent(id)}`),
   /** @returns {Promise<import("../../types/api").CreateLiveStreamResponse>} */
   create: (body) => api("POST", "/live", body, { "Idempotency-Key": crypto.randomUUID() }),
+  /** @param {import("../../types/api").UpdateLiveStreamRequest} body */
+  update: (id, body) => api("PATCH", `/live/${encodeURIComponent(id)}`, body),
+  /** @returns {Promise<import("../../types/api").StreamKeyReset>} */
+  resetKey: (id) => api("POST", `/live/${encodeURIComponent(id)}/reset-stream-key`),
   start: (id) => api("PUT", `/live/${encodeURIComponent(id)}/start`),
   end: (id) => api("PUT", `/live/${encodeURIComponent(id)}/end`),
   remove: (id) => api("DELETE", `/live/${encodeURIComponent(id)}`),

@@ -12,7 +12,7 @@ import { attempt, h, notice } from "./dom.js";
  * @returns {{element: HTMLElement, close: () => void, connection: ChatConnection,
  *            role: () => string}}
  */
-export function chatPanel(id, { onStatus, onCount, onRole } = {}) {
+export function chatPanel(id, { onStatus, onCount, onRole, onUpdate } = {}) {
   const me = session().account;
   // the log region: named, polite (new lines are read out without moving focus), and focusable
   // so a keyboard can scroll it; the lines are a list inside it
@@ -166,6 +166,9 @@ export function chatPanel(id, { onStatus, onCount, onRole } = {}) {
           break;
         case "slow_mode":
           showSlow(frame.interval_s);
+          break;
+        case "stream_updated":
+          onUpdate && onUpdate(frame);
           break;
         case "moderation":
           if (frame.action === "unbanned") {

@@ -33,3 +33,21 @@ async def test_playlist_and_segments_are_real_hls(tmp_path: Path) -> None:
         assert seg.status_code == 200
         assert seg.content[0] == 0x47  # MPEG-TS sync byte
         assert (await http.get("/hls/seg/PLAYBACK123/../../etc.ts")).status_code == 404
+
+
+@pytest.mark.skipif(
+    shutil.which("ffmpeg") is None, reason="ffmpeg is installed by `make run`'s set-up"
+)
+async def test_thumbnail_is_a_real_jpeg_of_the_test_pattern(tmp_path: Path) -> None:
+    async with (
+        running_simulator(SimConfig(hls_dir=tmp_path / "hls")) as sim,
+        httpx.AsyncClient(base_url=sim.base_url, timeout=60) as http,
+    ):
+        r = await http.get("/image/PLAYBACK123/thumbnail.jpg")
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "image/jpeg"
+        assert r.content[:3] == b"\xff\xd8\xff"  # JPEG SOI marker
+        assert r.content[-2:] == b"\xff\xd9"  # EOI
+        assert len(r.content) > 2000  # a picture, not an empty frame
+        again = await http.get("/image/OTHER/thumbnail.jpg")
+        assert again.content == r.content

@@ -20,6 +20,9 @@ export async function liveNow({ main, onLeave }) {
     const page = await attempt(() => streams.list({ status: "active", limit: 50 }));
     if (!page) return;
     cards(list, page.items, "Nobody is live right now.", (s) => [
+      s.thumbnail_url
+        ? h("img", { class: "thumb", src: s.thumbnail_url, alt: "", loading: "lazy" })
+        : null,
       h("a", { href: `#/watch/${encodeURIComponent(s.stream_id)}` }, s.title),
       h("div", { class: "meta" }, `${s.owner_id} · ${s.viewer_count} watching`),
       s.description ? h("p", {}, s.description) : null,

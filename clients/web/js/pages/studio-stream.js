@@ -54,6 +54,47 @@ export async function studioStream({ main, onLeave }, id) {
     },
     "Copy",
   );
+  const resetKey = h(
+    "button",
+    {
+      class: "secondary",
+      "aria-label": "Reset key: make a new stream key",
+      onclick: async () => {
+        if (!confirm("Make a new stream key? The current one stops working at once.")) return;
+        const reset = await attempt(() => streams.resetKey(id));
+        if (!reset) return;
+        details = { ...details, stream_key: reset.stream_key };
+        if (reveal.textContent === "Hide") keyField.textContent = reset.stream_key;
+        notice("New stream key made: update it in OBS");
+      },
+    },
+    "Reset key",
+  );
+  const title = h("span", { "data-testid": "stream-title" }, details.title);
+  const titleInput = h("input", {
+    name: "new-title",
+    value: details.title,
+    maxlength: "100",
+    required: true,
+    "aria-label": "stream title",
+  });
+  const titleForm = h(
+    "form",
+    {
+      class: "controls",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const updated = await attempt(() => streams.update(id, { title: titleInput.value }));
+        if (!updated) return;
+        details = { ...details, ...updated, stream_key: details.stream_key };
+        title.textContent = updated.title;
+        pageTitle(`Studio: ${updated.title}`);
+        notice("Title saved");
+      },
+    },
+    titleInput,
+    h("button", { type: "submit", class: "secondary" }, "Save title"),
+  );
   const startButton = h("button", { onclick: () => change(streams.start) }, "Go live");
   const endButton = h(
     "button",
@@ -104,7 +145,7 @@ export async function studioStream({ main, onLeave }, id) {
     streamPage(
       chat,
       video,
-      h("h1", {}, details.title, " ", status),
+      h("h1", {}, title, " ", status),
       h(
         "div",
         { class: "meta" },
@@ -113,12 +154,13 @@ export async function studioStream({ main, onLeave }, id) {
         h("a", { href: `#/watch/${encodeURIComponent(id)}` }, "viewer page"),
       ),
       h("div", { class: "controls" }, startButton, endButton, deleteButton),
+      titleForm,
       h(
         "fieldset",
         { class: "obs", "data-testid": "obs" },
         h("legend", {}, "OBS settings (Settings → Stream → Service: Custom)"),
         h("div", {}, "Server: ", h("code", { "data-testid": "rtmp-url" }, details.rtmp_url || "")),
-        h("div", {}, "Stream key: ", keyField, " ", reveal, " ", copy),
+        h("div", {}, "Stream key: ", keyField, " ", reveal, " ", copy, " ", resetKey),
         h("div", { class: "meta" }, "Keep the key secret: anyone with it can stream as you."),
       ),
       moderation.element,

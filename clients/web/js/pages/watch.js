@@ -57,21 +57,28 @@ export async function watch({ main, onLeave }, id) {
     },
     `Follow ${details.owner_id}`,
   );
+  const title = h("span", { "data-testid": "stream-title" }, details.title);
+  const description = h("p", {}, details.description || "");
   const chat = chatPanel(id, {
     onStatus: (value) => {
       status.show(value);
       if (value === "ended") player.stop();
     },
     onCount: (n) => (count.textContent = String(n)),
+    onUpdate: (frame) => {
+      title.textContent = frame.title;
+      description.textContent = frame.description || "";
+      pageTitle(frame.title);
+    },
   });
   onLeave(() => chat.close());
   main.replaceChildren(
     streamPage(
       chat,
       video,
-      h("h1", {}, details.title, " ", status),
+      h("h1", {}, title, " ", status),
       h("div", { class: "meta" }, details.owner_id, " · ", count, " watching ", followButton),
-      details.description ? h("p", {}, details.description) : null,
+      description,
       giftBar(id),
     ),
   );

@@ -11,6 +11,7 @@ from pydantic import (
     HttpUrl,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from contracts.common import AccountId, ApiModel, ResponseModel, StreamId, StreamStatus
@@ -70,6 +71,21 @@ class StreamDeleted(Event):
     deleted_at: AwareDatetime
 
 
+class StreamUpdated(Event):
+    """The owner changed what viewers see (``PATCH /live/{id}``): the stream's current title,
+    description and thumbnail URL (the owner's image, else Mux's image of the stream).
+    Chat rooms announce it with a ``stream_updated`` frame."""
+
+    TYPE: ClassVar[str] = "stream.updated"
+
+    stream_id: StreamId
+    owner_id: AccountId
+    title: str
+    description: str | None = None
+    thumbnail_url: str | None = None
+    updated_at: AwareDatetime
+
+
 class StreamArchiveReady(Event):
     """Mux finished the recording of the stream: ``archive_playback_url`` plays it."""
 
@@ -102,9 +118,36 @@ class CreateLiveStreamRequest(ApiModel):
     @field_validator("thumbnail")
     @classmethod
     def _http_only(cls, value: HttpUrl | None) -> HttpUrl | None:
-        if value is not None and value.scheme not in ("http", "https"):
-            raise ValueError("thumbnail must be an http(s) URL")
-        return value
+        return _http_thumbnail(value)
+
+
+def _http_thumbnail(value: HttpUrl | None) -> HttpUrl | None:
+    if value is not None and value.scheme not in ("http", "https"):
+        raise ValueError("thumbnail must be an http(s) URL")
+    return value
+
+
+class UpdateLiveStreamRequest(ApiModel):
+    """``PATCH /live/{stream_id}`` body: any of ``title``, ``description``, ``thumbnail``, with
+    the rules of :class:`CreateLiveStreamRequest`; ``null`` clears ``description`` or
+    ``thumbnail`` (a title cannot be cleared). At least one field."""
+
+    title: Title | None = None
+    description: Description | None = None
+    thumbnail: HttpUrl | None = Field(default=None, description="http(s) URL of an image")
+
+    @field_validator("thumbnail")
+    @classmethod
+    def _http_only(cls, value: HttpUrl | None) -> HttpUrl | None:
+        return _http_thumbnail(value)
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateLiveStreamRequest:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of title, description, thumbnail")
+        if "title" in self.model_fields_set and self.title is None:
+            raise ValueError("title cannot be cleared")
+        return self
 
 
 class CreateLiveStreamResponse(ResponseModel):
@@ -117,6 +160,15 @@ class CreateLiveStreamResponse(ResponseModel):
     playback_url: str
 
 
+class StreamKeyReset(ResponseModel):
+    """``POST /live/{stream_id}/reset-stream-key`` response: the new key (the old one is refused
+    by Mux from now on) and where to push with it."""
+
+    stream_id: StreamId
+    stream_key: str
+    rtmp_url: str
+
+
 class LiveStreamSummary(ResponseModel):
     """One stream in ``GET /live``."""
 
@@ -125,6 +177,11 @@ class LiveStreamSummary(ResponseModel):
     title: str
     description: str | None = None
     thumbnail: str | None = None
+    thumbnail_url: str | None = Field(
+        default=None,
+        description="the owner's thumbnail, else Mux's image of the stream "
+        "(https://image.mux.com/{playback_id}/thumbnail.jpg)",
+    )
     status: StreamStatus
     viewer_count: int = 0
     playback_url: str

@@ -144,6 +144,15 @@ class StreamStatusFrame(Frame):
     status: StreamStatus
 
 
+class StreamUpdatedFrame(Frame):
+    """The owner changed the stream's title, description or thumbnail."""
+
+    type: Literal["stream_updated"] = "stream_updated"
+    title: str
+    description: str | None = None
+    thumbnail_url: str | None = None
+
+
 class ModerationFrame(Frame):
     """Something happened to *you*: banned, timed out, or unbanned."""
 
@@ -176,6 +185,7 @@ ServerFrame = Annotated[
     | GiftFrame
     | ViewerCountFrame
     | StreamStatusFrame
+    | StreamUpdatedFrame
     | ModerationFrame
     | SlowModeFrame
     | Pong,

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from servicekit.errors import error_body, install_error_handlers
 from servicekit.health import Readiness, metrics_payload
 from servicekit.logs import REQUEST_ID_HEADER, new_correlation_id, set_correlation_id
+from servicekit.parsing import ascii_int
 
 __all__ = ["RequestContextMiddleware", "create_service_app"]
 
@@ -53,7 +54,13 @@ class RequestContextMiddleware:
                 length = value
         rid = rid or new_correlation_id()
         set_correlation_id(rid)
-        if length is not None and length.isdigit() and int(length) > self.max_body:
+        # bytes.isdigit() is ASCII-only; more than 18 digits is too large, not an error
+        declared = ascii_int(length) if length is not None else None
+        if (
+            length is not None
+            and length.isdigit()
+            and (1 << 63 if declared is None else declared) > self.max_body
+        ):
             await _too_large(send, rid, self.max_body)
             return
         status = 500

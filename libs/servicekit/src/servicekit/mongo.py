@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, overload
 
+import bson
+from bson.errors import BSONError
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -23,6 +25,7 @@ __all__ = [
     "IndexSpec",
     "ensure_indexes",
     "from_ms",
+    "is_storable",
     "make_mongo_client",
     "server_description",
     "to_ms",
@@ -113,6 +116,17 @@ async def server_description(client: AsyncMongoClient[Doc]) -> str:
     process = info.get("process") or "mongod"
     version = info.get("version") or "unknown"
     return f"{process} {version}"
+
+
+def is_storable(value: Doc) -> bool:
+    """Whether a document made of untrusted JSON can be written: no integer beyond 64 bits, no
+    lone surrogate, no NUL in a key, nesting BSON accepts. Check before the write, so bad input
+    is refused as bad input rather than failing as a database error."""
+    try:
+        bson.encode(value)
+    except (BSONError, OverflowError, UnicodeError, ValueError, RecursionError):
+        return False
+    return True
 
 
 @overload

@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from websockets.asyncio.server import broadcast
@@ -63,6 +64,9 @@ class Room:
     checked_at: float = float("-inf")
     waiting: dict[int, str | None] = field(default_factory=dict)
     gap_task: asyncio.Task[None] | None = None
+    #: ``updated_at`` of the newest ``stream.updated`` announced (older ones arriving late are
+    #: not announced over it)
+    described_at: datetime | None = None
 
     @property
     def stream_id(self) -> str:

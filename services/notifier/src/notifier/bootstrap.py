@@ -7,7 +7,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from notifier.adapters.mongo import INDEXES, NOTIFICATIONS, MongoCampaigns, MongoFollows, MongoInbox
+from notifier.adapters.mongo import (
+    INDEXES,
+    NOTIFICATIONS,
+    MongoCampaigns,
+    MongoFollows,
+    MongoGoLiveSent,
+    MongoInbox,
+)
 from notifier.deps import FOLLOW_RATE_COLLECTION, Deps, follow_budget
 from notifier.entrypoints.consumers import build_dispatcher
 from notifier.handlers import fan_out_one
@@ -59,6 +66,7 @@ def deps_for(infra: Infra, settings: Settings) -> Deps:
         follows=MongoFollows(infra.db),
         inbox=MongoInbox(infra.db),
         campaigns=MongoCampaigns(infra.db),
+        sent=MongoGoLiveSent(infra.db),
         publisher=infra.publisher,
         kick=infra.relay.kick,
         fanout_batch=settings.fanout_batch,
@@ -67,6 +75,7 @@ def deps_for(infra: Infra, settings: Settings) -> Deps:
             infra.db[FOLLOW_RATE_COLLECTION],
             follow_budget(settings.follow_burst, settings.follow_per_minute),
         ),
+        golive_window_s=settings.golive_window_s,
     )
 
 

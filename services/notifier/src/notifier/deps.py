@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from notifier.adapters.mongo import MongoCampaigns, MongoFollows, MongoInbox
+from notifier.adapters.mongo import MongoCampaigns, MongoFollows, MongoGoLiveSent, MongoInbox
 from servicekit.broker import EventPublisher
 from servicekit.ratelimit import Budget, MemoryRateBudgets, RateBudgets
 
@@ -20,10 +20,12 @@ class Deps:
     follows: MongoFollows
     inbox: MongoInbox
     campaigns: MongoCampaigns
+    sent: MongoGoLiveSent
     publisher: EventPublisher
     kick: Callable[[str, str], None]
     fanout_batch: int = 1000
     fanout_lease_s: float = 30.0
+    golive_window_s: float = 600.0
     clock: Callable[[], datetime] = utcnow
     follow_limiter: RateBudgets = field(
         default_factory=lambda: MemoryRateBudgets(follow_budget(20, 10.0))

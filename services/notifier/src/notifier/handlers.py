@@ -4,7 +4,7 @@ and ban notifications."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from contracts import derived_event_id, make_envelope
 from contracts.common import compound_key
@@ -43,9 +43,19 @@ async def unfollow(follower_id: str, followee_id: str, deps: Deps) -> bool:
 
 
 async def went_live(stream_id: str, at: datetime, deps: Deps) -> bool:
-    """A go-live trigger (``stream.started`` or Mux's ``active``, whichever comes first, any
-    number of times): records the stream's one campaign. The fan-out runs in the background."""
+    """stream-svc's ``stream.started`` (any number of times, in any order with the stream's
+    other events): records the stream's one campaign. The fan-out runs in the background.
+
+    stream-svc owns the lifecycle: raw Mux events never start a campaign (a late ``active`` for
+    a deleted stream would tell every follower about a stream that no longer exists), and a
+    stream already ended or deleted gets its campaign cancelled at once."""
     return await deps.campaigns.trigger(stream_id, at)
+
+
+async def stream_over(stream_id: str, deps: Deps) -> None:
+    """``stream.ended`` / ``stream.deleted``: a campaign not yet sent is cancelled, one under
+    way stops before its next batch."""
+    await deps.campaigns.stream_over(stream_id)
 
 
 async def stream_known(stream_id: str, owner_id: str, title: str, deps: Deps) -> None:
@@ -63,13 +73,19 @@ async def fan_out_one(deps: Deps) -> int | None:
     stream_id, owner_id, title = campaign["_id"], campaign["owner_id"], campaign.get("title", "")
     cursor, new = campaign.get("cursor", ""), 0
     while True:
+        if await deps.campaigns.is_over(stream_id):
+            await deps.campaigns.cancel(stream_id)
+            return new
         followers = await deps.follows.followers_after(owner_id, cursor, deps.fanout_batch)
         if not followers:
             break
         now = deps.clock()
-        batch = [model.go_live(stream_id, owner_id, title, f, now) for f in followers]
+        due = await _not_told_recently(stream_id, owner_id, followers, now, deps)
+        batch = [model.go_live(stream_id, owner_id, title, f, now) for f in due]
         delivered = await deps.inbox.deliver(batch)
-        await _announce_batch(stream_id, cursor, batch, deps)
+        await deps.sent.mark(owner_id, due, stream_id, now)
+        if batch:
+            await _announce_batch(stream_id, cursor, batch, deps)
         cursor = followers[-1]
         await deps.campaigns.advance(
             stream_id, cursor, delivered, deps.clock(), deps.fanout_lease_s
@@ -79,6 +95,19 @@ async def fan_out_one(deps: Deps) -> int | None:
             break
     await deps.campaigns.finish(stream_id)
     return new
+
+
+async def _not_told_recently(
+    stream_id: str, owner_id: str, followers: list[str], now: datetime, deps: Deps
+) -> list[str]:
+    """Owncast's rule against duplicate alerts: at most one go-live notification per streamer
+    per follower within ``golive_window_s``, however many streams the streamer creates. A
+    follower told about *this* stream stays due (a batch redone after a crash is deduplicated by
+    notification id instead)."""
+    recent = await deps.sent.recent(
+        owner_id, followers, since=now - timedelta(seconds=deps.golive_window_s)
+    )
+    return [f for f in followers if recent.get(f, stream_id) == stream_id]
 
 
 async def _announce_batch(

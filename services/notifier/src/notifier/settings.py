@@ -24,3 +24,8 @@ class Settings(ServiceSettings):
     follow_per_minute: float = Field(
         default=10.0, gt=0, description="follows per minute an account regains after a burst"
     )
+    golive_window_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="at most one go-live notification per streamer per follower in this window",
+    )

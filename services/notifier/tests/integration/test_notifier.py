@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from contracts import Event, make_envelope
 from contracts.chat import GiftSent
 from contracts.moderation import UserBanned
 from contracts.routing import Names
-from contracts.stream import StreamCreated, StreamStarted
+from contracts.stream import StreamCreated, StreamDeleted, StreamEnded, StreamStarted
 from contracts.webhook import MuxWebhookReceived
 from notifier.entrypoints.http import create_app
 from notifier.settings import Settings
@@ -318,3 +319,84 @@ async def test_follow_routes_and_bad_input(settings: Settings, jwt_secret: str) 
             await api.post("/notifications/read", json={"ids": "x"}, headers=me)
         ).status_code == 422
         assert (await api.get("/notifications")).status_code == 401
+
+
+class TestOneAuthority:
+    """stream-svc owns the lifecycle (issue 16, section 4)."""
+
+    async def test_a_late_mux_active_for_a_deleted_stream_notifies_nobody(
+        self, settings: Settings, bus: Bus, db: Any
+    ) -> None:
+        await seed_followers(db, "carol", 20)
+        async with notifier(settings):
+            ev = live_events("ls_gone", "carol")
+            await bus.send(ev["created"])
+            await bus.send(
+                StreamDeleted(stream_id="ls_gone", owner_id="carol", deleted_at=datetime.now(UTC))
+            )
+            await bus.send(ev["mux"])  # raw Mux events never start a campaign
+            await bus.send(ev["started"])  # nor does a start that arrives after the deletion
+
+            async def settled() -> bool:
+                campaign = await db["golive_campaigns"].find_one({"_id": "ls_gone"})
+                return bool(campaign and campaign["state"] == "cancelled")
+
+            assert await eventually(settled, within=10)
+            await asyncio.sleep(0.6)  # a few fan-out polls
+        assert await go_live_count(db, "ls_gone") == 0
+
+    async def test_a_campaign_not_yet_sent_is_cancelled_by_stream_ended(
+        self, settings: Settings, bus: Bus, db: Any
+    ) -> None:
+        await seed_followers(db, "dan", 20)
+        async with notifier(settings):
+            ev = live_events("ls_short", "dan")
+            # started before the owner is known would wait; here the stream ends first
+            await bus.send(
+                StreamEnded(stream_id="ls_short", owner_id="dan", ended_at=datetime.now(UTC))
+            )
+            await bus.send(ev["started"])
+            await bus.send(ev["created"])
+
+            async def cancelled() -> bool:
+                campaign = await db["golive_campaigns"].find_one({"_id": "ls_short"})
+                return bool(campaign and campaign["state"] == "cancelled")
+
+            assert await eventually(cancelled, within=10)
+            await asyncio.sleep(0.6)
+        assert await go_live_count(db, "ls_short") == 0
+
+    async def test_one_go_live_per_streamer_per_follower_within_the_window(
+        self, settings: Settings, bus: Bus, db: Any
+    ) -> None:
+        followers = await seed_followers(db, "erin", 30)
+        neighbour_fans = await seed_followers(db, "frank", 5)
+        async with notifier(settings):
+            for sid in ("ls_e1", "ls_e2", "ls_e3"):  # three streams in a row
+                await bus.send(live_events(sid, "erin")["started"])
+
+                async def done(sid: str = sid) -> bool:
+                    campaign = await db["golive_campaigns"].find_one({"_id": sid})
+                    return bool(campaign and campaign["state"] == "done")
+
+                assert await eventually(done, within=15)
+            await bus.send(live_events("ls_f1", "frank")["started"])
+            assert await eventually(
+                lambda: _go_live_count_is(db, "ls_f1", len(neighbour_fans)), within=15
+            )
+        per_follower = await (
+            await db["notifications"].aggregate(
+                [
+                    {"$match": {"kind": "stream_live", "data.owner_id": "erin"}},
+                    {"$group": {"_id": "$account_id", "n": {"$sum": 1}}},
+                ]
+            )
+        ).to_list()
+        assert sorted(d["_id"] for d in per_follower) == sorted(followers)
+        assert {d["n"] for d in per_follower} == {1}
+        # another streamer's followers are told about their own streamer regardless
+        assert await go_live_count(db, "ls_f1") == len(neighbour_fans)
+
+
+async def _go_live_count_is(db: Any, stream_id: str, want: int) -> bool:
+    return await go_live_count(db, stream_id) == want

@@ -21,6 +21,7 @@ from stream_svc.adapters.mux import MuxApi
 from stream_svc.deps import Config, Deps
 from stream_svc.domain.usage import Prices
 from stream_svc.entrypoints.consumers import build_dispatcher
+from stream_svc.handlers.reconcile import reconcile_quiet_streams
 from stream_svc.handlers.streams import sweep_failed_creations
 from stream_svc.settings import Settings
 
@@ -31,6 +32,7 @@ def config_of(settings: Settings) -> Config:
     return Config(
         rtmp_url=settings.rtmp_url,
         playback_base_url=settings.playback_base_url,
+        thumbnail_base_url=settings.thumbnail_base_url,
         reconnect_window_s=settings.reconnect_window_s,
         latency_mode=settings.latency_mode,
         prices=Prices(
@@ -75,13 +77,18 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra]]:
     )
     holder["deps"] = deps
     await infra.broker.start()
-    sweeper = asyncio.create_task(_sweep_forever(deps, settings.sweep_interval_s))
+    tasks = [
+        asyncio.create_task(_sweep_forever(deps, settings.sweep_interval_s)),
+        asyncio.create_task(
+            _reconcile_forever(deps, settings.reconcile_interval_s, settings.reconcile_after_s)
+        ),
+    ]
     try:
         yield deps, infra
     finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await infra.close()
 
 
@@ -94,3 +101,12 @@ async def _sweep_forever(deps: Deps, interval_s: float) -> None:
                 log.warning("cleaned up failed stream creations", extra={"count": cleaned})
         except Exception:
             log.exception("sweeping failed creations failed; will retry")
+
+
+async def _reconcile_forever(deps: Deps, interval_s: float, after_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await reconcile_quiet_streams(deps, after_s=after_s)
+        except Exception:
+            log.exception("reconciling streams with Mux failed; will retry")

@@ -19,12 +19,23 @@ def utcnow() -> datetime:
 class Config:
     rtmp_url: str = "rtmps://global-live.mux.com:443/app"
     playback_base_url: str = "https://stream.mux.com"
+    #: Mux's image service; locally the simulator's ``/image`` through the gateway
+    thumbnail_base_url: str = "https://image.mux.com"
     reconnect_window_s: float = 60.0
     latency_mode: str = "standard"
     prices: Prices = field(default_factory=Prices)
 
     def playback_url(self, playback_id: str | None) -> str:
         return f"{self.playback_base_url.rstrip('/')}/{playback_id}.m3u8" if playback_id else ""
+
+    def thumbnail_url(self, thumbnail: str | None, playback_id: str | None) -> str | None:
+        """The owner's thumbnail if set, else Mux's image of the stream
+        (``{thumbnail_base_url}/{playback_id}/thumbnail.jpg``), else ``None``."""
+        if thumbnail:
+            return thumbnail
+        if playback_id:
+            return f"{self.thumbnail_base_url.rstrip('/')}/{playback_id}/thumbnail.jpg"
+        return None
 
 
 @dataclass(frozen=True, slots=True)

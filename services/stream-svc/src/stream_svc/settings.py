@@ -26,12 +26,21 @@ class Settings(ServiceSettings):
     mux_deadline_s: float = Field(default=20.0, gt=0, description="give up retrying Mux after this")
     rtmp_url: str = "rtmps://global-live.mux.com:443/app"
     playback_base_url: str = "https://stream.mux.com"
+    thumbnail_base_url: str = "https://image.mux.com"
     reconnect_window_s: float = Field(default=60.0, ge=0.1, le=1800)
     latency_mode: str = Field(default="standard", pattern="^(standard|reduced|low)$")
     price_live_encoding_per_min: float = Field(default=0.015, ge=0, description="USD")
     price_delivery_per_min: float = Field(default=0.001, ge=0, description="USD")
     price_storage_per_min_month: float = Field(default=0.003, ge=0, description="USD")
     sweep_interval_s: float = Field(default=60.0, gt=0)
+    reconcile_after_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="ask Mux about an active stream with no Mux event for this long",
+    )
+    reconcile_interval_s: float = Field(
+        default=60.0, gt=0, description="how often the reconciliation looks for such streams"
+    )
 
     @model_validator(mode="after")
     def _mux_credentials(self) -> Settings:

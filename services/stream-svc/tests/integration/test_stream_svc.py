@@ -99,6 +99,8 @@ async def stack(
             monkeypatch.setenv("MUX_TOKEN_ID", config.token_id)
             monkeypatch.setenv("MUX_TOKEN_SECRET", config.token_secret)
             monkeypatch.setenv("STREAM_MUX_DEADLINE_S", "2")
+            monkeypatch.setenv("STREAM_RECONCILE_AFTER_S", "1.5")
+            monkeypatch.setenv("STREAM_RECONCILE_INTERVAL_S", "0.3")
             async with (
                 serve_app(create_app(load_settings(Settings))) as base,
                 httpx.AsyncClient(base_url=base) as api,

@@ -92,9 +92,10 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
         if auth.lower().startswith("basic "):
             try:
                 user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
-                ok = hmac.compare_digest(user, sim.config.token_id) and hmac.compare_digest(
-                    password, sim.config.token_secret
-                )
+                # bytes, not str: compare_digest raises on non-ASCII text
+                ok = hmac.compare_digest(
+                    user.encode(), sim.config.token_id.encode()
+                ) and hmac.compare_digest(password.encode(), sim.config.token_secret.encode())
             except (binascii.Error, UnicodeDecodeError):
                 ok = False
         if not ok:
@@ -190,6 +191,18 @@ def _hls_routes(app: FastAPI, pattern: TestPattern) -> None:
             body, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"}
         )
 
+    @app.get("/image/{_playback_id}/thumbnail.jpg")
+    async def thumbnail(_playback_id: str) -> Response:
+        """Mux's ``https://image.mux.com/{playback_id}/thumbnail.jpg``: a real JPEG, a frame of
+        the test pattern every playback id plays."""
+        path = await pattern.thumbnail()
+        if path is None:
+            return JSONResponse(
+                {"error": "unavailable", "message": "the simulator needs ffmpeg to serve images"},
+                503,
+            )
+        return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "max-age=60"})
+
     @app.get("/hls/seg/{_playback_id}/{name}")
     async def segment(_playback_id: str, name: str) -> Response:
         path = pattern.segment(name)
@@ -217,6 +230,22 @@ def _operator_routes(app: FastAPI, sim: Simulator) -> None:
     @app.post("/_sim/live-streams/{live_stream_id}/disconnect")
     async def disconnect(live_stream_id: str) -> dict[str, Any]:
         return {"data": sim.env.disconnect(live_stream_id).to_mux()}
+
+    @app.post("/_sim/stream-keys/{key}/connect")
+    async def connect_with_key(key: str) -> dict[str, Any]:
+        """An encoder connects with a stream key, as RTMP ingest authenticates it: an unknown
+        (for example reset) key is refused with 403, a disabled stream with 409."""
+        found = next(
+            (
+                s
+                for s in sim.env.streams.values()
+                if hmac.compare_digest(s.stream_key.encode(), key.encode())
+            ),
+            None,
+        )
+        if found is None:
+            raise HTTPException(403, "unknown stream key")
+        return await connect(found.id)
 
     def by_passthrough(passthrough: str) -> str:
         for stream in sim.env.streams.values():

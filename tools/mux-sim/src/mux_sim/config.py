@@ -26,6 +26,15 @@ class Knobs(BaseModel):
     )
     asset_ready_delay_s: float = Field(default=1.0, ge=0, description="idle -> video.asset.ready")
     concurrency: int = Field(default=4, ge=1, description="deliveries in flight at once")
+    drop_types: list[str] = Field(
+        default_factory=list,
+        description="webhook types never delivered (a delivery Mux gave up on), e.g. "
+        '["video.live_stream.idle"]; they are still logged, as dropped',
+    )
+    strip_passthrough: bool = Field(
+        default=False,
+        description="send webhooks without data.passthrough (as some real asset deliveries are)",
+    )
 
 
 class SimConfig(BaseModel):

@@ -13,6 +13,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 PLAYLIST = "index.m3u8"
+THUMBNAIL = "thumbnail.jpg"
 OVERLAY = (
     "drawtext=text='livecast mux-sim %{pts\\:hms}':x=20:y=20:fontsize=28:fontcolor=white"
     ":box=1:boxcolor=black@0.5"
@@ -146,6 +147,42 @@ class TestPattern:
         if self.dir.exists():
             shutil.rmtree(self.dir)
         work.rename(self.dir)
+
+    async def thumbnail(self) -> Path | None:
+        """A JPEG of the test pattern's first frame (Mux's ``thumbnail.jpg``), made once from the
+        generated video; ``None`` without ffmpeg."""
+        image = self.dir / THUMBNAIL
+        if image.exists():
+            return image
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None or await self.ensure() is None:
+            return None
+        async with self._lock:
+            if image.exists():
+                return image
+            partial = self.dir / f".{THUMBNAIL}.part.jpg"
+            proc = await asyncio.create_subprocess_exec(
+                ffmpeg,
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(self.dir / "seg000.ts"),
+                "-frames:v",
+                "1",
+                "-q:v",
+                "4",
+                str(partial),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            _, err = await proc.communicate()
+            if proc.returncode != 0:
+                log.error("ffmpeg could not make the thumbnail: %s", err.decode()[-300:])
+                return None
+            partial.rename(image)
+        return image
 
     def segment(self, name: str) -> Path | None:
         if "/" in name or not name.endswith(".ts"):

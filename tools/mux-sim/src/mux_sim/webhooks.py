@@ -29,6 +29,7 @@ class Delivery:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     delivered: bool = False
     duplicate: bool = False
+    dropped: bool = False
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -36,6 +37,7 @@ class Delivery:
             "type": self.event["type"],
             "object_id": self.event["object"]["id"],
             "duplicate": self.duplicate,
+            "dropped": self.dropped,
             "delivered": self.delivered,
             "attempts": self.attempts,
         }
@@ -88,6 +90,11 @@ class Deliverer:
             "accessor_source": None,
             "accessor": None,
         }
+        if self.knobs.strip_passthrough:
+            event["data"] = {k: v for k, v in data.items() if k != "passthrough"}
+        if event_type in self.knobs.drop_types:
+            self.log.append(Delivery(event, dropped=True))
+            return event
         self._queue(Delivery(event))
         if random.random() < self.knobs.duplicate_rate:  # noqa: S311 (simulation, not crypto)
             self._queue(Delivery(event, duplicate=True))

@@ -22,9 +22,14 @@ from contracts import Envelope
 from contracts.chat import ChatMessageDeleted, ChatMessagePosted, ChatSlowModeChanged, GiftSent
 from contracts.common import StreamStatus
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
-from contracts.stream import StreamCreated, StreamDeleted, StreamEnded, StreamStarted
+from contracts.stream import (
+    StreamCreated,
+    StreamDeleted,
+    StreamEnded,
+    StreamStarted,
+    StreamUpdated,
+)
 from contracts.viewer import ViewerCountChanged
-from contracts.webhook import MuxWebhookReceived
 from contracts.ws import (
     ChatMessageDeletedFrame,
     ChatMessageFrame,
@@ -32,6 +37,7 @@ from contracts.ws import (
     ModerationFrame,
     SlowModeFrame,
     StreamStatusFrame,
+    StreamUpdatedFrame,
     ViewerCountFrame,
 )
 from servicekit.consumer import EventDispatcher
@@ -40,10 +46,6 @@ STATUS_OF = {
     StreamStarted.TYPE: StreamStatus.ACTIVE,
     StreamEnded.TYPE: StreamStatus.ENDED,
     StreamDeleted.TYPE: StreamStatus.DELETED,
-}
-MUX_STATUS = {
-    "video.live_stream.active": StreamStatus.ACTIVE,
-    "video.live_stream.deleted": StreamStatus.DELETED,
 }
 STREAM_EVENTS = (StreamCreated, StreamStarted, StreamEnded, StreamDeleted)
 MODERATION = (ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned)
@@ -65,12 +67,6 @@ def projection_dispatcher(projection: Callable[[], ChatProjection]) -> EventDisp
             await projection().describe(p.stream_id, p.owner_id)
         if env.event_type in STATUS_OF:
             await projection().advance(p.stream_id, STATUS_OF[env.event_type])
-
-    @events.on_mux("video.live_stream.active", "video.live_stream.deleted")
-    async def mux(env: Envelope[Any]) -> None:
-        p: MuxWebhookReceived = env.payload
-        if p.stream_id:
-            await projection().advance(p.stream_id, MUX_STATUS[p.type])
 
     @events.on(*MODERATION)
     async def moderation(env: Envelope[Any]) -> None:
@@ -176,17 +172,22 @@ def fanout_dispatcher(
 
         await to_room(p.stream_id, change)
 
-    @events.on_mux("video.live_stream.active", "video.live_stream.deleted")
-    async def mux(env: Envelope[Any]) -> None:
-        p: MuxWebhookReceived = env.payload
-        if not p.stream_id:
-            return
-        status = MUX_STATUS[p.type]
-        await projection().advance(p.stream_id, status)
+    @events.on(StreamUpdated)
+    async def updated(env: Envelope[Any]) -> None:
+        """The owner changed the title/description/thumbnail: tell the room (Owncast announces
+        a title change the same way), newest change only."""
+        p: StreamUpdated = env.payload
+        frame = encode(
+            StreamUpdatedFrame(
+                title=p.title, description=p.description, thumbnail_url=p.thumbnail_url
+            )
+        )
 
         def change(room: Room) -> None:
-            if room.state.advance(status):
-                hub().send(room, encode(StreamStatusFrame(status=status)))
+            if room.described_at is not None and p.updated_at <= room.described_at:
+                return
+            room.described_at = p.updated_at
+            hub().send(room, frame)
 
         await to_room(p.stream_id, change)
 

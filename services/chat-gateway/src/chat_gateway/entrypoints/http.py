@@ -63,7 +63,7 @@ def create_app(readiness: Readiness) -> FastAPI:
         _account: CurrentAccount,
         service: ServiceDep,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
-        cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+        cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     ) -> Page[ChatMessage]:
         """Chat history, newest first (deleted messages excluded); ``cursor`` pages back."""
         await service.known_state(stream_id)  # 404 for unknown streams

@@ -47,6 +47,7 @@ from contracts.ws import (
 )
 from servicekit.auth import AuthError, JwtVerifier
 from servicekit.logs import new_correlation_id, set_correlation_id
+from servicekit.parsing import ascii_int
 from servicekit.replay import IdempotencyKeyReused
 
 log = logging.getLogger(__name__)
@@ -156,13 +157,13 @@ async def _hello(
     deleted: list[str] = []
     stale_seqs: dict[str, int] = {}
     newest = max(room.last_seq, await deps.store.current_seq(room.stream_id))
-    if last_seen.isdigit() and int(last_seen) > newest:
+    after = ascii_int(last_seen)
+    if after is not None and after > newest:
         # a cursor the room never reached (another room's, a reset room's): start afresh with
         # the room's real cursor, so later messages never carry lower numbers than the client's
         after, reset = 0, True
         docs = await deps.store.recent(room.stream_id, deps.history_on_connect)
-    elif last_seen.isdigit():
-        after = int(last_seen)
+    elif after is not None:
         missed = await deps.store.after(room.stream_id, after, deps.max_replay + 1)
         if len(missed) > deps.max_replay:
             reset, docs = True, await deps.store.recent(room.stream_id, deps.history_on_connect)

@@ -1,5 +1,6 @@
-"""notifier's collections: ``follows``, ``notifications`` (the inbox), ``golive_campaigns`` and
-``notifier_streams`` (who owns which stream, from stream-svc's events)."""
+"""notifier's collections: ``follows``, ``notifications`` (the inbox), ``golive_campaigns``,
+``notifier_streams`` (who owns which stream and whether it is over, from stream-svc's events)
+and ``golive_sent`` (when each follower was last told that a streamer went live)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -21,6 +22,7 @@ FOLLOWS = "follows"
 NOTIFICATIONS = "notifications"
 CAMPAIGNS = "golive_campaigns"
 STREAMS = "notifier_streams"
+SENT = "golive_sent"
 
 INDEXES = [
     IndexSpec(FOLLOWS, [("followee_id", 1), ("follower_id", 1)]),
@@ -137,6 +139,39 @@ class MongoFollows:
         return [d["follower_id"] async for d in found]
 
 
+class MongoGoLiveSent:
+    """One document per (streamer, follower): the last go-live notification's time and stream,
+    for the window rule (at most one per streamer per follower per window)."""
+
+    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+        self._col = db[SENT]
+
+    async def recent(
+        self, owner_id: str, followers: Sequence[str], *, since: datetime
+    ) -> dict[str, str]:
+        """Follower -> stream id of a go-live notification sent since ``since``."""
+        ids = [f"{owner_id}\x1f{f}" for f in followers]
+        found = self._col.find({"_id": {"$in": ids}, "at_ms": {"$gte": to_ms(since)}})
+        return {d["follower_id"]: d["stream_id"] async for d in found}
+
+    async def mark(
+        self, owner_id: str, followers: Sequence[str], stream_id: str, now: datetime
+    ) -> None:
+        if not followers:
+            return
+        await self._col.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": f"{owner_id}\x1f{f}"},
+                    {"$set": {"follower_id": f, "stream_id": stream_id, "at_ms": to_ms(now)}},
+                    upsert=True,
+                )
+                for f in followers
+            ],
+            ordered=False,
+        )
+
+
 class MongoCampaigns:
     """One go-live campaign per stream (``_id`` = stream id): created by whichever trigger comes
     first, ``ready`` once the owner is known, fanned out in batches from ``cursor`` (the last
@@ -165,9 +200,26 @@ class MongoCampaigns:
         created = result.upserted_id is not None
         if created:
             known = await self._streams.find_one({"_id": stream_id})
-            if known is not None:
+            if known is not None and known.get("over"):
+                await self.cancel(stream_id)
+            elif known is not None and known.get("owner_id"):
                 await self._make_ready(stream_id, known["owner_id"], known.get("title", ""))
         return created
+
+    async def stream_over(self, stream_id: str) -> None:
+        """stream-svc ended or deleted the stream: remember it, cancel a campaign not yet sent
+        (one under way stops at its next batch, see ``is_over``)."""
+        await self._streams.update_one({"_id": stream_id}, {"$set": {"over": True}}, upsert=True)
+        await self.cancel(stream_id)
+
+    async def cancel(self, stream_id: str) -> None:
+        await self._col.update_one(
+            {"_id": stream_id, "state": "pending"}, {"$set": {"state": "cancelled", "lease_ms": 0}}
+        )
+
+    async def is_over(self, stream_id: str) -> bool:
+        doc = await self._streams.find_one({"_id": stream_id})
+        return bool(doc and doc.get("over"))
 
     async def describe(self, stream_id: str, owner_id: str, title: str) -> None:
         """Remember who owns the stream; a campaign waiting for it becomes ready."""

@@ -9,8 +9,13 @@ from typing import Any
 from contracts import Envelope
 from contracts.chat import GiftSent
 from contracts.moderation import UserBanned
-from contracts.stream import StreamCreated, StreamStarted
-from contracts.webhook import MuxWebhookReceived
+from contracts.stream import (
+    StreamCreated,
+    StreamDeleted,
+    StreamEnded,
+    StreamStarted,
+    StreamUpdated,
+)
 from notifier import handlers
 from notifier.deps import Deps
 from servicekit.consumer import EventDispatcher
@@ -32,12 +37,14 @@ def build_dispatcher(deps: Callable[[], Deps], wake: Callable[[], None]) -> Even
         await handlers.went_live(p.stream_id, p.started_at, deps())
         wake()
 
-    @events.on_mux("video.live_stream.active")
-    async def mux_active(env: Envelope[Any]) -> None:
-        p: MuxWebhookReceived = env.payload
-        if p.stream_id:
-            await handlers.went_live(p.stream_id, p.created_at, deps())
-            wake()
+    @events.on(StreamUpdated)
+    async def updated(env: Envelope[Any]) -> None:
+        p: StreamUpdated = env.payload
+        await handlers.stream_known(p.stream_id, p.owner_id, p.title, deps())
+
+    @events.on(StreamEnded, StreamDeleted)
+    async def over(env: Envelope[Any]) -> None:
+        await handlers.stream_over(env.payload.stream_id, deps())
 
     @events.on(GiftSent)
     async def gift(env: Envelope[Any]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +23,7 @@ from notifier import handlers
 from notifier.deps import Deps
 from notifier.domain.model import FollowRateLimited, SelfFollow
 from notifier.settings import Settings
+from servicekit import parsing
 from servicekit.auth import AccountIdPath, CurrentAccount, JwtVerifier
 from servicekit.errors import ApiError
 from servicekit.health import Readiness
@@ -41,18 +40,11 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 
 
-def _encode(*parts: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
-
-
-def _decode(cursor: str, n: int) -> list[Any]:
+def _decode(cursor: str, *types: type) -> list[Any]:
     try:
-        parts = json.loads(base64.urlsafe_b64decode(cursor))
-    except ValueError:
-        parts = None
-    if not isinstance(parts, list) or len(parts) != n:
-        raise ApiError(422, "validation_error", "invalid cursor")
-    return parts
+        return parsing.decode_cursor(cursor, *types)
+    except parsing.Unparsable:
+        raise ApiError(422, "validation_error", "invalid cursor") from None
 
 
 def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
@@ -119,12 +111,14 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         account: CurrentAccount, deps: DepsDep, limit: Limit = 50, cursor: Cursor = None
     ) -> dict[str, Any]:
         """The accounts you follow, by id."""
-        after = _decode(cursor, 1)[0] if cursor else None
+        after = _decode(cursor, str)[0] if cursor else None
         found = await deps.follows.following(account, limit=limit + 1, after=after)
         page = found[:limit]
         return {
             "items": [{"account_id": d["followee_id"], "since": d["since"]} for d in page],
-            "next_cursor": _encode(page[-1]["followee_id"]) if len(found) > limit else None,
+            "next_cursor": parsing.encode_cursor(page[-1]["followee_id"])
+            if len(found) > limit
+            else None,
         }
 
     @app.get("/notifications", response_model=Page[NotificationView])
@@ -136,7 +130,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         cursor: Cursor = None,
     ) -> Page[NotificationView]:
         """Your notifications, newest first."""
-        after = tuple(_decode(cursor, 2)) if cursor else None
+        after = tuple(_decode(cursor, int, str)) if cursor else None
         found = await deps.inbox.page(account, unread=unread, limit=limit + 1, after=after)  # type: ignore[arg-type]
         page = found[:limit]
         items = [
@@ -151,7 +145,11 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
             )
             for d in page
         ]
-        nxt = _encode(page[-1]["created_ms"], page[-1]["_id"]) if len(found) > limit else None
+        nxt = (
+            parsing.encode_cursor(page[-1]["created_ms"], page[-1]["_id"])
+            if len(found) > limit
+            else None
+        )
         return Page[NotificationView](items=items, next_cursor=nxt)
 
     @app.get("/notifications/unread-count", response_model=UnreadCount)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from stream_svc.ports import MuxStream
 class FakeMux:
     streams: dict[str, MuxStream] = field(default_factory=dict)
     completed: list[str] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
     settings_seen: list[tuple[float, str]] = field(default_factory=list)
     fail_next: int = 0
 
@@ -53,6 +54,27 @@ class FakeMux:
         self._maybe_fail()
         if self.streams.pop(live_stream_id, None) is None:
             raise MuxNotFound(live_stream_id)
+
+    async def disable(self, live_stream_id: str) -> None:
+        self._maybe_fail()
+        if live_stream_id not in self.streams:
+            raise MuxNotFound(live_stream_id)
+        self.disabled.append(live_stream_id)
+        self.streams[live_stream_id] = replace(self.streams[live_stream_id], status="disabled")
+
+    async def reset_stream_key(self, live_stream_id: str) -> MuxStream:
+        self._maybe_fail()
+        if live_stream_id not in self.streams:
+            raise MuxNotFound(live_stream_id)
+        new = replace(self.streams[live_stream_id], stream_key=secrets.token_hex(8))
+        self.streams[live_stream_id] = new
+        return new
+
+    async def get(self, live_stream_id: str) -> MuxStream:
+        self._maybe_fail()
+        if live_stream_id not in self.streams:
+            raise MuxNotFound(live_stream_id)
+        return self.streams[live_stream_id]
 
     async def find_by_passthrough(self, passthrough: str) -> list[MuxStream]:
         return [s for s in self.streams.values() if s.passthrough == passthrough]
@@ -108,6 +130,21 @@ class MemoryStreams:
     async def get(self, stream_id: str) -> LiveStream | None:
         found = self.docs.get(stream_id)
         return copy.deepcopy(found) if found else None
+
+    async def by_mux_live_stream_id(self, live_stream_id: str) -> LiveStream | None:
+        found = next(
+            (s for s in self.docs.values() if s.mux_live_stream_id == live_stream_id), None
+        )
+        return copy.deepcopy(found) if found else None
+
+    async def quiet_active(self, *, silent_since: datetime, limit: int) -> list[LiveStream]:
+        return [
+            copy.deepcopy(s)
+            for s in self.docs.values()
+            if s.status == StreamStatus.ACTIVE
+            and s.facts.mux_active_at is not None
+            and (s.last_mux_event_at is None or s.last_mux_event_at < silent_since)
+        ][:limit]
 
     async def page(
         self,

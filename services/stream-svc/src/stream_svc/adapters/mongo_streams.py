@@ -8,8 +8,6 @@ write (outbox).
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
@@ -20,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts import Envelope, Event
 from contracts.common import StreamStatus, compound_key
+from servicekit import parsing
 from servicekit.mongo import Doc, IndexSpec, from_ms, to_ms
 from servicekit.outbox import stage_update
 from servicekit.replay import FINGERPRINT
@@ -34,6 +33,8 @@ INDEXES = [
     IndexSpec(STREAMS, [("status", 1), ("created_at", -1)]),
     IndexSpec(STREAMS, [("owner_id", 1), ("created_at", -1)]),
     IndexSpec(STREAMS, [("state", 1), ("created_at", 1)]),
+    IndexSpec(STREAMS, [("mux_live_stream_id", 1)]),
+    IndexSpec(STREAMS, [("status", 1), ("mux_reported_live", 1), ("last_mux_event_ms", 1)]),
     IndexSpec(CREATE_REQUESTS, [("at", 1)], ttl_s=24 * 3600),
     IndexSpec(USAGE, [("stream_id", 1), ("at", 1)]),
     IndexSpec(USAGE, [("owner_id", 1), ("at", 1)]),
@@ -50,6 +51,10 @@ _MUTABLE = [
     "archive_playback_id",
     "archive_duration_s",
 ]
+
+
+#: what the owner can change after creation (PATCH) and the key (reset)
+_DESCRIBED = ["title", "description", "thumbnail", "stream_key"]
 
 
 def to_doc(stream: LiveStream) -> Doc:
@@ -82,6 +87,9 @@ def _derived(stream: LiveStream) -> Doc:
         # two arrays of numbers, not an array of sub-documents (see DESIGN.md on the stand-in)
         count_sample_ms=[at for at, _ in stream.count_samples],
         count_sample_n=[n for _, n in stream.count_samples],
+        # always written (0 / False before any report), so no filter needs $exists or null
+        last_mux_event_ms=to_ms(stream.last_mux_event_at) or 0,
+        mux_reported_live=facts.mux_active_at is not None,
     )
     out.update({name: getattr(stream, name) for name in _MUTABLE})
     return out
@@ -101,6 +109,7 @@ def from_doc(doc: Doc) -> LiveStream:
         stream_key=doc.get("stream_key"),
         facts=Facts(**{name: from_ms(doc.get(f"{name}_ms")) for name in _FACTS}),
         viewer_count_as_of=from_ms(doc.get("viewer_count_as_of_ms")),
+        last_mux_event_at=from_ms(doc.get("last_mux_event_ms") or None),
         count_samples=_samples(doc),
         version=doc.get("version", 0),
         **{name: doc[name] for name in _MUTABLE if doc.get(name) is not None},
@@ -115,18 +124,14 @@ def _samples(doc: Doc) -> list[tuple[int, int]]:
 
 
 def encode_cursor(created_at: datetime, stream_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), stream_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return parsing.encode_cursor(created_at.isoformat(), stream_id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Raises ``ValueError`` for a cursor we did not make."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, stream_id = json.loads(raw)
-        return datetime.fromisoformat(created), str(stream_id)
-    except (ValueError, TypeError) as exc:
-        raise ValueError("invalid cursor") from exc
+    """Raises ``ValueError`` (:class:`~servicekit.parsing.Unparsable`) for a cursor we did not
+    make."""
+    created, stream_id = parsing.decode_cursor(cursor, str, str)
+    return parsing.parse_aware_datetime(created), stream_id
 
 
 class MongoStreams:
@@ -188,6 +193,22 @@ class MongoStreams:
         doc = await self._streams.find_one({"_id": stream_id}, {"_outbox": 0})
         return from_doc(doc) if doc else None
 
+    async def by_mux_live_stream_id(self, live_stream_id: str) -> LiveStream | None:
+        """The stream backed by this Mux live stream (indexed; ``None`` for another app's)."""
+        doc = await self._streams.find_one({"mux_live_stream_id": live_stream_id}, {"_outbox": 0})
+        return from_doc(doc) if doc else None
+
+    async def quiet_active(self, *, silent_since: datetime, limit: int) -> list[LiveStream]:
+        cursor = self._streams.find(
+            {
+                "status": StreamStatus.ACTIVE.value,
+                "mux_reported_live": True,
+                "last_mux_event_ms": {"$lt": to_ms(silent_since)},
+            },
+            {"_outbox": 0},
+        ).limit(limit)
+        return [from_doc(d) async for d in cursor]
+
     async def page(
         self,
         *,
@@ -230,6 +251,7 @@ class MongoStreams:
         values = {
             **_derived(stream),
             **{name: getattr(stream, name) for name in _MUTABLE},
+            **{name: getattr(stream, name) for name in _DESCRIBED},
             "version": expected_version + 1,
         }
         result = await self._streams.update_one(

@@ -107,6 +107,16 @@ class MuxApi:
     async def delete(self, live_stream_id: str) -> None:
         await self._call("delete", self._api.delete_live_stream, live_stream_id)
 
+    async def disable(self, live_stream_id: str) -> None:
+        await self._call("disable", self._api.disable_live_stream, live_stream_id)
+
+    async def reset_stream_key(self, live_stream_id: str) -> MuxStream:
+        data = (await self._call("reset key", self._api.reset_stream_key, live_stream_id)).data
+        return _stream(data)
+
+    async def get(self, live_stream_id: str) -> MuxStream:
+        return _stream((await self._call("get", self._api.get_live_stream, live_stream_id)).data)
+
     async def find_by_passthrough(self, passthrough: str) -> list[MuxStream]:
         found: list[MuxStream] = []
         page = 1
@@ -127,6 +137,7 @@ def _stream(data: Any) -> MuxStream:
         stream_key=data.stream_key,
         playback_id=playback or "",
         passthrough=data.passthrough,
+        status=str(data.status or "idle"),
     )
 
 

@@ -4,7 +4,7 @@ A stream's status is not stored as the result of applying events in arrival orde
 *derived* from facts that only ever grow, each merged with ``min``/``max``:
 
 * ``mux_active_at``: the earliest time Mux reported the stream active;
-* ``mux_idle_at``: the latest time Mux reported it idle;
+* ``mux_idle_at``: the latest time Mux reported it no longer live (an *end signal*, below);
 * ``owner_started_at`` / ``owner_ended_at``: the owner's start and end;
 * ``deleted_at``: deleted by the owner or by Mux.
 
@@ -16,6 +16,21 @@ The ended rule: a stream is **ended** when the owner ended it, or when Mux repor
 *after* it had been active. Mux sends ``video.live_stream.idle`` only once the encoder has stayed
 away for the whole reconnect window, so a brief drop (``disconnected`` followed by a reconnect
 inside the window) never ends a stream. ``disconnected`` alone never changes the status.
+
+End signals. Any one of these ends a stream that had started, whichever arrives (a lost
+delivery of one is covered by the others; Mux stops retrying a delivery after a day):
+
+* ``video.live_stream.idle``: the reconnect window passed without the encoder;
+* ``video.asset.live_stream_completed`` for the stream's recording: Mux finalised the recording,
+  which it does only once the reconnect window passed (or on ``complete``), so it never fires
+  for a brief drop either;
+* ``video.live_stream.disabled``: the stream key no longer works, nothing can come back;
+* the reconciliation (``handlers.reconcile``): an active stream with no Mux report for
+  ``STREAM_RECONCILE_AFTER_S`` that Mux itself reports ``idle`` or ``disabled`` (Mux keeps
+  ``active`` during the reconnect window, so this too never ends a brief drop).
+
+None of them ends a stream that never started (a disabled stream that never went live stays
+idle), so a signal arriving before ``active`` is kept and applied once ``active`` is known.
 """
 
 from __future__ import annotations
@@ -79,11 +94,21 @@ def _max(a: datetime | None, b: datetime | None) -> datetime | None:
     return a if b is None else max(a, b)
 
 
+#: Mux events that say the stream is no longer live (see the module's docstring)
+END_SIGNALS = frozenset(
+    {
+        "video.live_stream.idle",
+        "video.live_stream.disabled",
+        "video.asset.live_stream_completed",
+    }
+)
+
+
 def facts_from_mux(event_type: str, at: datetime) -> Facts | None:
     """The fact a Mux live stream webhook contributes, or ``None`` (no status effect)."""
     if event_type == "video.live_stream.active":
         return Facts(mux_active_at=at)
-    if event_type == "video.live_stream.idle":
+    if event_type in END_SIGNALS:
         return Facts(mux_idle_at=at)
     if event_type == "video.live_stream.deleted":
         return Facts(deleted_at=at)

@@ -42,6 +42,9 @@ class LiveStream:
     archive_asset_created: int | None = None
     archive_playback_id: str | None = None
     archive_duration_s: float | None = None
+    #: Mux's time of the newest Mux event applied (or of the newest check that found the stream
+    #: active on Mux); the reconciliation asks Mux about active streams when this is old
+    last_mux_event_at: datetime | None = None
     version: int = 0
 
     @property
@@ -75,6 +78,13 @@ class LiveStream:
             newest_ms, self.viewer_count = window[-1]
             self.viewer_count_as_of = datetime.fromtimestamp(newest_ms / 1000, UTC)
         return before != (self.count_samples, self.viewer_seconds, self.peak_viewer_count)
+
+    def heard_from_mux(self, at: datetime) -> bool:
+        """Note a Mux report made at ``at``; whether it is newer than the last one."""
+        if self.last_mux_event_at is not None and at <= self.last_mux_event_at:
+            return False
+        self.last_mux_event_at = at
+        return True
 
     @property
     def ready(self) -> bool:

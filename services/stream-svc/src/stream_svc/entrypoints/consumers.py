@@ -8,11 +8,13 @@ from typing import Any
 
 from contracts import Envelope
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
+from contracts.stream import StreamEnded
 from contracts.viewer import ViewerCountChanged
 from contracts.webhook import MuxWebhookReceived
 from servicekit.consumer import EventDispatcher
 from stream_svc.deps import Deps
 from stream_svc.handlers.events import apply_moderation, apply_mux_event, apply_viewer_count
+from stream_svc.handlers.streams import stop_stream_key
 
 
 def build_dispatcher(deps: Callable[[], Deps]) -> EventDispatcher:
@@ -22,6 +24,10 @@ def build_dispatcher(deps: Callable[[], Deps]) -> EventDispatcher:
     async def on_mux(env: Envelope[Any]) -> None:
         payload: MuxWebhookReceived = env.payload
         await apply_mux_event(payload, deps())
+
+    @events.on(StreamEnded)
+    async def on_ended(env: Envelope[Any]) -> None:
+        await stop_stream_key(env.payload.stream_id, deps())
 
     @events.on(ViewerCountChanged)
     async def on_count(env: Envelope[Any]) -> None:

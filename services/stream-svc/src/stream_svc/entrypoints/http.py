@@ -14,6 +14,8 @@ from contracts.stream import (
     CreateLiveStreamResponse,
     LiveStreamDetails,
     LiveStreamSummary,
+    StreamKeyReset,
+    UpdateLiveStreamRequest,
 )
 from servicekit.auth import CurrentAccount, JwtVerifier
 from servicekit.errors import ApiError
@@ -110,6 +112,15 @@ def _stream_routes(app: FastAPI) -> None:
         """A stream's details; ``stream_key`` and ``rtmp_url`` only for its owner."""
         return details(await streams.visible_stream(stream_id, deps), deps.config, caller=account)
 
+    @app.patch("/live/{stream_id}", response_model=LiveStreamDetails)
+    async def update(
+        stream_id: str, body: UpdateLiveStreamRequest, account: CurrentAccount, deps: DepsDep
+    ) -> LiveStreamDetails:
+        """Owner: change the title, description or thumbnail (viewers see it without reload)."""
+        return details(
+            await streams.update_stream(stream_id, account, body, deps), deps.config, caller=account
+        )
+
     @app.put("/live/{stream_id}/start", response_model=LiveStreamDetails)
     async def start(stream_id: str, account: CurrentAccount, deps: DepsDep) -> LiveStreamDetails:
         """Owner: go live (idle -> active); followers are notified."""
@@ -122,6 +133,16 @@ def _stream_routes(app: FastAPI) -> None:
         """Owner: end the stream (active -> ended) and tell Mux it is complete."""
         return details(
             await streams.end_stream(stream_id, account, deps), deps.config, caller=account
+        )
+
+    @app.post("/live/{stream_id}/reset-stream-key", response_model=StreamKeyReset)
+    async def reset_key(stream_id: str, account: CurrentAccount, deps: DepsDep) -> StreamKeyReset:
+        """Owner: a new stream key (the old one stops working at once)."""
+        stream = await streams.reset_stream_key(stream_id, account, deps)
+        return StreamKeyReset(
+            stream_id=stream.stream_id,
+            stream_key=stream.stream_key or "",
+            rtmp_url=deps.config.rtmp_url,
         )
 
     @app.delete("/live/{stream_id}", status_code=204)

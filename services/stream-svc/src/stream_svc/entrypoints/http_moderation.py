@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -23,6 +21,7 @@ from contracts.moderation import (
     ModeratorView,
 )
 from contracts.stream import AccountUsage, StreamUsage
+from servicekit import parsing
 from servicekit.auth import AccountIdPath, CurrentAccount
 from servicekit.errors import ApiError
 from stream_svc.entrypoints.provider import DepsDep
@@ -31,14 +30,14 @@ from stream_svc.handlers.streams import owned_stream
 
 
 def _cursor(at: datetime, action_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([at.isoformat(), action_id]).encode()).decode()
+    return parsing.encode_cursor(at.isoformat(), action_id)
 
 
 def _parse_cursor(cursor: str) -> tuple[datetime, str]:
     try:
-        at, action_id = json.loads(base64.urlsafe_b64decode(cursor))
-        return datetime.fromisoformat(at), str(action_id)
-    except (ValueError, TypeError):
+        at, action_id = parsing.decode_cursor(cursor, str, str)
+        return parsing.parse_aware_datetime(at), action_id
+    except parsing.Unparsable:
         raise ApiError(422, "validation_error", "invalid cursor") from None
 
 

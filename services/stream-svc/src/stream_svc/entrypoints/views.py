@@ -14,6 +14,7 @@ def summary(stream: LiveStream, config: Config) -> LiveStreamSummary:
         title=stream.title,
         description=stream.description,
         thumbnail=stream.thumbnail,
+        thumbnail_url=config.thumbnail_url(stream.thumbnail, stream.playback_id),
         status=stream.status,
         viewer_count=stream.viewer_count,
         playback_url=config.playback_url(stream.playback_id),

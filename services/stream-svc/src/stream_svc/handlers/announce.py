@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from contracts import Envelope, Event, make_envelope
 from contracts.common import StreamStatus
-from contracts.stream import StreamArchiveReady, StreamDeleted, StreamEnded, StreamStarted
+from contracts.stream import (
+    StreamArchiveReady,
+    StreamDeleted,
+    StreamEnded,
+    StreamStarted,
+    StreamUpdated,
+)
 from servicekit.logs import correlation_id
 from stream_svc.deps import Config
 from stream_svc.domain.lifecycle import passed_through
@@ -18,9 +26,10 @@ def envelope(payload: Event) -> Envelope[Event]:
 
 
 def lifecycle_events(
-    before: LiveStream, after: LiveStream, config: Config
+    before: LiveStream, after: LiveStream, config: Config, now: datetime
 ) -> list[Envelope[Event]]:
-    """Events for the statuses newly reached and a new or better archive."""
+    """Events for the statuses newly reached, a changed title/description/thumbnail, and a new
+    or better archive."""
     out: list[Envelope[Event]] = []
     facts = after.facts
     for status in passed_through(before.status, after.status):
@@ -58,6 +67,20 @@ def lifecycle_events(
                     )
                 )
             )
+    described = (after.title, after.description, after.thumbnail)
+    if described != (before.title, before.description, before.thumbnail):
+        out.append(
+            envelope(
+                StreamUpdated(
+                    stream_id=after.stream_id,
+                    owner_id=after.owner_id,
+                    title=after.title,
+                    description=after.description,
+                    thumbnail_url=config.thumbnail_url(after.thumbnail, after.playback_id),
+                    updated_at=now,
+                )
+            )
+        )
     if (
         after.archive_asset_id
         and after.archive_asset_id != before.archive_asset_id

@@ -34,7 +34,7 @@ async def change_stream(
         updated = change(copy.deepcopy(current))
         if updated is None:
             return current
-        events = lifecycle_events(current, updated, deps.config)
+        events = lifecycle_events(current, updated, deps.config, deps.clock())
         if await deps.streams.save(updated, expected_version=current.version, envelopes=events):
             if events:
                 deps.kick(STREAMS, stream_id)

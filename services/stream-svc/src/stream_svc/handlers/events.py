@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
 
 from contracts.common import compound_key
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
@@ -23,37 +25,47 @@ USAGE_KINDS = {
 }
 
 
-async def apply_mux_event(event: MuxWebhookReceived, deps: Deps) -> None:
-    """Merge a Mux live stream or asset webhook into the stream it names (via passthrough).
+async def stream_of(event: MuxWebhookReceived, deps: Deps) -> LiveStream | None:
+    """The stream a Mux event is about: by our id (the ``passthrough``) when the event carries
+    one, else by the Mux live stream id (``data.id`` of live stream events,
+    ``data.live_stream_id`` of asset events; real deliveries of recorded assets do not always
+    carry the passthrough). ``None`` for streams we do not know (another app on the same Mux
+    environment), for which events are ignored."""
+    if event.stream_id is not None:
+        stream = await deps.streams.get(event.stream_id)
+        if stream is not None:
+            return stream
+    if event.live_stream_id:
+        return await deps.streams.by_mux_live_stream_id(event.live_stream_id)
+    return None
 
-    Events for streams we do not know (another app on the same Mux environment) are ignored.
+
+async def apply_mux_event(event: MuxWebhookReceived, deps: Deps) -> None:
+    """Merge a Mux live stream or asset webhook into the stream it is about (``stream_of``).
+
     A deleted stream keeps its tombstone: late events still merge into its facts (so the final
     state is the same in every order) but cannot change its status or announce anything.
     """
-    if event.stream_id is None:
-        return
-    stream = await deps.streams.get(event.stream_id)
+    stream = await stream_of(event, deps)
     if stream is None:
         log.info("ignoring a Mux event for an unknown stream", extra={"type": event.type})
         return
     point = _usage_point(event, stream)
     if point is not None:
         await deps.streams.record_usage(event.mux_event_id, point)
-    if event.type == "video.asset.ready":
-        await _archive(event, deps)
-        return
     fact = facts_from_mux(event.type, event.created_at)
-    if fact is None:
-        return
+    archive = _archive(event) if event.type == "video.asset.ready" else None
 
     def merge(s: LiveStream) -> LiveStream | None:
-        merged = s.facts.merge(fact)
-        if merged == s.facts:
-            return None
-        s.facts = merged
-        return s
+        changed = s.heard_from_mux(event.created_at)
+        if fact is not None and s.facts.merge(fact) != s.facts:
+            s.facts, changed = s.facts.merge(fact), True
+        if archive is not None:
+            changed = archive(s) or changed
+        return s if changed else None
 
-    await change_stream(event.stream_id, merge, deps)
+    with contextlib.suppress(NotFound):
+        await change_stream(stream.stream_id, merge, deps)
 
 
 def _usage_point(event: MuxWebhookReceived, stream: LiveStream) -> UsagePoint | None:
@@ -78,7 +90,7 @@ def _usage_point(event: MuxWebhookReceived, stream: LiveStream) -> UsagePoint | 
     return None
 
 
-async def _archive(event: MuxWebhookReceived, deps: Deps) -> None:
+def _archive(event: MuxWebhookReceived) -> Callable[[LiveStream], bool] | None:
     """The recording with the earliest creation time is the stream's archive (deterministic
     whatever order several assets' ``ready`` events arrive in)."""
     data = event.data
@@ -92,30 +104,27 @@ async def _archive(event: MuxWebhookReceived, deps: Deps) -> None:
         None,
     )
     if not isinstance(asset_id, str) or not isinstance(playback, str):
-        return
+        return None
     try:
         created = int(data.get("created_at") or 0)
     except (TypeError, ValueError):
         created = 0
     duration = data.get("duration")
 
-    def archive(s: LiveStream) -> LiveStream | None:
+    def archive(s: LiveStream) -> bool:
         if s.archive_asset_id is not None and (
             (s.archive_asset_created or 0, s.archive_asset_id) <= (created, asset_id)
         ):
-            return None
+            return False
         s.archive_asset_id, s.archive_asset_created, s.archive_playback_id = (
             asset_id,
             created,
             playback,
         )
         s.archive_duration_s = float(duration) if isinstance(duration, int | float) else None
-        return s
+        return True
 
-    try:
-        await change_stream(event.stream_id or "", archive, deps)
-    except NotFound:
-        return
+    return archive
 
 
 async def apply_viewer_count(event: ViewerCountChanged, deps: Deps) -> None:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from contracts.common import StreamStatus
-from contracts.stream import CreateLiveStreamRequest, StreamCreated
+from contracts.stream import CreateLiveStreamRequest, StreamCreated, UpdateLiveStreamRequest
 from servicekit.replay import db_time, fingerprint, replay_allowed
 from stream_svc.adapters.mongo_streams import STREAMS
 from stream_svc.deps import Deps
@@ -175,6 +175,7 @@ async def end_stream(stream_id: str, caller: str, deps: Deps) -> LiveStream:
     if stream.mux_live_stream_id:
         with contextlib.suppress(MuxNotFound):
             await deps.mux.complete(stream.mux_live_stream_id)
+            await deps.mux.disable(stream.mux_live_stream_id)
     now = deps.clock()
 
     def end(s: LiveStream) -> LiveStream | None:
@@ -184,6 +185,67 @@ async def end_stream(stream_id: str, caller: str, deps: Deps) -> LiveStream:
         return s
 
     return await change_stream(stream_id, end, deps)
+
+
+async def update_stream(
+    stream_id: str, caller: str, request: UpdateLiveStreamRequest, deps: Deps
+) -> LiveStream:
+    """Owner: change the title, description or thumbnail (fields given in ``request``;
+    validated as on create). A change publishes ``stream.updated`` through the outbox; the same
+    values again change nothing.
+
+    Raises:
+        NotFound / Forbidden: see ``owned_stream``.
+    """
+    await owned_stream(stream_id, caller, deps)
+    given = request.model_fields_set
+
+    def describe(s: LiveStream) -> LiveStream | None:
+        before = (s.title, s.description, s.thumbnail)
+        if "title" in given and request.title is not None:
+            s.title = request.title
+        if "description" in given:
+            s.description = request.description
+        if "thumbnail" in given:
+            s.thumbnail = str(request.thumbnail) if request.thumbnail else None
+        return None if (s.title, s.description, s.thumbnail) == before else s
+
+    return await change_stream(stream_id, describe, deps)
+
+
+async def stop_stream_key(stream_id: str, deps: Deps) -> None:
+    """After any end (owner's or derived from Mux): disable the Mux live stream, so the old key
+    no longer lets an encoder stream (and be billed) for a stream we show as ended. Idempotent.
+
+    Raises:
+        MuxUnavailable: Mux kept failing (the consumer's message is retried).
+    """
+    stream = await deps.streams.get(stream_id)
+    if stream is None or stream.status != StreamStatus.ENDED or not stream.mux_live_stream_id:
+        return
+    with contextlib.suppress(MuxNotFound):
+        await deps.mux.disable(stream.mux_live_stream_id)
+
+
+async def reset_stream_key(stream_id: str, caller: str, deps: Deps) -> LiveStream:
+    """Owner: a new stream key from Mux (for a key that leaked); the old one is refused after.
+
+    Raises:
+        NotFound / Forbidden: see ``owned_stream``.
+        MuxUnavailable: Mux failed (the key is unchanged).
+    """
+    stream = await owned_stream(stream_id, caller, deps)
+    if not stream.mux_live_stream_id:
+        raise NotFound(f"no stream {stream_id}")
+    fresh = await deps.mux.reset_stream_key(stream.mux_live_stream_id)
+
+    def rekey(s: LiveStream) -> LiveStream | None:
+        if s.stream_key == fresh.stream_key:
+            return None
+        s.stream_key = fresh.stream_key
+        return s
+
+    return await change_stream(stream_id, rekey, deps)
 
 
 async def delete_stream(stream_id: str, caller: str, deps: Deps) -> None:

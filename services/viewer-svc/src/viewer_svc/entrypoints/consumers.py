@@ -10,7 +10,6 @@ from contracts.common import StreamStatus
 from contracts.moderation import UserBanned, UserUnbanned
 from contracts.stream import StreamCreated, StreamDeleted, StreamEnded, StreamStarted
 from contracts.viewer import PresenceHeartbeat
-from contracts.webhook import MuxWebhookReceived
 from servicekit.consumer import EventDispatcher
 from viewer_svc import handlers
 from viewer_svc.deps import Deps
@@ -19,10 +18,6 @@ _STATUS: dict[str, StreamStatus] = {
     StreamStarted.TYPE: StreamStatus.ACTIVE,
     StreamEnded.TYPE: StreamStatus.ENDED,
     StreamDeleted.TYPE: StreamStatus.DELETED,
-}
-_MUX_STATUS = {
-    "video.live_stream.active": StreamStatus.ACTIVE,
-    "video.live_stream.deleted": StreamStatus.DELETED,
 }
 
 
@@ -40,12 +35,6 @@ def build_dispatcher(deps: Callable[[], Deps]) -> EventDispatcher:
         if isinstance(p, StreamStarted):
             await handlers.stream_described(p.stream_id, p.owner_id, p.playback_url, deps())
         await handlers.stream_status(p.stream_id, _STATUS[env.event_type], deps())
-
-    @events.on_mux("video.live_stream.active", "video.live_stream.deleted")
-    async def mux(env: Envelope[Any]) -> None:
-        p: MuxWebhookReceived = env.payload
-        if p.stream_id:
-            await handlers.stream_status(p.stream_id, _MUX_STATUS[p.type], deps())
 
     @events.on(UserBanned, UserUnbanned)
     async def bans(env: Envelope[Any]) -> None:

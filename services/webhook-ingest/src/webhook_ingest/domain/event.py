@@ -3,31 +3,61 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from contracts import Envelope, Event, derived_event_id, make_envelope
 from contracts.webhook import MuxObject, MuxWebhookReceived
+from servicekit.mongo import is_storable
 
 PRODUCER = "webhook-ingest"
 #: Fields of Mux's ``data`` we never store or publish (secrets).
 REDACTED = ("stream_key", "srt_passphrase")
 
 
+#: longest ``type`` / ``id`` we accept (Mux's are far shorter)
+MAX_NAME = 256
+
+
 class BadWebhook(ValueError):
-    """The body is not a Mux webhook (not JSON, not an object, no ``type``/``id``)."""
+    """The body is not a Mux webhook we can keep: not JSON, not an object, no ``type``/``id``,
+    or values a document cannot hold (integers beyond 64 bits, lone surrogates, NUL in keys)."""
+
+
+def _not_json(name: str) -> float:
+    """``NaN``/``Infinity`` are Python's extension, not JSON (RFC 8259)."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text[:20]} is beyond a double")
+    return value
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
+    """The webhook's JSON object, checked to be storable as is.
+
+    Raises:
+        BadWebhook: whatever else the body holds (a signed body is still untrusted bytes).
+    """
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        value = json.loads(body, parse_constant=_not_json, parse_float=_finite)
+    except (ValueError, RecursionError):
         raise BadWebhook("body is not JSON") from None
     if not isinstance(value, dict):
         raise BadWebhook("body must be a JSON object")
     for field in ("type", "id"):
         if not isinstance(value.get(field), str) or not value[field]:
             raise BadWebhook(f"body has no {field!r}")
+        if len(value[field]) > MAX_NAME:
+            raise BadWebhook(f"body's {field!r} is longer than {MAX_NAME} characters")
+    if not is_storable({"event": value}):
+        raise BadWebhook("body holds values that cannot be stored")
     return value
 
 
@@ -51,7 +81,18 @@ def _created_at(value: Any) -> datetime:
 
 def to_envelope(event: dict[str, Any], *, correlation_id: str | None) -> Envelope[Event]:
     """The envelope published for a Mux event; its id derives from Mux's event id, so a
-    redelivery or a replay carries the same id."""
+    redelivery or a replay carries the same id.
+
+    Raises:
+        BadWebhook: the event does not make a valid contract event.
+    """
+    try:
+        return _envelope(event, correlation_id)
+    except (ValidationError, ValueError, RecursionError):
+        raise BadWebhook("body is not a Mux event") from None
+
+
+def _envelope(event: dict[str, Any], correlation_id: str | None) -> Envelope[Event]:
     data = event.get("data")
     if not isinstance(data, dict):
         data = {}

@@ -2,7 +2,9 @@
 
 The signature is HMAC-SHA256 of ``"{t}.{raw body}"`` with the endpoint's signing secret,
 hex-encoded. Any ``v1`` matching any configured secret is accepted (secret rotation, and Mux
-may send several signatures), compared in constant time. The timestamp must be within the
+may send several signatures), compared in constant time. The header is untrusted text: only
+ASCII digits make a timestamp, and signatures are compared as bytes, so anything in it
+(non-ASCII bytes, ``²``, other schemes) is refused, never an error. The timestamp must be within the
 tolerance of now, in both directions (stale replays and clock-skewed futures are refused).
 """
 
@@ -12,6 +14,8 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from servicekit.parsing import ascii_int, constant_time_equal
 
 
 class SignatureError(Exception):
@@ -36,10 +40,11 @@ def parse_header(header: str | None) -> ParsedSignature:
     signatures: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
-            timestamp = int(value)
+        value = value.strip()
+        if key == "t" and (t := ascii_int(value, max_digits=12)) is not None:
+            timestamp = t
         elif key == "v1" and value:
-            signatures.append(value.strip().lower())
+            signatures.append(value.lower())
     if timestamp is None or not signatures:
         raise SignatureError("malformed Mux-Signature header (need t= and v1=)")
     return ParsedSignature(timestamp, tuple(signatures))
@@ -63,7 +68,7 @@ def verify(
     for secret in secrets:
         want = expected_signature(secret, parsed.timestamp, body)
         for got in parsed.signatures:
-            matched |= hmac.compare_digest(want, got)
+            matched |= constant_time_equal(want, got)
     if not matched:
         raise SignatureError("signature does not match")
     age = now - parsed.timestamp

@@ -1,0 +1,52 @@
+"""Chat rooms and stream-svc's lifecycle (issue 16, sections 1, 4 and 6): a title change reaches
+every open socket on every instance, newest change only; a resume position in Unicode digits is
+ignored, not a crash."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts.stream import StreamUpdated
+
+from .conftest import Cluster
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def updated(stream_id: str, title: str, at_s: float) -> StreamUpdated:
+    return StreamUpdated(
+        stream_id=stream_id,
+        owner_id="owner",
+        title=title,
+        thumbnail_url="https://image.example/pb/thumbnail.jpg",
+        updated_at=T0 + timedelta(seconds=at_s),
+    )
+
+
+async def test_a_title_change_reaches_open_sockets_on_every_instance_newest_only(
+    cluster: Cluster,
+) -> None:
+    await cluster.live_stream("su1")
+    peers = [await cluster.peer("su1", f"v{i}", on=i % 2) for i in range(2)]
+    await cluster.publish(updated("su1", "Second", 2))
+    await cluster.publish(updated("su1", "First", 1))  # an older change arriving late
+    for peer in peers:
+        await peer.wait(lambda p: len(p.of("stream_updated")) >= 1)
+    await asyncio.sleep(0.5)
+    for peer in peers:
+        frames = peer.of("stream_updated")
+        assert [f["title"] for f in frames] == ["Second"]
+        assert frames[0]["thumbnail_url"] == "https://image.example/pb/thumbnail.jpg"
+
+
+@pytest.mark.parametrize("last_seq", ["²", "١٢", "-1", "9" * 40])
+async def test_a_resume_position_that_is_not_ascii_digits_is_ignored(
+    cluster: Cluster, last_seq: str
+) -> None:
+    await cluster.live_stream("su2")
+    peer = await cluster.peer("su2", "reader", query=f"&last_seq={last_seq}")
+    assert peer.of("hello"), peer.frames
