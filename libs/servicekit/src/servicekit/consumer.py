@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from contracts.envelope import Envelope, Event, UnknownEventError, parse_envelope
 from contracts.webhook import MuxWebhookReceived
+from servicekit import tracing
 from servicekit.broker import LIVE, MUX, Binding, QueueSpec
 from servicekit.idempotency import EventInProgress, ProcessedEvents
 from servicekit.logs import AMQP_CORRELATION_HEADER, set_correlation_id
@@ -156,6 +157,7 @@ def attach_consumer(
         headers = raw.headers or {}
         cid = headers.get(AMQP_CORRELATION_HEADER) or raw.correlation_id
         set_correlation_id(str(cid) if cid else None)
+        tracing.set_attributes(**{"messaging.destination.subscription.name": queue})
         try:
             envelope = parse_envelope(body)
         except (ValidationError, UnknownEventError, ValueError) as exc:

@@ -10,6 +10,10 @@ Delivery is at least once: a relay that dies after publishing and before clearin
 racing, can publish an event twice; consumers dedupe by ``event_id``. Staged events are
 published right away when the writer :meth:`~OutboxRelay.kick`\\ s the relay, and otherwise by
 polling (after a broker outage or a crash), oldest first per document.
+
+With tracing on, a staged event keeps the trace context of the request that staged it
+(``trace``), and the relay publishes it inside a span whose parent is that request: one trace
+runs from the request through the broker to every consumer, however late the relay publishes.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from contracts.envelope import Envelope, Event, parse_envelope
+from servicekit import tracing
 from servicekit.broker import LIVE, EventPublisher, envelope_routing_key
 from servicekit.mongo import Doc, IndexSpec
 
@@ -42,6 +47,8 @@ log = logging.getLogger(__name__)
 
 OUTBOX_FIELD = "_outbox"
 OUTBOX_COUNT = "_outbox_n"
+#: Beside a staged event: the W3C trace context of the request that staged it.
+TRACE_FIELD = "trace"
 
 PUBLISHED = Counter("livecast_outbox_published_total", "Outbox events published", ["collection"])
 FAILURES = Counter("livecast_outbox_publish_failures_total", "Outbox publish attempts that failed")
@@ -49,12 +56,16 @@ BROKER_OK = Gauge("livecast_outbox_relay_healthy", "1 when the last outbox publi
 
 
 def _stored(envelope: Envelope[Event], exchange: str, routing_key: str | None) -> Doc:
-    return {
+    stored: Doc = {
         "envelope": envelope.model_dump(mode="json"),
         "exchange": exchange,
         "routing_key": routing_key or envelope_routing_key(envelope),
         "staged_at": time.time(),
     }
+    trace_context = tracing.carrier()
+    if trace_context:
+        stored[TRACE_FIELD] = trace_context
+    return stored
 
 
 def stage_insert(
@@ -265,11 +276,20 @@ class OutboxRelay:
         for _, event_id, item in due:
             try:
                 envelope = parse_envelope(item["envelope"])
-                await self._publisher.publish(
-                    envelope,
-                    exchange=item.get("exchange", LIVE),
-                    routing_key=item.get("routing_key"),
-                )
+                with tracing.span(
+                    "outbox relay",
+                    parent=item.get(TRACE_FIELD),
+                    attributes={
+                        "messaging.message.id": event_id,
+                        "livecast.event_type": envelope.event_type,
+                        "livecast.outbox.wait_s": max(0.0, now - item.get("staged_at", now)),
+                    },
+                ):
+                    await self._publisher.publish(
+                        envelope,
+                        exchange=item.get("exchange", LIVE),
+                        routing_key=item.get("routing_key"),
+                    )
             except Exception as exc:
                 return published, exc
             published.append(event_id)

@@ -24,6 +24,7 @@ from tenacity import (
 )
 
 from contracts.routing import Names
+from servicekit import tracing
 from servicekit.broker import QueueSpec, RabbitEventPublisher, declare_topology, make_broker
 from servicekit.consumer import EventDispatcher, attach_consumer
 from servicekit.health import Readiness, broker_check, mongo_check
@@ -108,7 +109,9 @@ async def open_infra(
     """Connect MongoDB and RabbitMQ, declare indexes and topology, start consumers and relay.
 
     Waits (with backoff, up to ``startup_timeout_s``) for MongoDB and the broker to be reachable.
+    Switches tracing on when the environment asks for it (:mod:`servicekit.tracing`).
     """
+    tracing.configure_from_env(settings.service_name)
     names = Names(settings.namespace)
     mongo = make_mongo_client(settings.mongodb_url, app_name=settings.service_name)
     db = mongo[settings.database_name]

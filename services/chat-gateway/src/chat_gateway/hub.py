@@ -25,6 +25,7 @@ from websockets.asyncio.server import broadcast
 
 from chat_gateway.domain.room import Role, RoomState
 from chat_gateway.protocol import TOO_SLOW
+from servicekit.tracing import traced
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ class Hub:
 
     # ---- fan-out ----------------------------------------------------------------------------
 
+    @traced("chat room send")
     def send(self, room: Room, text: str, seq: int | None = None) -> None:
         """One frame to everybody in the room (syncing clients hold it)."""
         for client in room.syncing:

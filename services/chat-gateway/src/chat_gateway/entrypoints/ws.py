@@ -47,6 +47,7 @@ from contracts.ws import (
 from servicekit.auth import AuthError, JwtVerifier
 from servicekit.logs import new_correlation_id, set_correlation_id
 from servicekit.ratelimit import Limiter
+from servicekit.tracing import traced_items
 
 log = logging.getLogger(__name__)
 PREFIX = "/ws/live/"
@@ -188,7 +189,7 @@ async def _hello(
 
 
 async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps) -> None:
-    async for raw in ws:
+    async for raw in traced_items(ws, "WS /ws/live receive", attributes=_span_attrs(room)):
         try:
             frame = decode(raw)
             if isinstance(frame, ChatSend):
@@ -228,6 +229,10 @@ async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps
                     pass
                 await closing
                 return
+
+
+def _span_attrs(room: Room) -> dict[str, str]:
+    return {"livecast.stream_id": room.stream_id}
 
 
 def _cmid(raw: Any) -> str | None:
