@@ -53,6 +53,18 @@ TRACE_FIELD = "trace"
 PUBLISHED = Counter("livecast_outbox_published_total", "Outbox events published", ["collection"])
 FAILURES = Counter("livecast_outbox_publish_failures_total", "Outbox publish attempts that failed")
 BROKER_OK = Gauge("livecast_outbox_relay_healthy", "1 when the last outbox publish succeeded")
+BACKLOG = Gauge(
+    "livecast_outbox_backlog_events",
+    "Events staged and not yet published, per collection (sampled by the relay)",
+    ["collection"],
+)
+OLDEST_AGE = Gauge(
+    "livecast_outbox_oldest_unpublished_age_seconds",
+    "Age of the oldest staged, unpublished event per collection (0 when none; sampled)",
+    ["collection"],
+)
+#: The backlog is counted over at most this many documents with staged events.
+BACKLOG_SCAN_DOCS = 1000
 
 
 def _stored(envelope: Envelope[Event], exchange: str, routing_key: str | None) -> Doc:
@@ -112,6 +124,7 @@ class OutboxRelay:
         grace_s: a polled event must be at least this old, so the relay of the instance that
             wrote it (kicked at once) normally publishes it, not a competing instance.
         max_backoff_s: upper bound of the wait between attempts while the broker is down.
+        sample_s: how often the backlog gauges are refreshed (:meth:`sample_backlog`).
     """
 
     def __init__(
@@ -123,6 +136,7 @@ class OutboxRelay:
         grace_s: float = 2.0,
         max_backoff_s: float = 10.0,
         batch: int = 200,
+        sample_s: float = 5.0,
     ) -> None:
         self._cols = {c.name: c for c in collections}
         self._publisher = publisher
@@ -130,6 +144,7 @@ class OutboxRelay:
         self._grace_s = grace_s
         self._max_backoff_s = max_backoff_s
         self._batch = batch
+        self._sample_s = sample_s
         self._kicked: dict[tuple[str, Any], None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -167,8 +182,12 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         failures = 0
-        next_poll = 0.0
+        next_poll = next_sample = 0.0
         while not self._stopping:
+            if time.monotonic() >= next_sample:
+                next_sample = time.monotonic() + self._sample_s
+                with contextlib.suppress(Exception):  # a metric must not stop the relay
+                    await self.sample_backlog()
             try:
                 await self.publish_kicked()
                 if time.monotonic() >= next_poll:
@@ -294,6 +313,26 @@ class OutboxRelay:
                 return published, exc
             published.append(event_id)
         return published, None
+
+    async def sample_backlog(self) -> dict[str, tuple[int, float]]:
+        """Refresh ``livecast_outbox_backlog_events`` and
+        ``livecast_outbox_oldest_unpublished_age_seconds``: ``{collection: (events, age_s)}``,
+        counted over the first :data:`BACKLOG_SCAN_DOCS` documents that stage events (a lower
+        bound beyond that)."""
+        now = time.time()
+        out: dict[str, tuple[int, float]] = {}
+        for name, col in self._cols.items():
+            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1})
+            events, oldest = 0, now
+            async for doc in cursor.limit(BACKLOG_SCAN_DOCS):
+                staged: dict[str, Doc] = doc.get(OUTBOX_FIELD) or {}
+                events += len(staged)
+                for item in staged.values():
+                    oldest = min(oldest, float(item.get("staged_at", now)))
+            out[name] = (events, max(0.0, now - oldest))
+            BACKLOG.labels(name).set(events)
+            OLDEST_AGE.labels(name).set(out[name][1])
+        return out
 
     async def drain(self, max_wait_s: float = 10.0) -> None:
         """Publish everything staged now (ignoring the grace period); for tests and shutdown."""

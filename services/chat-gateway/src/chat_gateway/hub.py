@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from websockets.asyncio.server import broadcast
 
 from chat_gateway.domain.room import Role, RoomState
+from chat_gateway.metrics import FRAMES_SENT, SLOW_DROPPED, SOCKETS
 from chat_gateway.protocol import TOO_SLOW
 from servicekit.tracing import traced
 
@@ -123,6 +124,8 @@ class Hub:
 
     def add(self, room: Room, client: Client) -> None:
         """Join a room in *syncing* mode: frames are held until :meth:`go_live`."""
+        if client not in room.clients:
+            SOCKETS.inc()
         room.clients.add(client)
         room.syncing.add(client)
 
@@ -140,6 +143,8 @@ class Hub:
 
     @staticmethod
     def _detach(room: Room, client: Client) -> None:
+        if client in room.clients:
+            SOCKETS.dec()
         room.clients.discard(client)
         room.syncing.discard(client)
         room.sockets.discard(client.ws)
@@ -165,9 +170,11 @@ class Hub:
                 self._drop_slow(room, client)
         if room.sockets:
             broadcast(room.sockets, text)  # type: ignore[arg-type]
+            FRAMES_SENT.inc(len(room.sockets))
 
     def _drop_slow(self, room: Room, client: Client) -> None:
         self.dropped_slow += 1
+        SLOW_DROPPED.inc()
         self._detach(room, client)
         asyncio.get_running_loop().create_task(
             _close_quietly(client.ws, TOO_SLOW, "too slow: send buffer full")
