@@ -65,7 +65,11 @@ def consumers() -> dict[str, list[tuple[str, EventDispatcher, bool]]]:
 
 def publishers() -> dict[str, set[type[Event]]]:
     """``{service: event classes its code constructs}`` (scan of ``services/*/src``)."""
-    by_name = {cls.__name__: cls for cls in known_events().values()}
+    by_name = {
+        cls.__name__: cls
+        for cls in known_events().values()
+        if cls.__module__.startswith("contracts.")
+    }
     found: dict[str, set[type[Event]]] = {}
     for service in sorted((ROOT / "services").iterdir()):
         text = "\n".join(p.read_text() for p in sorted((service / "src").rglob("*.py")))
@@ -94,7 +98,9 @@ def _exchange(name: str) -> dict[str, Any]:
 
 
 def _schemas() -> tuple[dict[type[Event], dict[str, Any]], dict[str, Any]]:
-    events = [cls for _, cls in sorted(known_events().items())]
+    events = [
+        cls for _, cls in sorted(known_events().items()) if cls.__module__.startswith("contracts.")
+    ]
     refs, defs = models_json_schema(
         [(Envelope[cls], "validation") for cls in events],  # type: ignore[valid-type]
         ref_template="#/components/schemas/{model}",

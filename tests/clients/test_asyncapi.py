@@ -63,6 +63,8 @@ def test_every_event_has_its_channel_routing_key_and_a_publisher() -> None:
     data = doc()
     sends = {op["channel"]["$ref"] for op in data["operations"].values() if op["action"] == "send"}
     for (event_type, version), cls in known_events().items():
+        if not cls.__module__.startswith("contracts."):
+            continue  # an event class some test defined in this process
         channel = "mux.webhooks" if cls is MuxWebhookReceived else f"{event_type}.v{version}"
         assert channel in data["channels"], channel
         if channel != "mux.webhooks":
