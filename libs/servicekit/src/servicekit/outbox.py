@@ -322,9 +322,11 @@ class OutboxRelay:
         now = time.time()
         out: dict[str, tuple[int, float]] = {}
         for name, col in self._cols.items():
-            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1})
+            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1}).limit(
+                BACKLOG_SCAN_DOCS
+            )
             events, oldest = 0, now
-            async for doc in cursor.limit(BACKLOG_SCAN_DOCS):
+            async for doc in cursor:
                 staged: dict[str, Doc] = doc.get(OUTBOX_FIELD) or {}
                 events += len(staged)
                 for item in staged.values():
