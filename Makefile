@@ -8,7 +8,7 @@ PY_PACKAGES := contracts servicekit testkit mux_sim stream_svc viewer_svc chat_g
 VENV := .venv
 UV := scripts/uv.sh
 
-.PHONY: help setup infra infra-down test test-fast lint typecheck format bench run demo token e2e schemas types clean
+.PHONY: help setup infra infra-down test test-fast lint typecheck format bench run demo token e2e schemas types asyncapi clean
 
 help:
 	@echo "make run      - run the whole system locally (gateway on http://127.0.0.1:8080)"
@@ -72,6 +72,10 @@ schemas: setup
 # regenerate clients/types/api.ts from the contracts (tests fail while it is stale)
 types: setup
 	@$(VENV)/bin/python scripts/gen_types.py
+
+# regenerate docs/asyncapi.yaml (exchanges, routing keys, payloads) from the code
+asyncapi: setup
+	@$(VENV)/bin/python scripts/gen_asyncapi.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -23,6 +23,7 @@ from faststream.rabbit import (
 
 from contracts.envelope import Envelope, Event
 from contracts.routing import Names
+from servicekit import tracing
 from servicekit.logs import AMQP_CORRELATION_HEADER, correlation_id
 
 __all__ = [
@@ -69,8 +70,10 @@ def make_broker(
 ) -> RabbitBroker:
     """A FastStream RabbitMQ broker: robust connection (reconnects by itself), publisher confirms
     on, consumer prefetch bounded. ``fail_fast=False`` lets a service start while the broker is
-    down; ``/readyz`` reports it until it is back."""
+    down; ``/readyz`` reports it until it is back. With tracing on, FastStream's telemetry
+    middleware carries the trace context in the message headers."""
     kwargs.setdefault("log_level", logging.DEBUG)  # per-message access logs only at DEBUG
+    kwargs["middlewares"] = (*kwargs.get("middlewares", ()), *tracing.broker_middlewares())
     return RabbitBroker(
         url,
         app_id=app_id,

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from contracts.envelope import Envelope, Event, UnknownEventError, parse_envelope
 from contracts.webhook import MuxWebhookReceived
+from servicekit import tracing
 from servicekit.broker import LIVE, MUX, Binding, QueueSpec
 from servicekit.idempotency import EventInProgress, ProcessedEvents
 from servicekit.logs import AMQP_CORRELATION_HEADER, set_correlation_id
@@ -42,8 +43,15 @@ H = TypeVar("H", bound=Handler)
 
 CONSUMED = Counter(
     "livecast_events_consumed_total",
-    "Events taken from a queue, by outcome",
+    "Events taken from a queue, by outcome (handled, duplicate, ignored, in_progress, failed, "
+    "invalid)",
     ["queue", "event_type", "outcome"],
+)
+DEAD_LETTERED = Counter(
+    "livecast_events_dead_lettered_total",
+    "Events this consumer sent to its dead-letter queue: invalid (not a valid envelope) or "
+    "delivery_limit (failed on its last allowed delivery)",
+    ["queue", "reason"],
 )
 
 
@@ -145,10 +153,18 @@ def attach_consumer(
     processed: ProcessedEvents | None = None,
     exclusive: bool = False,
     retry_base_s: float = 0.2,
+    label: str | None = None,
+    delivery_limit: int | None = None,
 ) -> QueueSpec:
     """Subscribe ``dispatcher`` to ``queue`` on ``broker`` and return the queue's spec for
     :func:`~servicekit.broker.declare_topology`. ``consumer`` names this consumer in the
-    processed-events store (one service may run several consumers)."""
+    processed-events store (one service may run several consumers).
+
+    ``label``: the queue's name in metrics (default ``queue``; a per-instance queue passes a
+    name without the instance, so label values stay bounded). ``delivery_limit``: the queue's
+    ``x-delivery-limit``, to count a failure on the last allowed delivery as dead-lettered.
+    """
+    metric_queue = label or queue
 
     async def handle(msg: RabbitMessage) -> None:
         raw = msg.raw_message
@@ -156,6 +172,7 @@ def attach_consumer(
         headers = raw.headers or {}
         cid = headers.get(AMQP_CORRELATION_HEADER) or raw.correlation_id
         set_correlation_id(str(cid) if cid else None)
+        tracing.set_attributes(**{"messaging.destination.subscription.name": queue})
         try:
             envelope = parse_envelope(body)
         except (ValidationError, UnknownEventError, ValueError) as exc:
@@ -163,12 +180,14 @@ def attach_consumer(
                 "dead-lettering a message that is not a valid envelope",
                 extra={"queue": queue, "error": str(exc)[:500], "message_id": raw.message_id},
             )
-            CONSUMED.labels(queue, str(raw.type or "?"), "invalid").inc()
+            CONSUMED.labels(metric_queue, "invalid", "invalid").inc()
+            if not exclusive:
+                DEAD_LETTERED.labels(metric_queue, "invalid").inc()
             await msg.reject(requeue=False)
             return
         etype = envelope.event_type
         if dispatcher.handler_for(envelope) is None:
-            CONSUMED.labels(queue, etype, "ignored").inc()
+            CONSUMED.labels(metric_queue, etype, "ignored").inc()
             await msg.ack()
             return
         try:
@@ -181,7 +200,7 @@ def attach_consumer(
                 )
         except EventInProgress:
             count = _delivery_count(headers.get("x-delivery-count"))
-            CONSUMED.labels(queue, etype, "in_progress").inc()
+            CONSUMED.labels(metric_queue, etype, "in_progress").inc()
             await asyncio.sleep(retry_delay(count, base=retry_base_s * 5))
             await msg.nack(requeue=True)
             return
@@ -196,11 +215,13 @@ def attach_consumer(
                     "delivery_count": count,
                 },
             )
-            CONSUMED.labels(queue, etype, "failed").inc()
+            CONSUMED.labels(metric_queue, etype, "failed").inc()
+            if delivery_limit is not None and not exclusive and count >= delivery_limit:
+                DEAD_LETTERED.labels(metric_queue, "delivery_limit").inc()
             await asyncio.sleep(retry_delay(count, base=retry_base_s))
             await msg.nack(requeue=True)
             return
-        CONSUMED.labels(queue, etype, "handled" if ran else "duplicate").inc()
+        CONSUMED.labels(metric_queue, etype, "handled" if ran else "duplicate").inc()
         await msg.ack()
 
     rabbit_queue = (

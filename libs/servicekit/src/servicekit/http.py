@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit import tracing
 from servicekit.errors import error_body, install_error_handlers
 from servicekit.health import Readiness, metrics_payload
 from servicekit.logs import REQUEST_ID_HEADER, new_correlation_id, set_correlation_id
@@ -120,16 +121,21 @@ def create_service_app(
     readiness: Callable[[FastAPI], Readiness],
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     max_body_bytes: int = 1 << 20,
+    service: str | None = None,
     **kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with the kit's middleware, error handlers and ops routes.
 
     ``readiness(app)`` returns the checks for ``/readyz`` (called per request, so checks can use
-    what the lifespan stored on ``app.state``).
+    what the lifespan stored on ``app.state``). ``service`` (default: ``title`` without its
+    ``livecast`` prefix) names the service in traces; tracing is switched on from the
+    environment here (:func:`servicekit.tracing.configure_from_env`).
     """
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=max_body_bytes)
+    tracing.configure_from_env(service or title.removeprefix("livecast").strip())
+    tracing.instrument_fastapi(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import structlog
 
+from servicekit.tracing import current_ids
+
 __all__ = [
     "REQUEST_ID_HEADER",
     "configure_logging",
@@ -53,15 +55,25 @@ def _add_correlation_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str
     return event_dict
 
 
+def _add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    ids = current_ids()
+    if ids is not None:
+        event_dict.setdefault("trace_id", ids[0])
+        event_dict.setdefault("span_id", ids[1])
+    return event_dict
+
+
 def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -> None:
     """Route structlog and the standard library (uvicorn, FastStream, aio-pika) through one JSON
-    renderer on stderr, each line tagged with ``service`` and the correlation id."""
+    renderer on stderr, each line tagged with ``service``, the correlation id and, while a span is
+    current, ``trace_id``/``span_id`` (:mod:`servicekit.tracing`)."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_correlation_id,
+        _add_trace_ids,
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
     ]

@@ -18,6 +18,8 @@ from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from servicekit import tracing
+
 __all__ = [
     "BatchInserter",
     "Doc",
@@ -83,7 +85,8 @@ class FieldDefault:
 def make_mongo_client(url: str, *, app_name: str, timeout_ms: int = 5000) -> AsyncMongoClient[Doc]:
     """A client with bounded timeouts, so an unreachable server fails fast instead of hanging.
 
-    Connecting is lazy: nothing touches the network until the first operation.
+    Connecting is lazy: nothing touches the network until the first operation. With tracing on,
+    every command is a client span.
     """
     return AsyncMongoClient(
         url,
@@ -93,6 +96,7 @@ def make_mongo_client(url: str, *, app_name: str, timeout_ms: int = 5000) -> Asy
         connectTimeoutMS=timeout_ms,
         socketTimeoutMS=max(timeout_ms * 6, 30_000),
         uuidRepresentation="standard",
+        event_listeners=tracing.mongo_listeners(),
     )
 
 

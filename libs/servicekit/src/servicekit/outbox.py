@@ -10,6 +10,10 @@ Delivery is at least once: a relay that dies after publishing and before clearin
 racing, can publish an event twice; consumers dedupe by ``event_id``. Staged events are
 published right away when the writer :meth:`~OutboxRelay.kick`\\ s the relay, and otherwise by
 polling (after a broker outage or a crash), oldest first per document.
+
+With tracing on, a staged event keeps the trace context of the request that staged it
+(``trace``), and the relay publishes it inside a span whose parent is that request: one trace
+runs from the request through the broker to every consumer, however late the relay publishes.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from contracts.envelope import Envelope, Event, parse_envelope
+from servicekit import tracing
 from servicekit.broker import LIVE, EventPublisher, envelope_routing_key
 from servicekit.mongo import Doc, IndexSpec
 
@@ -42,19 +47,37 @@ log = logging.getLogger(__name__)
 
 OUTBOX_FIELD = "_outbox"
 OUTBOX_COUNT = "_outbox_n"
+#: Beside a staged event: the W3C trace context of the request that staged it.
+TRACE_FIELD = "trace"
 
 PUBLISHED = Counter("livecast_outbox_published_total", "Outbox events published", ["collection"])
 FAILURES = Counter("livecast_outbox_publish_failures_total", "Outbox publish attempts that failed")
 BROKER_OK = Gauge("livecast_outbox_relay_healthy", "1 when the last outbox publish succeeded")
+BACKLOG = Gauge(
+    "livecast_outbox_backlog_events",
+    "Events staged and not yet published, per collection (sampled by the relay)",
+    ["collection"],
+)
+OLDEST_AGE = Gauge(
+    "livecast_outbox_oldest_unpublished_age_seconds",
+    "Age of the oldest staged, unpublished event per collection (0 when none; sampled)",
+    ["collection"],
+)
+#: The backlog is counted over at most this many documents with staged events.
+BACKLOG_SCAN_DOCS = 1000
 
 
 def _stored(envelope: Envelope[Event], exchange: str, routing_key: str | None) -> Doc:
-    return {
+    stored: Doc = {
         "envelope": envelope.model_dump(mode="json"),
         "exchange": exchange,
         "routing_key": routing_key or envelope_routing_key(envelope),
         "staged_at": time.time(),
     }
+    trace_context = tracing.carrier()
+    if trace_context:
+        stored[TRACE_FIELD] = trace_context
+    return stored
 
 
 def stage_insert(
@@ -101,6 +124,7 @@ class OutboxRelay:
         grace_s: a polled event must be at least this old, so the relay of the instance that
             wrote it (kicked at once) normally publishes it, not a competing instance.
         max_backoff_s: upper bound of the wait between attempts while the broker is down.
+        sample_s: how often the backlog gauges are refreshed (:meth:`sample_backlog`).
     """
 
     def __init__(
@@ -112,6 +136,7 @@ class OutboxRelay:
         grace_s: float = 2.0,
         max_backoff_s: float = 10.0,
         batch: int = 200,
+        sample_s: float = 5.0,
     ) -> None:
         self._cols = {c.name: c for c in collections}
         self._publisher = publisher
@@ -119,6 +144,7 @@ class OutboxRelay:
         self._grace_s = grace_s
         self._max_backoff_s = max_backoff_s
         self._batch = batch
+        self._sample_s = sample_s
         self._kicked: dict[tuple[str, Any], None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -156,8 +182,12 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         failures = 0
-        next_poll = 0.0
+        next_poll = next_sample = 0.0
         while not self._stopping:
+            if time.monotonic() >= next_sample:
+                next_sample = time.monotonic() + self._sample_s
+                with contextlib.suppress(Exception):  # a metric must not stop the relay
+                    await self.sample_backlog()
             try:
                 await self.publish_kicked()
                 if time.monotonic() >= next_poll:
@@ -265,15 +295,46 @@ class OutboxRelay:
         for _, event_id, item in due:
             try:
                 envelope = parse_envelope(item["envelope"])
-                await self._publisher.publish(
-                    envelope,
-                    exchange=item.get("exchange", LIVE),
-                    routing_key=item.get("routing_key"),
-                )
+                with tracing.span(
+                    "outbox relay",
+                    parent=item.get(TRACE_FIELD),
+                    attributes={
+                        "messaging.message.id": event_id,
+                        "livecast.event_type": envelope.event_type,
+                        "livecast.outbox.wait_s": max(0.0, now - item.get("staged_at", now)),
+                    },
+                ):
+                    await self._publisher.publish(
+                        envelope,
+                        exchange=item.get("exchange", LIVE),
+                        routing_key=item.get("routing_key"),
+                    )
             except Exception as exc:
                 return published, exc
             published.append(event_id)
         return published, None
+
+    async def sample_backlog(self) -> dict[str, tuple[int, float]]:
+        """Refresh ``livecast_outbox_backlog_events`` and
+        ``livecast_outbox_oldest_unpublished_age_seconds``: ``{collection: (events, age_s)}``,
+        counted over the first :data:`BACKLOG_SCAN_DOCS` documents that stage events (a lower
+        bound beyond that)."""
+        now = time.time()
+        out: dict[str, tuple[int, float]] = {}
+        for name, col in self._cols.items():
+            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1}).limit(
+                BACKLOG_SCAN_DOCS
+            )
+            events, oldest = 0, now
+            async for doc in cursor:
+                staged: dict[str, Doc] = doc.get(OUTBOX_FIELD) or {}
+                events += len(staged)
+                for item in staged.values():
+                    oldest = min(oldest, float(item.get("staged_at", now)))
+            out[name] = (events, max(0.0, now - oldest))
+            BACKLOG.labels(name).set(events)
+            OLDEST_AGE.labels(name).set(out[name][1])
+        return out
 
     async def drain(self, max_wait_s: float = 10.0) -> None:
         """Publish everything staged now (ignoring the grace period); for tests and shutdown."""

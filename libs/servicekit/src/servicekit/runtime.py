@@ -24,6 +24,7 @@ from tenacity import (
 )
 
 from contracts.routing import Names
+from servicekit import tracing
 from servicekit.broker import QueueSpec, RabbitEventPublisher, declare_topology, make_broker
 from servicekit.consumer import EventDispatcher, attach_consumer
 from servicekit.health import Readiness, broker_check, mongo_check
@@ -31,6 +32,7 @@ from servicekit.idempotency import COLLECTION as PROCESSED
 from servicekit.idempotency import MongoProcessedEvents, processed_events_indexes
 from servicekit.mongo import Doc, FieldDefault, IndexSpec, ensure_indexes, make_mongo_client
 from servicekit.outbox import OutboxRelay, outbox_indexes
+from servicekit.queues import QueueDepthSampler, Sampled
 from servicekit.settings import ServiceSettings
 
 __all__ = ["ConsumerSpec", "Infra", "open_infra"]
@@ -68,6 +70,7 @@ class Infra:
     processed: MongoProcessedEvents
     relay: OutboxRelay
     queues: list[QueueSpec] = field(default_factory=list)
+    sampler: QueueDepthSampler | None = None
 
     def readiness(self) -> Readiness:
         """``/readyz`` checks: MongoDB and the broker."""
@@ -77,6 +80,8 @@ class Infra:
         return ready
 
     async def close(self) -> None:
+        if self.sampler is not None:
+            await self.sampler.stop()
         await self.relay.stop()
         try:
             await asyncio.wait_for(self.broker.stop(), BROKER_STOP_TIMEOUT_S)
@@ -108,7 +113,9 @@ async def open_infra(
     """Connect MongoDB and RabbitMQ, declare indexes and topology, start consumers and relay.
 
     Waits (with backoff, up to ``startup_timeout_s``) for MongoDB and the broker to be reachable.
+    Switches tracing on when the environment asks for it (:mod:`servicekit.tracing`).
     """
+    tracing.configure_from_env(settings.service_name)
     names = Names(settings.namespace)
     mongo = make_mongo_client(settings.mongodb_url, app_name=settings.service_name)
     db = mongo[settings.database_name]
@@ -126,8 +133,10 @@ async def open_infra(
     )
     processed = MongoProcessedEvents(db[PROCESSED])
     queues: list[QueueSpec] = []
+    sampled: list[Sampled] = []
     for spec in consumers:
         suffix = spec.queue_suffix
+        label = names.queue(settings.service_name, suffix).removeprefix(settings.namespace)
         if spec.exclusive:
             suffix = f"{suffix or 'instance'}.{instance_id or 'local'}"
         queue = names.queue(settings.service_name, suffix)
@@ -139,8 +148,12 @@ async def open_infra(
                 consumer=queue.removeprefix(settings.namespace),
                 processed=processed if spec.idempotent else None,
                 exclusive=spec.exclusive,
+                label=label,
+                delivery_limit=settings.amqp_delivery_limit,
             )
         )
+        if not spec.exclusive:
+            sampled.append(Sampled(queue, names.dlq(queue), label))
     async for attempt in _retrying(startup_timeout_s):
         with attempt:
             await broker.connect()
@@ -149,9 +162,16 @@ async def open_infra(
         await broker.start()
     publisher = RabbitEventPublisher(broker, names)
     relay = OutboxRelay(
-        [db[name] for name in outbox_collections], publisher, poll_s=settings.outbox_poll_s
+        [db[name] for name in outbox_collections],
+        publisher,
+        poll_s=settings.outbox_poll_s,
+        sample_s=settings.metrics_sample_s,
     )
     await relay.start()
+    sampler = QueueDepthSampler(
+        settings.rabbitmq_url, sampled, interval_s=settings.metrics_sample_s
+    )
+    sampler.start()
     return Infra(
         settings=settings,
         names=names,
@@ -162,4 +182,5 @@ async def open_infra(
         processed=processed,
         relay=relay,
         queues=queues,
+        sampler=sampler,
     )

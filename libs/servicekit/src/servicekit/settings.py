@@ -138,6 +138,12 @@ class ServiceSettings(BaseSettings):
     )
     amqp_prefetch: int = Field(default=32, ge=1, validation_alias=AliasChoices("AMQP_PREFETCH"))
     outbox_poll_s: float = Field(default=1.0, gt=0, validation_alias=AliasChoices("OUTBOX_POLL_S"))
+    metrics_sample_s: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=AliasChoices("METRICS_SAMPLE_S"),
+        description="how often queue depths and the outbox backlog are sampled for /metrics",
+    )
     processed_events_ttl_s: int = Field(
         default=7 * 24 * 3600, ge=60, validation_alias=AliasChoices("PROCESSED_EVENTS_TTL_S")
     )

@@ -28,6 +28,7 @@ from chat_gateway.domain.room import RoomState
 from chat_gateway.entrypoints import http, ws
 from chat_gateway.entrypoints.consumers import fanout_dispatcher, projection_dispatcher
 from chat_gateway.hub import Hub
+from chat_gateway.metrics import PRESENCE_SESSIONS
 from chat_gateway.protocol import encode
 from chat_gateway.service import ChatService, message_frame
 from chat_gateway.settings import Settings
@@ -245,6 +246,7 @@ class Presence:
                     for c in r.clients
                 }
             )
+            PRESENCE_SESSIONS.set(len(sessions))
             await self._publish(sessions)
             try:
                 await self.registry.refresh(

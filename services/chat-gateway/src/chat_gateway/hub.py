@@ -25,8 +25,10 @@ from typing import Any, Protocol
 from websockets.asyncio.server import broadcast
 
 from chat_gateway.domain.room import Role, RoomState
+from chat_gateway.metrics import FRAMES_SENT, SLOW_DROPPED, SOCKETS
 from chat_gateway.protocol import TOO_SLOW
 from servicekit.catchup import CatchUp
+from servicekit.tracing import traced
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,8 @@ class Hub:
 
     def add(self, room: Room, client: Client) -> None:
         """Join a room in *syncing* mode: frames are held until :meth:`go_live`."""
+        if client not in room.clients:
+            SOCKETS.inc()
         room.clients.add(client)
         room.syncing.add(client)
 
@@ -137,6 +141,8 @@ class Hub:
 
     @staticmethod
     def _detach(room: Room, client: Client) -> None:
+        if client in room.clients:
+            SOCKETS.dec()
         room.clients.discard(client)
         room.syncing.discard(client)
         room.sockets.discard(client.ws)
@@ -150,6 +156,7 @@ class Hub:
 
     # ---- fan-out ----------------------------------------------------------------------------
 
+    @traced("chat room send")
     def send(self, room: Room, text: str, seq: int | None = None) -> None:
         """One frame to everybody in the room (syncing clients hold it)."""
         for client in room.syncing:
@@ -161,9 +168,11 @@ class Hub:
                 self._drop_slow(room, client)
         if room.sockets:
             broadcast(room.sockets, text)  # type: ignore[arg-type]
+            FRAMES_SENT.inc(len(room.sockets))
 
     def _drop_slow(self, room: Room, client: Client) -> None:
         self.dropped_slow += 1
+        SLOW_DROPPED.inc()
         self._detach(room, client)
         asyncio.get_running_loop().create_task(
             _close_quietly(client.ws, TOO_SLOW, "too slow: send buffer full")

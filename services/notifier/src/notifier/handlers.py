@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from contracts import derived_event_id, make_envelope
 from contracts.common import compound_key
@@ -13,6 +14,7 @@ from notifier.adapters.mongo import NOTIFICATIONS
 from notifier.deps import Deps
 from notifier.domain import model
 from notifier.domain.model import FollowRateLimited, Notification, SelfFollow
+from servicekit import tracing
 from servicekit.logs import correlation_id
 from servicekit.mongo import to_ms
 
@@ -70,6 +72,11 @@ async def fan_out_one(deps: Deps) -> int | None:
     campaign = await deps.campaigns.claim(deps.clock(), deps.fanout_lease_s)
     if campaign is None:
         return None
+    with tracing.span("notifier golive campaign", parent=campaign.get("trace")):
+        return await _fan_out(campaign, deps)
+
+
+async def _fan_out(campaign: dict[str, Any], deps: Deps) -> int:
     stream_id, owner_id, title = campaign["_id"], campaign["owner_id"], campaign.get("title", "")
     cursor, new = campaign.get("cursor", ""), 0
     while True:

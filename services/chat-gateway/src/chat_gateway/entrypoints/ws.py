@@ -49,6 +49,7 @@ from servicekit.auth import AuthError, JwtVerifier
 from servicekit.logs import new_correlation_id, set_correlation_id
 from servicekit.parsing import ascii_int
 from servicekit.replay import IdempotencyKeyReused
+from servicekit.tracing import traced_items
 
 log = logging.getLogger(__name__)
 PREFIX = "/ws/live/"
@@ -196,7 +197,7 @@ async def _hello(
 
 
 async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps) -> None:
-    async for raw in ws:
+    async for raw in traced_items(ws, "WS /ws/live receive", attributes=_span_attrs(room)):
         try:
             frame = decode(raw)
             if isinstance(frame, ChatSend):
@@ -238,6 +239,10 @@ async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps
                     pass
                 await closing
                 return
+
+
+def _span_attrs(room: Room) -> dict[str, str]:
+    return {"livecast.stream_id": room.stream_id}
 
 
 def _cmid(raw: Any) -> str | None:

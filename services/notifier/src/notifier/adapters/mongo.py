@@ -15,6 +15,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from contracts import Envelope, Event
 from contracts.common import compound_key
 from notifier.domain.model import Notification
+from servicekit import tracing
 from servicekit.mongo import Doc, IndexSpec, to_ms
 from servicekit.outbox import stage_insert
 
@@ -193,6 +194,7 @@ class MongoCampaigns:
                     "triggered_at": at,
                     "lease_ms": 0,
                     "delivered": 0,
+                    "trace": tracing.carrier(),  # the campaign continues the trigger's trace
                 }
             },
             upsert=True,

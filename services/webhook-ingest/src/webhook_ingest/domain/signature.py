@@ -19,7 +19,18 @@ from servicekit.parsing import ascii_int, constant_time_equal
 
 
 class SignatureError(Exception):
-    """Why a signature was refused (the message is safe to return to the caller)."""
+    """Why a signature was refused (the message is safe to return to the caller).
+
+    ``reason`` is one of :data:`REASONS` (a bounded metric label).
+    """
+
+    def __init__(self, message: str, reason: str = "mismatch") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+#: Every ``SignatureError.reason``.
+REASONS = ("missing", "malformed", "mismatch", "stale", "future")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +46,7 @@ def parse_header(header: str | None) -> ParsedSignature:
         SignatureError: missing or malformed header.
     """
     if not header:
-        raise SignatureError("missing Mux-Signature header")
+        raise SignatureError("missing Mux-Signature header", "missing")
     timestamp: int | None = None
     signatures: list[str] = []
     for part in header.split(","):
@@ -46,7 +57,7 @@ def parse_header(header: str | None) -> ParsedSignature:
         elif key == "v1" and value:
             signatures.append(value.lower())
     if timestamp is None or not signatures:
-        raise SignatureError("malformed Mux-Signature header (need t= and v1=)")
+        raise SignatureError("malformed Mux-Signature header (need t= and v1=)", "malformed")
     return ParsedSignature(timestamp, tuple(signatures))
 
 
@@ -73,9 +84,11 @@ def verify(
         raise SignatureError("signature does not match")
     age = now - parsed.timestamp
     if age > tolerance_s:
-        raise SignatureError(f"timestamp is {int(age)} s old (tolerance {int(tolerance_s)} s)")
+        raise SignatureError(
+            f"timestamp is {int(age)} s old (tolerance {int(tolerance_s)} s)", "stale"
+        )
     if age < -tolerance_s:
         raise SignatureError(
-            f"timestamp is {int(-age)} s in the future (tolerance {int(tolerance_s)} s)"
+            f"timestamp is {int(-age)} s in the future (tolerance {int(tolerance_s)} s)", "future"
         )
     return parsed.timestamp

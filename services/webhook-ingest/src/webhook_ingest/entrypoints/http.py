@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
+from prometheus_client import Counter
 
 from servicekit.errors import ApiError
 from servicekit.health import Readiness
@@ -17,6 +18,13 @@ from webhook_ingest.domain.event import BadWebhook
 from webhook_ingest.domain.signature import SignatureError
 from webhook_ingest.handlers import receive_webhook
 from webhook_ingest.settings import Settings
+
+VERIFY_FAILURES = Counter(
+    "livecast_webhook_verify_failures_total",
+    "Mux webhooks refused for their signature, by reason (missing, malformed, mismatch, stale, "
+    "future)",
+    ["reason"],
+)
 
 
 def get_deps(request: Request) -> Deps:
@@ -73,6 +81,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
                 correlation_id=correlation_id(),
             )
         except SignatureError as exc:
+            VERIFY_FAILURES.labels(exc.reason).inc()
             raise ApiError(401, "invalid_signature", str(exc)) from None
         except BadWebhook as exc:
             raise ApiError(400, "bad_request", str(exc)) from None
