@@ -76,7 +76,7 @@ def test_consumers_are_the_services_bindings() -> None:
     ops = doc()["operations"]
     receives = {name for name, op in ops.items() if op["action"] == "receive"}
     assert "notifier.receive.stream.started.v1" in receives
-    assert "notifier.receive.mux.webhooks" in receives
+    assert "notifier.receive.mux.webhooks" not in receives  # stream-svc is the one authority
     assert "stream-svc.receive.mux.webhooks" in receives
     assert "chat-gateway.fanout.{instance_id}.receive.chat.message_posted.v1" in receives
     assert "viewer-svc.receive.chat.message_posted.v1" not in receives
