@@ -33,6 +33,7 @@ from contracts.envelope import Envelope, Event, parse_envelope
 from servicekit import tracing
 from servicekit.broker import LIVE, EventPublisher, envelope_routing_key
 from servicekit.mongo import Doc, IndexSpec
+from servicekit.tasks import cancel_and_wait
 
 __all__ = [
     "OUTBOX_COUNT",
@@ -175,9 +176,7 @@ class OutboxRelay:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout)
         except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
         self._task = None
 
     async def _run(self) -> None:

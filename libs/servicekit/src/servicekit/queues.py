@@ -18,6 +18,8 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import Gauge
 
+from servicekit.tasks import cancel_and_wait
+
 __all__ = ["DLQ_MESSAGES", "QUEUE_CONSUMERS", "QUEUE_MESSAGES", "QueueDepthSampler", "Sampled"]
 
 log = logging.getLogger(__name__)
@@ -62,11 +64,8 @@ class QueueDepthSampler:
             self._task = asyncio.create_task(self._run(), name="queue-depth-sampler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait([self._task])
+        self._task = None
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()

@@ -37,6 +37,7 @@ from contracts.viewer import PresenceEntry, PresenceHeartbeat
 from servicekit.auth import JwtVerifier
 from servicekit.ratelimit import Budget, MongoRateBudgets
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
+from servicekit.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -206,12 +207,7 @@ class Presence:
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
-        for task in [self._task, *self._sends]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(
-            *(t for t in [self._task, *self._sends] if t is not None), return_exceptions=True
-        )
+        await cancel_and_wait([self._task, *self._sends])
 
     def connected(self, stream_id: str, account_id: str, session_id: str) -> None:
         task = asyncio.get_running_loop().create_task(

@@ -21,6 +21,7 @@ from notifier.handlers import fan_out_one
 from notifier.settings import Settings
 from servicekit.ratelimit import MongoRateBudgets
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
+from servicekit.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,7 @@ class FanoutWorker:
         self._task = asyncio.create_task(self._run(), name="golive-fanout")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
 
     async def _run(self) -> None:
         while True:

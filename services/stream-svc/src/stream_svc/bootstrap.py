@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
+from servicekit.tasks import cancel_and_wait
 from stream_svc.adapters.mongo_moderation import (
     ACTIONS,
     MongoModeration,
@@ -86,9 +87,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra]]:
     try:
         yield deps, infra
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
         await infra.close()
 
 

@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
+from servicekit.tasks import cancel_and_wait
 from viewer_svc.adapters.mongo import INDEXES, MongoCounts, MongoPresence, MongoProjection
 from viewer_svc.cache import HotPath
 from viewer_svc.deps import Deps
@@ -51,9 +52,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra]]:
     try:
         yield deps, infra
     finally:
-        for task in loops:
-            task.cancel()
-        await asyncio.gather(*loops, return_exceptions=True)
+        await cancel_and_wait(loops)
         await infra.close()
 
 
