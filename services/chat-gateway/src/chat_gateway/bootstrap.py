@@ -95,9 +95,10 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         load_state=projection.load,
         current_seq=store.current_seq,
         fetch_range=fetch_range,
-        fill_gap=store.insert_gap,
+        fill_gaps=store.insert_gaps,
         send_buffer_bytes=settings.send_buffer_bytes,
         gap_wait_s=settings.gap_wait_s,
+        gap_give_up_s=settings.gap_give_up_s,
     )
 
     async def state_for(stream_id: str) -> RoomState:

@@ -44,3 +44,8 @@ class Settings(ServiceSettings):
     gap_wait_s: float = Field(
         default=0.2, gt=0, description="wait for a missing seq before reading it"
     )
+    gap_give_up_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="fill every seq missing this long with a gap marker (one write)",
+    )

@@ -12,14 +12,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from chat_gateway.domain.room import Ban, RoomState
 from contracts import Envelope, Event
@@ -56,12 +55,30 @@ def _key(stream_id: str, account_id: str) -> str:
     return compound_key(stream_id, account_id)
 
 
+def _gap(stream_id: str, seq: int) -> Doc:
+    return {
+        "_id": f"gap:{stream_id}:{seq}",
+        "stream_id": stream_id,
+        "seq": seq,
+        "account_id": "",
+        "client_msg_id": f"gap:{seq}",
+        "text": "",
+        "deleted": True,
+        "gap": True,
+    }
+
+
 class DuplicateMessage(Exception):
     """The (stream, account, client_msg_id) was stored before: ``original`` is that message."""
 
     def __init__(self, original: Doc) -> None:
         super().__init__(original.get("_id"))
         self.original = original
+
+
+class SeqTaken(Exception):
+    """The message's sequence number is taken by a gap marker (a room gave up waiting for it):
+    store the message under a new number."""
 
 
 class ChatStore:
@@ -90,7 +107,8 @@ class ChatStore:
         )
 
     async def insert(self, message: Doc) -> None:
-        """Raises ``DuplicateMessage`` for a resent ``client_msg_id``."""
+        """Raises ``DuplicateMessage`` for a resent ``client_msg_id``, ``SeqTaken`` when a gap
+        marker holds the message's ``seq``."""
         try:
             await self._msgs.insert_one(message)
         except DuplicateKeyError:
@@ -102,24 +120,23 @@ class ChatStore:
                 }
             )
             if original is None:
-                raise
+                raise SeqTaken(message["seq"]) from None
             raise DuplicateMessage(original) from None
 
     async def insert_gap(self, stream_id: str, seq: int) -> None:
         """Fill a sequence number whose message could not be stored, so nobody waits for it."""
-        with contextlib.suppress(DuplicateKeyError):  # the real message got stored after all
-            await self._msgs.insert_one(
-                {
-                    "_id": f"gap:{stream_id}:{seq}",
-                    "stream_id": stream_id,
-                    "seq": seq,
-                    "account_id": "",
-                    "client_msg_id": f"gap:{seq}",
-                    "text": "",
-                    "deleted": True,
-                    "gap": True,
-                }
-            )
+        await self.insert_gaps(stream_id, [seq])
+
+    async def insert_gaps(self, stream_id: str, seqs: Sequence[int]) -> None:
+        """Fill every number of ``seqs`` with a gap marker in one write; numbers whose message
+        (or marker) is stored already are left as they are."""
+        if not seqs:
+            return
+        try:
+            await self._msgs.insert_many([_gap(stream_id, seq) for seq in seqs], ordered=False)
+        except BulkWriteError as exc:  # duplicates are expected; the others were written
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
 
     async def between(self, stream_id: str, lo: int, hi: int) -> list[Doc]:
         """Every message (deleted ones and gaps included) with ``lo <= seq <= hi``, in order."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
@@ -89,7 +90,8 @@ def create_app(readiness: Readiness) -> FastAPI:
         """Post a message (same rules as the socket). A retry with the same ``Idempotency-Key``
         returns the original (200, ``Idempotent-Replayed: true``) whatever the limits say now;
         the same key with another message is refused (422 ``idempotency_key_reused``)."""
-        posted = await service.post(stream_id, account, body.message, idempotency_key)
+        arrived = datetime.now(UTC)  # the rate budget charges arrival, not processing, time
+        posted = await service.post(stream_id, account, body.message, idempotency_key, arrived)
         if posted.duplicate:
             response.status_code = 200
             response.headers["Idempotent-Replayed"] = "true"

@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,7 +28,9 @@ from chat_gateway.hub import Client, Hub, Room
 from chat_gateway.protocol import (
     BANNED,
     RATE_LIMITED,
+    TRY_AGAIN_LATER,
     UNAUTHORIZED,
+    UNAVAILABLE,
     UNKNOWN_STREAM,
     ProtocolError,
     decode,
@@ -50,6 +53,7 @@ from servicekit.logs import new_correlation_id, set_correlation_id
 from servicekit.parsing import ascii_int
 from servicekit.replay import IdempotencyKeyReused
 from servicekit.tracing import traced_items
+from servicekit.unavailable import RETRY_AFTER_S, unavailable_dependency
 
 log = logging.getLogger(__name__)
 PREFIX = "/ws/live/"
@@ -117,7 +121,14 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
         except AuthError as exc:
             await ws.close(UNAUTHORIZED, str(exc)[:120])
             return
-        room = await deps.hub.room(stream_id)
+        try:
+            room = await deps.hub.room(stream_id)
+        except Exception as exc:
+            if unavailable_dependency(exc) is None:
+                raise
+            log.warning("chat connect refused, database unavailable: %r", exc)
+            await ws.close(TRY_AGAIN_LATER, "unavailable; retry shortly")
+            return
         account = principal.account_id
         if not room.state.known:
             deps.hub.remove(room, Client(ws, account, ""))  # forget an empty room we just loaded
@@ -140,6 +151,11 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
             await _frames(ws, room, client, deps)
         except ConnectionClosed:
             pass
+        except Exception as exc:
+            if unavailable_dependency(exc) is None:
+                raise
+            log.warning("chat connect refused, database unavailable: %r", exc)
+            await ws.close(TRY_AGAIN_LATER, "unavailable; retry shortly")
         finally:
             deps.hub.remove(room, client)
             with contextlib.suppress(Exception):
@@ -196,49 +212,105 @@ async def _hello(
         await ws.send(text)
 
 
+#: Frames read ahead of the one being handled (each stamped with its arrival time); beyond
+#: this the socket is not read (TCP back-pressure on the sender).
+READ_AHEAD = 64
+
+
+async def _read_ahead(
+    ws: ServerConnection, inbox: asyncio.Queue[tuple[datetime, Any] | None]
+) -> None:
+    try:
+        async for raw in ws:
+            await inbox.put((datetime.now(UTC), raw))
+    except ConnectionClosed:
+        pass
+    finally:
+        await inbox.put(None)
+
+
 async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps) -> None:
-    async for raw in traced_items(ws, "WS /ws/live receive", attributes=_span_attrs(room)):
-        try:
-            frame = decode(raw)
-            if isinstance(frame, ChatSend):
-                posted = await deps.service.post(
-                    room.stream_id, client.account_id, frame.message, frame.client_msg_id
-                )
-                await ws.send(
-                    encode(
-                        ChatAck(
-                            client_msg_id=frame.client_msg_id,
-                            message_id=posted.message_id,
-                            seq=posted.seq,
-                        )
-                    )
-                )
-            elif isinstance(frame, ChatDelete):
-                if not await deps.service.delete(
-                    room.stream_id, frame.message_id, client.account_id
-                ):
-                    raise Refused("not_found", "no such message (or already deleted)", 404)
-            elif isinstance(frame, SlowModeSet):
-                await deps.service.set_slow_mode(
-                    room.stream_id, frame.interval_s, client.account_id
-                )
-            elif isinstance(frame, Ping):
-                await ws.send(encode(Pong(nonce=frame.nonce)))
-        except ProtocolError as exc:
-            await ws.send(error_frame(exc, _cmid(raw)))
-        except IdempotencyKeyReused as exc:
-            await ws.send(error_frame(ProtocolError(exc.code, exc.message), _cmid(raw)))
-        except Refused as exc:
-            await ws.send(
-                error_frame(ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s)
-            )
-            if exc.abusive and deps.limiter.refused(client.account_id):
+    """Handle the client's frames in order. Frames are read (and stamped with their arrival
+    time, which the rate budget charges) while earlier ones are handled, so frames held back
+    by a slow database do not count as a burst."""
+    inbox: asyncio.Queue[tuple[datetime, Any] | None] = asyncio.Queue(READ_AHEAD)
+    reader = asyncio.create_task(_read_ahead(ws, inbox))
+    try:
+        async for item in traced_items(
+            _drain(inbox), "WS /ws/live receive", attributes=_span_attrs(room)
+        ):
+            arrived, raw = item
+            if not await _handle(ws, room, client, deps, raw, arrived):
+                reader.cancel()
                 # close without waiting here: the handshake needs this loop to keep reading
                 closing = asyncio.create_task(ws.close(RATE_LIMITED, "rate limited too often"))
-                async for _ in ws:
-                    pass
+                with contextlib.suppress(ConnectionClosed):
+                    async for _ in ws:
+                        pass
                 await closing
                 return
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+async def _drain(
+    inbox: asyncio.Queue[tuple[datetime, Any] | None],
+) -> AsyncIterator[tuple[datetime, Any]]:
+    while (item := await inbox.get()) is not None:
+        yield item
+
+
+async def _handle(
+    ws: ServerConnection, room: Room, client: Client, deps: WsDeps, raw: Any, arrived: datetime
+) -> bool:
+    """One frame; ``False`` when the client is to be closed for abuse."""
+    try:
+        frame = decode(raw)
+        if isinstance(frame, ChatSend):
+            posted = await deps.service.post(
+                room.stream_id, client.account_id, frame.message, frame.client_msg_id, arrived
+            )
+            await ws.send(
+                encode(
+                    ChatAck(
+                        client_msg_id=frame.client_msg_id,
+                        message_id=posted.message_id,
+                        seq=posted.seq,
+                    )
+                )
+            )
+        elif isinstance(frame, ChatDelete):
+            if not await deps.service.delete(room.stream_id, frame.message_id, client.account_id):
+                raise Refused("not_found", "no such message (or already deleted)", 404)
+        elif isinstance(frame, SlowModeSet):
+            await deps.service.set_slow_mode(room.stream_id, frame.interval_s, client.account_id)
+        elif isinstance(frame, Ping):
+            await ws.send(encode(Pong(nonce=frame.nonce)))
+    except ProtocolError as exc:
+        await ws.send(error_frame(exc, _cmid(raw)))
+    except IdempotencyKeyReused as exc:
+        await ws.send(error_frame(ProtocolError(exc.code, exc.message), _cmid(raw)))
+    except Refused as exc:
+        await ws.send(
+            error_frame(ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s)
+        )
+        if exc.abusive and deps.limiter.refused(client.account_id):
+            return False
+    except Exception as exc:
+        dependency = unavailable_dependency(exc)
+        if dependency is None:
+            raise
+        log.warning("chat frame refused, %s unavailable: %r", dependency, exc)
+        await ws.send(error_frame(_unavailable(dependency), _cmid(raw), float(RETRY_AFTER_S)))
+    return True
+
+
+def _unavailable(dependency: str) -> ProtocolError:
+    return ProtocolError(
+        UNAVAILABLE, f"the {dependency} is unavailable; retry in {RETRY_AFTER_S} s"
+    )
 
 
 def _span_attrs(room: Room) -> dict[str, str]:
