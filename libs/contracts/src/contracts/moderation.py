@@ -77,7 +77,7 @@ class BanRequest(ApiModel):
     with it, it is a timeout."""
 
     account_id: AccountId
-    duration_s: int | None = Field(default=None, ge=1, le=365 * 24 * 3600)
+    duration_s: int | None = Field(default=None, ge=1, le=365 * 24 * 3600, strict=True)
     reason: Annotated[str, Field(max_length=5000), optional_text(500)] | None = (
         None  # the user-text rule (contracts.text); nothing visible -> None
     )

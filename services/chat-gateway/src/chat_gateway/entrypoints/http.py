@@ -140,7 +140,18 @@ def create_app(readiness: Readiness) -> FastAPI:
         """Gift types and their prices (coins)."""
         return [GiftCatalogItem(gift_type=t, name=n, unit_price=p) for t, (n, p) in CATALOG.items()]
 
-    @app.post("/live/{stream_id}/gift", status_code=201, response_model=GiftReceipt)
+    @app.post(
+        "/live/{stream_id}/gift",
+        status_code=201,
+        response_model=GiftReceipt,
+        responses={
+            200: {
+                "model": GiftReceipt,
+                "description": "a retry with the same Idempotency-Key: the earlier receipt, "
+                "charged once (header Idempotent-Replayed: true)",
+            }
+        },
+    )
     async def gift(
         stream_id: StreamIdPath,
         body: SendGiftRequest,
