@@ -112,6 +112,12 @@ def infra_env() -> dict[str, str]:
     return values
 
 
+#: Two file descriptors per proxied WebSocket (client and upstream): 65,536 connections hold
+#: 2 x 20,000 idle chat sockets with room to spare (issue 17; figures in deploy/README.md).
+NGINX_WORKER_CONNECTIONS = 65_536
+NGINX_OPEN_FILES = 2 * NGINX_WORKER_CONNECTIONS
+
+
 def render_nginx(state: Path, ports: dict[str, int]) -> Path:
     template = (ROOT / "deploy" / "nginx" / "livecast.conf.template").read_text()
     values = {
@@ -141,7 +147,8 @@ def render_nginx(state: Path, ports: dict[str, int]) -> Path:
         worker_user()
         + f'worker_processes 1;\ndaemon off;\npid "{q(nginx_dir / "nginx.pid")}";\n'
         + f'error_log "{q(state / "logs" / "gateway-error.log")}" warn;\n'
-        + "events { worker_connections 4096; }\n"
+        + f"worker_rlimit_nofile {NGINX_OPEN_FILES};\n"
+        + f"events {{ worker_connections {NGINX_WORKER_CONNECTIONS}; }}\n"
         + "http {\n"
         + f'  client_body_temp_path "{q(tmp / "body")}"; proxy_temp_path "{q(tmp / "proxy")}";\n'
         + f'  fastcgi_temp_path "{q(tmp / "fcgi")}"; uwsgi_temp_path "{q(tmp / "uwsgi")}";\n'

@@ -16,10 +16,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from servicekit.unavailable import RETRY_AFTER_S, unavailable_dependency
 
-__all__ = ["ApiError", "error_body", "install_error_handlers", "unavailable_response"]
+__all__ = [
+    "ApiError",
+    "allowed_methods",
+    "error_body",
+    "install_error_handlers",
+    "unavailable_response",
+]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +107,19 @@ def _internal() -> JSONResponse:
     return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at the request's path (Starlette's own 405
+    names only the first route that matches the path, so ``GET`` and ``POST`` routes on one path
+    said ``Allow: GET``)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return sorted(methods, key=lambda m: order.index(m) if m in order else len(order))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map :class:`ApiError`, request validation errors and HTTP errors to the JSON body;
     unavailable dependencies to ``503`` + ``Retry-After``; anything else to a JSON ``500``."""
@@ -137,11 +157,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return JSONResponse(
-            error_body(code, message),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+            message = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+        return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=headers)

@@ -62,3 +62,16 @@ def test_every_error_response_has_the_error_body_and_retryable_ones_retry_after(
     assert spec["paths"]["/things/{thing_id}"]["post"]["responses"]["400"]["description"] == (
         "custom"
     )
+
+
+async def test_405_names_every_method_of_the_path_in_allow_with_the_json_body() -> None:
+    import httpx
+
+    app = make_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        for method in ("OPTIONS", "TRACE", "PUT"):
+            r = await c.request(method, "/things/1")
+            assert r.status_code == 405
+            assert r.headers["allow"] == "GET, POST"
+            assert r.json()["error"] == "method_not_allowed"

@@ -7,6 +7,7 @@ import signal
 
 from chat_gateway.bootstrap import running
 from chat_gateway.settings import Settings
+from servicekit.limits import raise_open_files_limit
 from servicekit.logs import configure_logging
 from servicekit.settings import load_settings
 
@@ -23,6 +24,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = load_settings(Settings)
     configure_logging(settings.service_name, settings.log_level, json=settings.log_json)
+    raise_open_files_limit()  # >= 20,000 idle sockets per instance (deploy/README.md)
     asyncio.run(serve(settings))
 
 

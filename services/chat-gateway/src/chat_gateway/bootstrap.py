@@ -151,6 +151,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         ping_timeout=settings.ping_timeout_s,
         compression=None,
         close_timeout=5,
+        backlog=settings.ws_backlog,
     )
     app = http.create_app(infra.readiness())
     app.state.service, app.state.registry, app.state.jwt_verifier = service, registry, verifier
