@@ -12,6 +12,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +38,8 @@ MESSAGES, SEQ, VIEW, MODS, BANS = (
     "chat_bans",
 )
 SLOW, GIFTS, CONNECTIONS = "chat_slow_gate", "gifts", "chat_connections"
+
+log = logging.getLogger(__name__)
 
 #: Every stream view is created with each clock its conditional writes compare (``rank`` -1: no
 #: status seen yet; times 0: never set), so no filter has to accept a missing field.
@@ -330,25 +335,79 @@ class GiftLedger:
 
 
 class ConnectionRegistry:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self._col = db[CONNECTIONS]
+    """Which accounts are connected to which instance. Connects and disconnects are written in
+    the background, in batches every ``flush_s`` (one ``insert_many`` and one ``delete_many``):
+    a connection storm does not put one database write per socket on the path chat posting
+    uses, and a connect never waits for the database (issue 17). A connection that came and
+    went between two flushes is never written. Readers see changes up to ``flush_s`` late."""
 
-    async def add(
+    def __init__(self, db: AsyncDatabase[Doc], *, flush_s: float = 0.5) -> None:
+        self._col = db[CONNECTIONS]
+        self._flush_s = flush_s
+        self._adds: dict[str, Doc] = {}
+        self._removes: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(
         self, conn_id: str, instance: str, stream_id: str, account_id: str, now: datetime
     ) -> None:
-        await self._col.insert_one(
-            {
-                "_id": conn_id,
-                "instance": instance,
-                "stream_id": stream_id,
-                "account_id": account_id,
-                "connected_at": now,
-                "seen_ms": to_ms(now),
-            }
-        )
+        """Record a connection (written with the next batch)."""
+        self._adds[conn_id] = {
+            "_id": conn_id,
+            "instance": instance,
+            "stream_id": stream_id,
+            "account_id": account_id,
+            "connected_at": now,
+            "seen_ms": to_ms(now),
+        }
 
-    async def remove(self, conn_id: str) -> None:
-        await self._col.delete_one({"_id": conn_id})
+    def remove(self, conn_id: str) -> None:
+        """Forget a connection (with the next batch; at once if it was never written)."""
+        if self._adds.pop(conn_id, None) is None:
+            self._removes.add(conn_id)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop the background writer after a last flush."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_s)
+            try:
+                await self.flush()
+            except Exception as exc:
+                log.warning("connection registry not written (retrying): %r", exc)
+
+    async def flush(self) -> None:
+        """Write what changed since the last flush; on failure it is kept for the next one."""
+        adds, self._adds = self._adds, {}
+        removes, self._removes = self._removes, set()
+        try:
+            if adds:
+                try:
+                    await self._col.insert_many(list(adds.values()), ordered=False)
+                except BulkWriteError as exc:  # already written by an earlier attempt
+                    if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                        raise
+            if removes:
+                await self._col.delete_many({"_id": {"$in": sorted(removes)}})
+        except BaseException:
+            for conn_id, doc in adds.items():  # keep for the next flush unless gone meanwhile
+                if conn_id in self._removes:
+                    self._removes.discard(conn_id)
+                    removes.add(conn_id)
+                else:
+                    self._adds.setdefault(conn_id, doc)
+            self._removes |= removes
+            raise
 
     async def refresh(self, instance: str, now: datetime, stale_after_s: float) -> None:
         """Mark this instance's connections seen; forget those of instances that went away."""

@@ -24,6 +24,7 @@ from websockets.http11 import Request, Response
 
 from chat_gateway.adapters.mongo import ChatStore, ConnectionRegistry
 from chat_gateway.domain.limits import Limiter
+from chat_gateway.history import SharedRecent
 from chat_gateway.hub import Client, Hub, Room
 from chat_gateway.protocol import (
     BANNED,
@@ -65,6 +66,7 @@ class WsDeps:
     service: ChatService
     store: ChatStore
     registry: ConnectionRegistry
+    history: SharedRecent
     verifier: JwtVerifier
     limiter: Limiter
     instance_id: str
@@ -143,7 +145,7 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
         client = Client(ws, account, f"c_{secrets.token_hex(8)}", room.state.role(account))
         deps.hub.add(room, client)
         try:
-            await deps.registry.add(
+            deps.registry.add(
                 client.conn_id, deps.instance_id, stream_id, account, datetime.now(UTC)
             )
             deps.on_connect(stream_id, account, client.conn_id)
@@ -158,8 +160,7 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
             await ws.close(TRY_AGAIN_LATER, "unavailable; retry shortly")
         finally:
             deps.hub.remove(room, client)
-            with contextlib.suppress(Exception):
-                await asyncio.shield(deps.registry.remove(client.conn_id))
+            deps.registry.remove(client.conn_id)
 
     return serve
 
@@ -183,14 +184,14 @@ async def _hello(
     elif after is not None:
         missed = await deps.store.after(room.stream_id, after, deps.max_replay + 1)
         if len(missed) > deps.max_replay:
-            reset, docs = True, await deps.store.recent(room.stream_id, deps.history_on_connect)
+            reset, docs = True, await deps.history.recent(room.stream_id, deps.history_on_connect)
         else:
             docs = missed
             stale = await deps.store.deleted_ids(room.stream_id, max(1, after - 200), after)
             deleted = [d["_id"] for d in stale]
             stale_seqs = {d["_id"]: d["seq"] for d in stale}
     else:
-        after, docs = 0, await deps.store.recent(room.stream_id, deps.history_on_connect)
+        after, docs = 0, await deps.history.recent(room.stream_id, deps.history_on_connect)
     replayed_up_to = max([after, *(d["seq"] for d in docs)])
     state = room.state
     hello = Hello(
