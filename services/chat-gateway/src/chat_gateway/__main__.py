@@ -7,7 +7,7 @@ import signal
 
 from chat_gateway.bootstrap import running
 from chat_gateway.settings import Settings
-from servicekit.limits import raise_open_files_limit
+from servicekit.limits import freeze_startup_objects, raise_open_files_limit
 from servicekit.logs import configure_logging
 from servicekit.settings import load_settings
 
@@ -18,6 +18,7 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with running(settings):
+        freeze_startup_objects()  # full GC passes stalled the loop for 0.8 s with 5,000 sockets
         await stop.wait()
 
 

@@ -35,6 +35,7 @@ from chat_gateway.service import ChatService, message_frame
 from chat_gateway.settings import Settings
 from contracts import make_envelope
 from contracts.viewer import PresenceEntry, PresenceHeartbeat
+from contracts.ws import ChatMessageFrame
 from servicekit.auth import JwtVerifier
 from servicekit.ratelimit import Budget, MongoRateBudgets
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
@@ -105,6 +106,9 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         gap_give_up_s=settings.gap_give_up_s,
     )
 
+    async def recent_frames(stream_id: str, limit: int) -> list[ChatMessageFrame]:
+        return [message_frame(d) for d in await store.recent(stream_id, limit)]
+
     async def state_for(stream_id: str) -> RoomState:
         room = hub.rooms.get(stream_id)
         return room.state if room is not None else await projection.load(stream_id)
@@ -136,7 +140,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         service=service,
         store=store,
         registry=registry,
-        history=SharedRecent(store.recent),
+        history=SharedRecent(recent_frames),
         verifier=verifier,
         limiter=limiter,
         instance_id=settings.instance_id,

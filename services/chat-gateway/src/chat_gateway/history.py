@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-Doc = dict[str, Any]
-ReadRecent = Callable[[str, int], Coroutine[Any, Any, list[Doc]]]
+T = TypeVar("T")
+ReadRecent = Callable[[str, int], Coroutine[Any, Any, list[T]]]
 
 
-class SharedRecent:
-    """``recent(stream_id, limit)`` coalesced per ``(stream_id, limit)``."""
+class SharedRecent(Generic[T]):
+    """``recent(stream_id, limit)`` coalesced per ``(stream_id, limit)``; ``read`` returns what
+    every caller gets (message frames, built once for all of them)."""
 
-    def __init__(self, read: ReadRecent, *, window_s: float = 0.02) -> None:
+    def __init__(self, read: ReadRecent[T], *, window_s: float = 0.02) -> None:
         self._read = read
         self._window = window_s
-        self._open: dict[tuple[str, int], asyncio.Future[list[Doc]]] = {}
+        self._open: dict[tuple[str, int], asyncio.Future[list[T]]] = {}
         self.reads = 0  # database reads made (for tests and metrics)
 
-    async def recent(self, stream_id: str, limit: int) -> list[Doc]:
+    async def recent(self, stream_id: str, limit: int) -> list[T]:
         """The last ``limit`` visible messages of the stream, oldest first (do not modify)."""
         key = (stream_id, limit)
         shared = self._open.get(key)
@@ -35,13 +36,13 @@ class SharedRecent:
             loop.call_later(self._window, self._start, key, shared)
         return await asyncio.shield(shared)
 
-    def _start(self, key: tuple[str, int], shared: asyncio.Future[list[Doc]]) -> None:
+    def _start(self, key: tuple[str, int], shared: asyncio.Future[list[T]]) -> None:
         if self._open.get(key) is shared:
             del self._open[key]  # later callers start a read of their own
         self.reads += 1
-        task: asyncio.Task[list[Doc]] = asyncio.get_running_loop().create_task(self._read(*key))
+        task: asyncio.Task[list[T]] = asyncio.get_running_loop().create_task(self._read(*key))
 
-        def done(t: asyncio.Task[list[Doc]]) -> None:
+        def done(t: asyncio.Task[list[T]]) -> None:
             if shared.done():
                 return
             if t.cancelled():

@@ -43,6 +43,7 @@ from contracts.ws import (
     ChatAck,
     ChatDelete,
     ChatMessageDeletedFrame,
+    ChatMessageFrame,
     ChatSend,
     Hello,
     Ping,
@@ -66,7 +67,7 @@ class WsDeps:
     service: ChatService
     store: ChatStore
     registry: ConnectionRegistry
-    history: SharedRecent
+    history: SharedRecent[ChatMessageFrame]
     verifier: JwtVerifier
     limiter: Limiter
     instance_id: str
@@ -174,25 +175,31 @@ async def _hello(
     reset = False
     deleted: list[str] = []
     stale_seqs: dict[str, int] = {}
-    newest = max(room.last_seq, await deps.store.current_seq(room.stream_id))
     after = ascii_int(last_seen)
-    if after is not None and after > newest:
+    # the stored counter is read only for a cursor ahead of the room (a fresh connect does no
+    # database read of its own: connection storms, issue 17)
+    if (
+        after is not None
+        and after > room.last_seq
+        and after > await deps.store.current_seq(room.stream_id)
+    ):
         # a cursor the room never reached (another room's, a reset room's): start afresh with
         # the room's real cursor, so later messages never carry lower numbers than the client's
         after, reset = 0, True
-        docs = await deps.store.recent(room.stream_id, deps.history_on_connect)
+        frames = await deps.history.recent(room.stream_id, deps.history_on_connect)
     elif after is not None:
         missed = await deps.store.after(room.stream_id, after, deps.max_replay + 1)
         if len(missed) > deps.max_replay:
-            reset, docs = True, await deps.history.recent(room.stream_id, deps.history_on_connect)
+            reset = True
+            frames = await deps.history.recent(room.stream_id, deps.history_on_connect)
         else:
-            docs = missed
+            frames = [message_frame(d) for d in missed]
             stale = await deps.store.deleted_ids(room.stream_id, max(1, after - 200), after)
             deleted = [d["_id"] for d in stale]
             stale_seqs = {d["_id"]: d["seq"] for d in stale}
     else:
-        after, docs = 0, await deps.history.recent(room.stream_id, deps.history_on_connect)
-    replayed_up_to = max([after, *(d["seq"] for d in docs)])
+        after, frames = 0, await deps.history.recent(room.stream_id, deps.history_on_connect)
+    replayed_up_to = max([after, *(f.seq for f in frames)])
     state = room.state
     hello = Hello(
         stream_id=room.stream_id,
@@ -200,7 +207,7 @@ async def _hello(
         viewer_count=state.viewer_count,
         slow_mode_s=state.slow_mode_s,
         last_seq=max(room.last_seq, replayed_up_to),
-        messages=[message_frame(d) for d in docs],
+        messages=frames,
         role=client.role,
         reset=reset,
     )
