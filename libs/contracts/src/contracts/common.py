@@ -17,6 +17,16 @@ from pydantic import (
 )
 
 
+def _json_integer(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("an integer (not a boolean or a string)")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("an integer")
+        return int(value)
+    return value
+
+
 def _iso_text(value: object) -> object:
     if isinstance(value, str) and value.strip().replace(".", "", 1).lstrip("+-").isdigit():
         raise ValueError("a date-time in ISO 8601 form, e.g. 2026-01-01T00:00:00Z")
@@ -79,6 +89,11 @@ def compound_key(*parts: str, sep: str = "\x1f") -> str:
     return sep.join(p.replace("%", "%25").replace(sep, escaped) for p in parts)
 
 
+#: An integer of a request body as JSON Schema's ``integer``: ``5`` and ``5.0``; never ``true``
+#: or ``"5"`` (pydantic's lax mode took both; issue 17: ``{"interval_s": false}`` was accepted).
+#: Inside an optional type put the bounds first: ``Annotated[int, Field(ge=1), JSON_INTEGER]``.
+JSON_INTEGER = BeforeValidator(_json_integer)
+JsonInt = Annotated[int, JSON_INTEGER]
 #: A timestamp given as ISO 8601 text with a UTC offset (``2026-01-01T00:00:00Z``); numbers
 #: (``0.5``, which pydantic would read as seconds since the epoch) are refused.
 IsoDatetime = Annotated[
@@ -123,9 +138,9 @@ _RANK = {
 
 
 class ApiModel(BaseModel):
-    """Base of REST bodies: strict about unknown fields in requests. Number and boolean fields
-    of request bodies are declared ``strict=True``: ``false`` is not ``0`` and ``1`` is not
-    ``true`` (issue 17: ``{"interval_s": false}`` was accepted)."""
+    """Base of REST bodies: strict about unknown fields in requests. Integer fields of request
+    bodies are :data:`JsonInt` and booleans ``strict=True``: ``false`` is not ``0`` and ``1`` is
+    not ``true`` (issue 17: ``{"interval_s": false}`` was accepted)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 

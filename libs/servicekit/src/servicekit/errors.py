@@ -163,5 +163,5 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))
-            message = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+            message = f"method not allowed here; allowed: {headers['Allow']}"
         return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=headers)

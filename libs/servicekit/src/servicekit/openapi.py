@@ -5,7 +5,7 @@ Which statuses (issue 17: the specs listed only 2xx and 422):
 
 * every operation: ``422`` (bad input), ``500`` (a bug), ``503`` with ``Retry-After`` (the
   database or the broker is unavailable);
-* an operation that takes a body: ``413`` (over the body limit);
+* an operation that takes a body: ``400`` (not parseable JSON), ``413`` (over the body limit);
 * an operation behind the bearer token: ``401``, ``403`` (not yours / not allowed, banned);
 * an operation with path parameters: ``404``;
 * an operation behind the bearer token that changes something (POST, PUT, PATCH, DELETE):
@@ -44,6 +44,7 @@ _RETRY_AFTER = {
     }
 }
 _DESCRIPTIONS = {
+    400: "the body is not parseable JSON",
     401: "no bearer token, or a bad or expired one",
     403: "not allowed for this account",
     404: "no such resource",
@@ -60,7 +61,7 @@ _MUTATING = {"post", "put", "patch", "delete"}
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     statuses = [422, 500, 503]
     if "requestBody" in operation:
-        statuses.append(413)
+        statuses += [400, 413]
     secured = bool(operation.get("security"))
     if secured:
         statuses += [401, 403]

@@ -48,11 +48,8 @@ def create_app(readiness: Readiness) -> FastAPI:
         headers = (
             {"Retry-After": str(max(1, round(exc.retry_after_s)))} if exc.retry_after_s else None
         )
-        return JSONResponse(
-            error_body(exc.reason, str(exc), retry_after_s=exc.retry_after_s),
-            exc.status,
-            headers=headers,
-        )
+        extra = {"retry_after_s": exc.retry_after_s} if exc.retry_after_s else {}
+        return JSONResponse(error_body(exc.reason, str(exc), **extra), exc.status, headers=headers)
 
     @app.exception_handler(ProtocolError)
     async def invalid(_: Request, exc: ProtocolError) -> JSONResponse:
