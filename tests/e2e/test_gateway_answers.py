@@ -38,3 +38,21 @@ async def test_the_gateway_answers_json_with_the_right_allow(
     assert r.headers["content-type"].startswith("application/json")
     assert r.json()["error"] in ("method_not_allowed", "not_found")
     assert r.headers.get("allow") == allow
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/live/s1/chat/slow-mode", {"interval_s": False}),
+        ("PUT", "/live/s1/chat/slow-mode", {"interval_s": "5"}),
+        ("POST", "/live/s1/gift", {"gift_type": "rose", "amount": True}),
+        ("GET", "/me/usage?to=0.5", None),
+    ],
+)
+async def test_booleans_are_not_integers_and_numbers_are_not_timestamps(
+    stack: Stack, method: str, path: str, body: object
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway) as client:
+        r = await client.request(method, path, json=body, headers=stack.auth("alice"))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "validation_error"
