@@ -28,8 +28,15 @@ STATEFUL_EXAMPLES = 10
 
 # Rules a JSON Schema cannot state, answered 422 to schema-valid input: an opaque cursor that
 # is not one we issued, ``to`` before ``from``, "either ids or all".
-SEMANTIC_422 = ("GET /live", "GET /me/following", "GET /notifications", "GET /me/usage",
-                "POST /notifications/read")  # fmt: skip
+SEMANTIC_422 = (
+    "GET /live",  # cursor
+    "GET /live/{stream_id}/moderation-log",  # cursor
+    "GET /me/following",  # cursor
+    "GET /notifications",  # cursor
+    "GET /me/usage",  # to after from
+    "GET /live/{stream_id}/usage",  # to after from
+    "POST /notifications/read",  # ids or all
+)
 EXPECTED_WITH_422 = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 
 
