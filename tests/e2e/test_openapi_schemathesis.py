@@ -27,7 +27,8 @@ EXAMPLES = 15  # per operation and mode
 STATEFUL_EXAMPLES = 10
 
 # Rules a JSON Schema cannot state, answered 422 to schema-valid input: an opaque cursor that
-# is not one we issued, ``to`` before ``from``, "either ids or all".
+# is not one we issued, ``to`` before ``from``, "either ids or all", "at least one field", and the
+# user-text rule (contracts.text: something visible, no control characters).
 SEMANTIC_422 = (
     "GET /live",  # cursor
     "GET /live/{stream_id}/moderation-log",  # cursor
@@ -36,6 +37,10 @@ SEMANTIC_422 = (
     "GET /me/usage",  # to after from
     "GET /live/{stream_id}/usage",  # to after from
     "POST /notifications/read",  # ids or all
+    "POST /live",  # text rule (title, description)
+    "PATCH /live/{stream_id}",  # text rule, at least one field
+    "POST /live/{stream_id}/bans",  # text rule (reason)
+    "POST /live/{stream_id}/chats",  # text rule (message)
 )
 EXPECTED_WITH_422 = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 
