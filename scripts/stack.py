@@ -112,6 +112,24 @@ def infra_env() -> dict[str, str]:
     return values
 
 
+#: Two file descriptors per proxied WebSocket (client and upstream): 65,536 connections hold
+#: 2 x 20,000 idle chat sockets with room to spare (issue 17; figures in deploy/README.md).
+NGINX_WORKER_CONNECTIONS = 65_536
+NGINX_OPEN_FILES = 2 * NGINX_WORKER_CONNECTIONS
+
+
+def _nginx_workers() -> int:
+    """Enough workers for the descriptors above where a worker may not raise its own limit
+    (no ``CAP_SYS_RESOURCE``: each keeps the hard limit this process has)."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or hard >= NGINX_OPEN_FILES:
+        return 1
+    needed = 4 * 20_000 + 2_000  # 2 instances x 20,000 sockets x (client + upstream), spare
+    return max(1, min(8, -(-needed // max(hard - 1_000, 1_000))))
+
+
 def render_nginx(state: Path, ports: dict[str, int]) -> Path:
     template = (ROOT / "deploy" / "nginx" / "livecast.conf.template").read_text()
     values = {
@@ -139,9 +157,10 @@ def render_nginx(state: Path, ports: dict[str, int]) -> Path:
     q = nginx_string
     conf.write_text(
         worker_user()
-        + f'worker_processes 1;\ndaemon off;\npid "{q(nginx_dir / "nginx.pid")}";\n'
+        + f'worker_processes {_nginx_workers()};\ndaemon off;\npid "{q(nginx_dir / "nginx.pid")}";\n'
         + f'error_log "{q(state / "logs" / "gateway-error.log")}" warn;\n'
-        + "events { worker_connections 4096; }\n"
+        + f"worker_rlimit_nofile {NGINX_OPEN_FILES};\n"
+        + f"events {{ worker_connections {NGINX_WORKER_CONNECTIONS}; }}\n"
         + "http {\n"
         + f'  client_body_temp_path "{q(tmp / "body")}"; proxy_temp_path "{q(tmp / "proxy")}";\n'
         + f'  fastcgi_temp_path "{q(tmp / "fcgi")}"; uwsgi_temp_path "{q(tmp / "uwsgi")}";\n'

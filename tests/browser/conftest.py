@@ -4,6 +4,7 @@ pages signed in through the web client's own token form, and where each chat con
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -60,6 +61,8 @@ def chat_instances(stack: Stack) -> Callable[[str, str], dict[str, str]]:
     """``chat_instances(stream_id, owner)``: account -> the chat-gateway instance it is on."""
 
     def find(stream_id: str, owner: str) -> dict[str, str]:
+        # the registry is written in batches every 0.5 s: read after the next batch
+        time.sleep(0.7)
         r = httpx.get(
             f"{stack.gateway}/live/{stream_id}/chat/connections",
             headers=stack.auth(owner),

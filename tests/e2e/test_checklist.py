@@ -103,10 +103,15 @@ async def test_the_whole_checklist(stack: Stack) -> None:
             seqs = [f["seq"] for f in s2.of("chat.message")]
             assert seqs == sorted(seqs)
             assert len(set(seqs)) == 6
-            connections = await api.get(
-                f"/live/{sid}/chat/connections", headers=stack.auth("streamer")
-            )
-            assert len({c["instance"] for c in connections.json()["items"]}) >= 1
+
+            # the connection registry is written in batches (every 0.5 s): poll
+            async def instances() -> set[str]:
+                connections = await api.get(
+                    f"/live/{sid}/chat/connections", headers=stack.auth("streamer")
+                )
+                return {c["instance"] for c in connections.json()["items"]}
+
+            assert len(await eventually(instances, within=5)) >= 1
 
             # a gift: shown in the room, the streamer is notified
             g = await api.post(

@@ -474,7 +474,13 @@ async def test_unordered_insert_many_stores_all_but_the_duplicates(
     assert after["b"]["v"] == "old"
 
 
-@covers("delete_one(_id)", "delete_one(= _id)", "delete_one($lt _id)", "delete_many($lt)")
+@covers(
+    "delete_one(_id)",
+    "delete_one(= _id)",
+    "delete_one($lt _id)",
+    "delete_many($lt)",
+    "delete_many(_id$in)",
+)
 async def test_deletes_remove_exactly_the_matching_documents(col: AsyncCollection[Doc]) -> None:
     before = await seed(
         col,
@@ -484,6 +490,8 @@ async def test_deletes_remove_exactly_the_matching_documents(col: AsyncCollectio
         {"_id": "k4", "seen_ms": 50},
         {"_id": "k5", "state": "running"},
         {"_id": "k6", "seen_ms": 10},
+        {"_id": "k7", "seen_ms": 900},
+        {"_id": "k8", "seen_ms": 900},
     )
     results = [
         await col.delete_one({"_id": "k2", "state": "running"}),
@@ -492,11 +500,12 @@ async def test_deletes_remove_exactly_the_matching_documents(col: AsyncCollectio
         await col.delete_one({"_id": "k9"}),
         await col.delete_one({"_id": "k6"}),
         await col.delete_many({"seen_ms": {"$lt": 500}}),
+        await col.delete_many({"_id": {"$in": ["k7", "k99"]}}),
     ]
     after = await contents(col)
-    assert [r.deleted_count for r in results] == [0, 0, 1, 0, 1, 2]
-    assert set(after) == {"k3", "k5"}  # k5 lacks seen_ms: $lt does not match it
-    assert touched(before, after) == {"k1", "k2", "k4", "k6"}
+    assert [r.deleted_count for r in results] == [0, 0, 1, 0, 1, 2, 1]
+    assert set(after) == {"k3", "k5", "k8"}  # k5 lacks seen_ms: $lt does not match it
+    assert touched(before, after) == {"k1", "k2", "k4", "k6", "k7"}
 
 
 @covers("update_one($gt $lte _id; $inc)")

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, Field
 
-from contracts.common import AccountId, ApiModel, ResponseModel, StreamId
+from contracts.common import AccountId, ApiModel, JsonInt, ResponseModel, StreamId
 from contracts.envelope import Event
 
 MAX_MESSAGE_CHARS = 500
@@ -95,7 +95,7 @@ class SendGiftRequest(ApiModel):
     """``POST /live/{stream_id}/gift`` body (the original plan's shape)."""
 
     gift_type: str = Field(min_length=1, max_length=64)
-    amount: int = Field(ge=1, le=1000)
+    amount: JsonInt = Field(ge=1, le=1000)
 
 
 class GiftCatalogItem(ResponseModel):
@@ -131,7 +131,7 @@ class SlowModeRequest(ApiModel):
     """``PUT /live/{stream_id}/chat/slow-mode`` body: one message per ``interval_s`` per viewer
     (``0`` turns it off)."""
 
-    interval_s: int = Field(ge=0, le=3600)
+    interval_s: JsonInt = Field(ge=0, le=3600)
 
 
 class ChatConnectionView(ResponseModel):

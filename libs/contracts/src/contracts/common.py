@@ -6,7 +6,34 @@ import re
 from enum import StrEnum
 from typing import Annotated, Generic, TypeGuard, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+
+def _json_integer(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("an integer (not a boolean or a string)")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("an integer")
+        return int(value)
+    return value
+
+
+def _iso_text(value: object) -> object:
+    if isinstance(value, str) and value.strip().replace(".", "", 1).lstrip("+-").isdigit():
+        raise ValueError("a date-time in ISO 8601 form, e.g. 2026-01-01T00:00:00Z")
+    if isinstance(value, int | float):
+        raise ValueError("a date-time in ISO 8601 form, e.g. 2026-01-01T00:00:00Z")
+    return value
+
 
 #: The characters an account id may use: ASCII letters and digits and ``. _ - | @ : + =``.
 #: Enough for what identity providers issue as ``sub``: Auth0 (``auth0|5f7c...``,
@@ -62,6 +89,18 @@ def compound_key(*parts: str, sep: str = "\x1f") -> str:
     return sep.join(p.replace("%", "%25").replace(sep, escaped) for p in parts)
 
 
+#: An integer of a request body as JSON Schema's ``integer``: ``5`` and ``5.0``; never ``true``
+#: or ``"5"`` (pydantic's lax mode took both; issue 17: ``{"interval_s": false}`` was accepted).
+#: Inside an optional type put the bounds first: ``Annotated[int, Field(ge=1), JSON_INTEGER]``.
+JSON_INTEGER = BeforeValidator(_json_integer)
+JsonInt = Annotated[int, JSON_INTEGER]
+#: A timestamp given as ISO 8601 text with a UTC offset (``2026-01-01T00:00:00Z``); numbers
+#: (``0.5``, which pydantic would read as seconds since the epoch) are refused.
+IsoDatetime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_text),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 #: Our stream id (also the Mux live stream's ``passthrough``).
 StreamId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 #: One viewing session of an account (a tab, a player, a chat socket): presence is kept per
@@ -99,7 +138,9 @@ _RANK = {
 
 
 class ApiModel(BaseModel):
-    """Base of REST bodies: strict about unknown fields in requests."""
+    """Base of REST bodies: strict about unknown fields in requests. Integer fields of request
+    bodies are :data:`JsonInt` and booleans ``strict=True``: ``false`` is not ``0`` and ``1`` is
+    not ``true`` (issue 17: ``{"interval_s": false}`` was accepted)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import AwareDatetime, Field
 
-from contracts.common import AccountId, ApiModel, ResponseModel, StreamId
+from contracts.common import JSON_INTEGER, AccountId, ApiModel, ResponseModel, StreamId
 from contracts.envelope import Event
 from contracts.text import optional_text
 
@@ -77,7 +77,7 @@ class BanRequest(ApiModel):
     with it, it is a timeout."""
 
     account_id: AccountId
-    duration_s: int | None = Field(default=None, ge=1, le=365 * 24 * 3600)
+    duration_s: Annotated[int, Field(ge=1, le=365 * 24 * 3600), JSON_INTEGER] | None = None
     reason: Annotated[str, Field(max_length=5000), optional_text(500)] | None = (
         None  # the user-text rule (contracts.text); nothing visible -> None
     )

@@ -61,7 +61,7 @@ class MarkReadRequest(ApiModel):
     """``POST /notifications/read``: either ``ids`` (yours) or ``all``."""
 
     ids: list[str] = Field(default_factory=list, max_length=500)
-    all: bool = False
+    all: bool = Field(default=False, strict=True)
 
 
 class FollowResult(ResponseModel):

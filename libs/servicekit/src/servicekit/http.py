@@ -21,6 +21,7 @@ from servicekit import tracing
 from servicekit.errors import error_body, install_error_handlers
 from servicekit.health import Readiness, metrics_payload
 from servicekit.logs import REQUEST_ID_HEADER, new_correlation_id, set_correlation_id
+from servicekit.openapi import document_error_responses
 from servicekit.parsing import ascii_int
 
 __all__ = ["RequestContextMiddleware", "create_service_app"]
@@ -133,6 +134,7 @@ def create_service_app(
     """
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
     install_error_handlers(app)
+    document_error_responses(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=max_body_bytes)
     tracing.configure_from_env(service or title.removeprefix("livecast").strip())
     tracing.instrument_fastapi(app)

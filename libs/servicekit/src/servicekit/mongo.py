@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from typing import Any, overload
 
 import bson
+import pymongo
 from bson.errors import BSONError
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from servicekit import tracing
+from servicekit.unavailable import DB_OPERATION_TIMEOUT_S
 
 __all__ = [
     "BatchInserter",
@@ -82,10 +84,20 @@ class FieldDefault:
     value: Any
 
 
-def make_mongo_client(url: str, *, app_name: str, timeout_ms: int = 5000) -> AsyncMongoClient[Doc]:
-    """A client with bounded timeouts, so an unreachable server fails fast instead of hanging.
+def make_mongo_client(
+    url: str,
+    *,
+    app_name: str,
+    timeout_ms: int = 5000,
+    operation_timeout_ms: int = int(DB_OPERATION_TIMEOUT_S * 1000),
+) -> AsyncMongoClient[Doc]:
+    """A client with bounded timeouts, so an unreachable or stalled server fails fast (a timeout
+    error that :mod:`servicekit.unavailable` maps to 503) instead of hanging.
 
-    Connecting is lazy: nothing touches the network until the first operation. With tracing on,
+    ``timeout_ms`` bounds server selection and connecting; ``operation_timeout_ms`` every single
+    operation, retries included (PyMongo's ``timeoutMS``; a block that needs longer, such as
+    building indexes, widens it with ``pymongo.timeout(seconds)``). Connecting is lazy: nothing
+    touches the network until the first operation. With tracing on,
     every command is a client span.
     """
     return AsyncMongoClient(
@@ -94,24 +106,29 @@ def make_mongo_client(url: str, *, app_name: str, timeout_ms: int = 5000) -> Asy
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=max(timeout_ms * 6, 30_000),
+        timeoutMS=operation_timeout_ms,
         uuidRepresentation="standard",
         event_listeners=tracing.mongo_listeners(),
     )
+
+
+#: Seconds index creation may take (a large collection on real MongoDB builds for a while).
+INDEX_BUILD_TIMEOUT_S = 600.0
 
 
 async def ensure_indexes(db: AsyncDatabase[Doc], specs: Sequence[IndexSpec | FieldDefault]) -> None:
     """Create every declared index (idempotent: an existing identical index is kept), and give
     each :class:`FieldDefault`'s field to the documents that lack it (one ``update_many`` whose
     filter is that field's ``$exists: false`` alone)."""
-    for spec in specs:
-        if isinstance(spec, FieldDefault):
-            await db[spec.collection].update_many(
-                {spec.field: {"$exists": False}}, {"$set": {spec.field: spec.value}}
-            )
-            continue
-        keys = [(name, direction or ASCENDING) for name, direction in spec.keys]
-        await db[spec.collection].create_index(keys, **spec.options())
+    with pymongo.timeout(INDEX_BUILD_TIMEOUT_S):
+        for spec in specs:
+            if isinstance(spec, FieldDefault):
+                await db[spec.collection].update_many(
+                    {spec.field: {"$exists": False}}, {"$set": {spec.field: spec.value}}
+                )
+                continue
+            keys = [(name, direction or ASCENDING) for name, direction in spec.keys]
+            await db[spec.collection].create_index(keys, **spec.options())
 
 
 async def server_description(client: AsyncMongoClient[Doc]) -> str:

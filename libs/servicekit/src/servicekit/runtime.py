@@ -117,7 +117,11 @@ async def open_infra(
     """
     tracing.configure_from_env(settings.service_name)
     names = Names(settings.namespace)
-    mongo = make_mongo_client(settings.mongodb_url, app_name=settings.service_name)
+    mongo = make_mongo_client(
+        settings.mongodb_url,
+        app_name=settings.service_name,
+        operation_timeout_ms=settings.mongodb_timeout_ms,
+    )
     db = mongo[settings.database_name]
     all_indexes: list[IndexSpec | FieldDefault] = [
         *indexes,

@@ -6,6 +6,7 @@ from typing import Any
 
 import uvicorn
 
+from servicekit.limits import raise_open_files_limit
 from servicekit.settings import ServiceSettings
 
 __all__ = ["serve_asgi"]
@@ -13,7 +14,9 @@ __all__ = ["serve_asgi"]
 
 def serve_asgi(app: Any, settings: ServiceSettings, **kwargs: Any) -> None:
     """Serve ``app`` on ``HTTP_HOST:HTTP_PORT`` until SIGINT/SIGTERM (lifespan runs the
-    clients' start and close). Access logs are off: the kit's metrics and JSON logs cover it."""
+    clients' start and close). Access logs are off: the kit's metrics and JSON logs cover it.
+    The open files limit is raised first (:func:`servicekit.limits.raise_open_files_limit`)."""
+    raise_open_files_limit()
     config = uvicorn.Config(
         app,
         host=settings.http_host,

@@ -111,6 +111,12 @@ class ServiceSettings(BaseSettings):
         default="mongodb://127.0.0.1:27017/", validation_alias=AliasChoices("MONGODB_URL")
     )
     mongodb_db: str | None = Field(default=None, validation_alias=AliasChoices("MONGODB_DB"))
+    mongodb_timeout_ms: int = Field(
+        default=5000,
+        ge=100,
+        validation_alias=AliasChoices("MONGODB_TIMEOUT_MS"),
+        description="upper bound of one database operation; beyond it the request answers 503",
+    )
     namespace: str = Field(
         default="",
         validation_alias=AliasChoices("LIVECAST_NAMESPACE"),

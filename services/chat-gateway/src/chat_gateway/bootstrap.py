@@ -27,6 +27,7 @@ from chat_gateway.domain.limits import RATE_COLLECTION, Limiter
 from chat_gateway.domain.room import RoomState
 from chat_gateway.entrypoints import http, ws
 from chat_gateway.entrypoints.consumers import fanout_dispatcher, projection_dispatcher
+from chat_gateway.history import SharedRecent
 from chat_gateway.hub import Hub
 from chat_gateway.metrics import PRESENCE_SESSIONS
 from chat_gateway.protocol import encode
@@ -34,12 +35,16 @@ from chat_gateway.service import ChatService, message_frame
 from chat_gateway.settings import Settings
 from contracts import make_envelope
 from contracts.viewer import PresenceEntry, PresenceHeartbeat
+from contracts.ws import ChatMessageFrame
 from servicekit.auth import JwtVerifier
 from servicekit.ratelimit import Budget, MongoRateBudgets
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
 from servicekit.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
+
+#: Seconds new connections wait to be announced together (``presence.heartbeat``).
+CONNECT_BATCH_S = 0.25
 
 
 @dataclass
@@ -96,10 +101,14 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         load_state=projection.load,
         current_seq=store.current_seq,
         fetch_range=fetch_range,
-        fill_gap=store.insert_gap,
+        fill_gaps=store.insert_gaps,
         send_buffer_bytes=settings.send_buffer_bytes,
         gap_wait_s=settings.gap_wait_s,
+        gap_give_up_s=settings.gap_give_up_s,
     )
+
+    async def recent_frames(stream_id: str, limit: int) -> list[ChatMessageFrame]:
+        return [message_frame(d) for d in await store.recent(stream_id, limit)]
 
     async def state_for(stream_id: str) -> RoomState:
         room = hub.rooms.get(stream_id)
@@ -132,6 +141,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         service=service,
         store=store,
         registry=registry,
+        history=SharedRecent(recent_frames),
         verifier=verifier,
         limiter=limiter,
         instance_id=settings.instance_id,
@@ -151,6 +161,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         ping_timeout=settings.ping_timeout_s,
         compression=None,
         close_timeout=5,
+        backlog=settings.ws_backlog,
     )
     app = http.create_app(infra.readiness())
     app.state.service, app.state.registry, app.state.jwt_verifier = service, registry, verifier
@@ -170,6 +181,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
             http_task.result()
         await asyncio.sleep(0.01)
     presence.start()
+    registry.start()
     gateway = Gateway(
         settings,
         infra,
@@ -188,6 +200,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         http_server.should_exit = True
         await http_task
         await presence.stop()
+        await registry.stop()
         await service.flush()
         await infra.close()
 
@@ -202,6 +215,8 @@ class Presence:
         self.hub, self.infra, self.settings, self.registry = hub, infra, settings, registry
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
+        self._connected: set[tuple[str, str, str]] = set()
+        self._batch_open = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop())
@@ -210,11 +225,19 @@ class Presence:
         await cancel_and_wait([self._task, *self._sends])
 
     def connected(self, stream_id: str, account_id: str, session_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._publish([(stream_id, account_id, session_id)])
-        )
-        self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
+        """Announce a new viewer soon: connects within ``CONNECT_BATCH_S`` share one heartbeat
+        (a connection storm is a few messages, not one per socket)."""
+        self._connected.add((stream_id, account_id, session_id))
+        if not self._batch_open:
+            self._batch_open = True
+            task = asyncio.get_running_loop().create_task(self._publish_connected())
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    async def _publish_connected(self) -> None:
+        await asyncio.sleep(CONNECT_BATCH_S)
+        sessions, self._connected, self._batch_open = sorted(self._connected), set(), False
+        await self._publish(sessions)
 
     async def _publish(self, sessions: list[tuple[str, str, str]]) -> None:
         """Each open connection is one presence session (its connection id) of its account."""

@@ -8,8 +8,12 @@ exceed the send buffer and drops them (close 4009) instead of writing to them.
 
 Chat messages carry a per-stream sequence number. A room delivers them strictly in order, each
 once: a message that arrives ahead of a missing one waits in a buffer; if the missing one does
-not arrive within ``gap_wait_s`` it is read from storage; a number taken by a poster that died
-before storing is filled with a gap marker after ``gap_give_up_s``.
+not arrive within ``gap_wait_s`` it is read from storage. Numbers still missing ``gap_give_up_s``
+after the room first saw them missing (a poster that died, or a counter increment the database
+applied after its client gave up during a stall) are all filled with gap markers in one write
+and the room moves on: after a database stall, delivery resumes in one pass instead of waiting
+for each missing number in turn (issue 17). Filling early is safe: a poster still holding such
+a number finds it taken when it stores and takes the next number instead.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from chat_gateway.metrics import FRAMES_SENT, SLOW_DROPPED, SOCKETS
 from chat_gateway.protocol import TOO_SLOW
 from servicekit.catchup import CatchUp
 from servicekit.tracing import traced
+from servicekit.unavailable import unavailable_dependency
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,7 @@ class Room:
     #: ``updated_at`` of the newest ``stream.updated`` announced (older ones arriving late are
     #: not announced over it)
     described_at: datetime | None = None
+    gap_since: float | None = None  # loop time the current gap was first seen
 
     @property
     def stream_id(self) -> str:
@@ -77,7 +83,8 @@ class Room:
 
 #: Reads stored messages ``lo..hi`` as ``{seq: frame text | None}`` (None: deleted or a gap).
 FetchRange = Callable[[str, int, int], Awaitable[dict[int, str | None]]]
-FillGap = Callable[[str, int], Awaitable[None]]
+#: Stores gap markers for the given sequence numbers of a stream (numbers already stored stay).
+FillGaps = Callable[[str, list[int]], Awaitable[None]]
 
 
 class Hub:
@@ -87,17 +94,17 @@ class Hub:
         load_state: Callable[[str], Awaitable[RoomState]],
         current_seq: Callable[[str], Awaitable[int]],
         fetch_range: FetchRange,
-        fill_gap: FillGap,
+        fill_gaps: FillGaps,
         send_buffer_bytes: int,
         gap_wait_s: float = 0.2,
-        gap_give_up_s: float = 5.0,
+        gap_give_up_s: float = 1.0,
     ) -> None:
         self._rooms: CatchUp[str, Room] = CatchUp()
         self.rooms: dict[str, Room] = self._rooms.live  # the live rooms (shared dict)
         self._load_state = load_state
         self._current_seq = current_seq
         self._fetch_range = fetch_range
-        self._fill_gap = fill_gap
+        self._fill_gaps = fill_gaps
         self._limit = send_buffer_bytes
         self._gap_wait = gap_wait_s
         self._gap_give_up = gap_give_up_s
@@ -184,6 +191,8 @@ class Hub:
             return
         room.waiting[seq] = text
         self._drain(room)
+        if room.waiting and room.gap_since is None:
+            room.gap_since = asyncio.get_running_loop().time()
         if room.waiting and room.gap_task is None:
             room.gap_task = asyncio.get_running_loop().create_task(self._fill(room))
 
@@ -195,27 +204,47 @@ class Hub:
                 self.send(room, text, room.last_seq)
 
     async def _fill(self, room: Room) -> None:
-        waited = 0.0
+        loop = asyncio.get_running_loop()
         try:
             while room.waiting and room.clients:
                 await asyncio.sleep(self._gap_wait)
-                waited += self._gap_wait
                 if not room.waiting:
                     break
-                lo, hi = room.last_seq + 1, min(room.waiting) - 1
-                if hi >= lo:
-                    for seq, text in (await self._fetch_range(room.stream_id, lo, hi)).items():
-                        room.waiting.setdefault(seq, text)
-                    if room.last_seq + 1 not in room.waiting and waited >= self._gap_give_up:
-                        await self._fill_gap(room.stream_id, room.last_seq + 1)
-                        waited = 0.0
+                if room.gap_since is None:
+                    room.gap_since = loop.time()
+                lo, hi = room.last_seq + 1, max(room.waiting)
+                await self._read_range(room, lo, hi)
+                missing = [seq for seq in range(lo, hi) if seq not in room.waiting]
+                if missing and loop.time() - room.gap_since >= self._gap_give_up:
+                    log.warning(
+                        "filling %d missing sequence numbers of %s (%d..%d)",
+                        len(missing),
+                        room.stream_id,
+                        missing[0],
+                        missing[-1],
+                    )
+                    await self._fill_gaps(room.stream_id, missing)
+                    await self._read_range(room, missing[0], missing[-1])
                 self._drain(room)
-        except Exception:
-            log.exception("filling a sequence gap failed", extra={"stream_id": room.stream_id})
+                if not room.waiting:
+                    room.gap_since = None
+        except Exception as exc:
+            if unavailable_dependency(exc) is None:
+                log.exception("filling a sequence gap failed", extra={"stream_id": room.stream_id})
+            else:
+                log.warning("sequence gap of %s: database unavailable: %r", room.stream_id, exc)
         finally:
             room.gap_task = None
             if room.waiting and room.clients:
-                room.gap_task = asyncio.get_running_loop().create_task(self._fill(room))
+                room.gap_task = loop.create_task(self._fill(room))
+            else:
+                room.gap_since = None
+
+    async def _read_range(self, room: Room, lo: int, hi: int) -> None:
+        if hi >= lo:
+            for seq, text in (await self._fetch_range(room.stream_id, lo, hi)).items():
+                if seq > room.last_seq:
+                    room.waiting.setdefault(seq, text)
 
     # ---- targeted ---------------------------------------------------------------------------
 

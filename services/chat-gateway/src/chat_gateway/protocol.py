@@ -13,6 +13,11 @@ from contracts.ws import ChatError, ClientFrame, Frame, client_frame_adapter
 
 #: Close codes (documented in the README).
 UNAUTHORIZED, BANNED, UNKNOWN_STREAM, RATE_LIMITED, TOO_SLOW = 4001, 4003, 4004, 4008, 4009
+#: RFC 6455 "try again later": the database was unavailable while the connection was set up.
+TRY_AGAIN_LATER = 1013
+#: ``chat.error`` reason when a dependency (database, broker) is unavailable: the frame was not
+#: handled, the socket stays open, retry after ``retry_after_s``.
+UNAVAILABLE = "unavailable"
 
 
 class ProtocolError(ValueError):

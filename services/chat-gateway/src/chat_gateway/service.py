@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
@@ -19,6 +20,7 @@ from chat_gateway.adapters.mongo import (
     ChatStore,
     DuplicateMessage,
     GiftLedger,
+    SeqTaken,
 )
 from chat_gateway.domain.limits import Limiter
 from chat_gateway.domain.room import RoomState
@@ -31,9 +33,12 @@ from contracts.ws import ChatMessageFrame
 from servicekit.broker import EventPublisher
 from servicekit.logs import correlation_id
 from servicekit.replay import FINGERPRINT, db_time, fingerprint, replay_allowed
+from servicekit.unavailable import RETRY_AFTER_S
 
 log = logging.getLogger(__name__)
 PRODUCER = "chat-gateway"
+#: Sequence numbers a post tries before giving up (a number is lost only to a gap marker).
+SEQ_ATTEMPTS = 5
 
 #: The gift catalog: type -> (name, price of one, in coins).
 CATALOG: dict[str, tuple[str, int]] = {
@@ -114,12 +119,20 @@ class ChatService:
         return state
 
     async def post(
-        self, stream_id: str, account_id: str, text: str, client_msg_id: str | None
+        self,
+        stream_id: str,
+        account_id: str,
+        text: str,
+        client_msg_id: str | None,
+        arrived_at: datetime | None = None,
     ) -> Posted:
         """Store a message with the next sequence number and fan it out.
 
         A resend (same ``client_msg_id`` / ``Idempotency-Key``) is a replay, checked before
         anything else (servicekit.replay): the original, whatever the limits say now.
+        ``arrived_at``: when the message reached the server; the rate budget charges it then,
+        not when it is processed (issue 17: frames held back while the database stalled were
+        processed as a burst and refused a sender who sent one a second).
 
         Raises:
             Refused: unknown stream, read-only, banned, rate limited, slow mode.
@@ -135,7 +148,7 @@ class ChatService:
         now = db_time(self.clock())
         _may_post(state, account_id, now)
         text = clean_text(text)
-        await self._spend_limits(state, account_id, now)
+        await self._spend_limits(state, account_id, now, min(arrived_at or now, now))
         return await self._store_and_publish(
             stream_id,
             account_id,
@@ -145,9 +158,12 @@ class ChatService:
             request_fp,
         )
 
-    async def _spend_limits(self, state: RoomState, account_id: str, now: datetime) -> None:
-        """The shared rate budget, then slow mode (viewers only). Raises ``Refused``."""
-        wait = await self.limiter.take(state.stream_id, account_id, now)
+    async def _spend_limits(
+        self, state: RoomState, account_id: str, now: datetime, arrived_at: datetime
+    ) -> None:
+        """The shared rate budget (charged at arrival), then slow mode (viewers only).
+        Raises ``Refused``."""
+        wait = await self.limiter.take(state.stream_id, account_id, arrived_at)
         if wait > 0:
             raise Refused(
                 "rate_limited", "you are sending too fast", 429, _retry_after(wait), abusive=True
@@ -174,27 +190,36 @@ class ChatService:
         now: datetime,
         request_fp: str,
     ) -> Posted:
-        seq = await self.store.next_seq(stream_id)
-        doc = {
-            "_id": f"m_{secrets.token_hex(10)}",
-            "stream_id": stream_id,
-            "seq": seq,
-            "account_id": account_id,
-            "text": text,
-            "client_msg_id": client_msg_id,
-            "posted_at": now,
-            "deleted": False,
-            FINGERPRINT: request_fp,
-        }
-        try:
-            await self.store.insert(doc)
-        except DuplicateMessage as dup:  # a concurrent resend stored it first
-            await self.store.insert_gap(stream_id, seq)
-            replay_allowed(dup.original, request_fp, client_msg_id)
-            return _replayed(dup.original, client_msg_id)
-        except BaseException:
-            await asyncio.shield(self.store.insert_gap(stream_id, seq))
-            raise
+        for _ in range(SEQ_ATTEMPTS):
+            seq = await self.store.next_seq(stream_id)
+            doc = {
+                "_id": f"m_{secrets.token_hex(10)}",
+                "stream_id": stream_id,
+                "seq": seq,
+                "account_id": account_id,
+                "text": text,
+                "client_msg_id": client_msg_id,
+                "posted_at": now,
+                "deleted": False,
+                FINGERPRINT: request_fp,
+            }
+            try:
+                await self.store.insert(doc)
+                break
+            except SeqTaken:  # a room gave up waiting for this number and filled it
+                log.info("seq %d of %s was filled as a gap; taking the next one", seq, stream_id)
+            except DuplicateMessage as dup:  # a concurrent resend stored it first
+                await self.store.insert_gap(stream_id, seq)
+                replay_allowed(dup.original, request_fp, client_msg_id)
+                return _replayed(dup.original, client_msg_id)
+            except BaseException:
+                with contextlib.suppress(Exception):  # the database may be the reason
+                    await asyncio.shield(self.store.insert_gap(stream_id, seq))
+                raise
+        else:
+            raise Refused(
+                "unavailable", "chat is busy; retry", 503, retry_after_s=float(RETRY_AFTER_S)
+            )
         self._publish_later(
             ChatMessagePosted(
                 stream_id=stream_id,

@@ -21,6 +21,9 @@ class Settings(ServiceSettings):
     service_name: str = "chat-gateway"
     http_port: int = Field(default=8110, ge=0, le=65535, validation_alias=AliasChoices("HTTP_PORT"))
     ws_port: int = Field(default=8111, ge=0, le=65535)
+    ws_backlog: int = Field(
+        default=4096, ge=16, description="pending connections the WebSocket listener queues"
+    )
     instance_id: str = Field(default_factory=_instance, min_length=1, max_length=128)
     max_frame_bytes: int = Field(
         default=16 * 1024, ge=1024, description="larger frames close with 1009"
@@ -43,4 +46,9 @@ class Settings(ServiceSettings):
     presence_interval_s: float = Field(default=10.0, gt=0)
     gap_wait_s: float = Field(
         default=0.2, gt=0, description="wait for a missing seq before reading it"
+    )
+    gap_give_up_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="fill every seq missing this long with a gap marker (one write)",
     )

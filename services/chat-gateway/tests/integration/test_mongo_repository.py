@@ -103,11 +103,18 @@ async def repos(mongo_db: AsyncDatabase[dict[str, Any]]) -> Repos:
             )
         assert await r.store.pass_slow_gate(s, "viewer", 10, T0) == 0.0
         await r.gifts.charge(f"viewer:{s}", {"stream_id": s, "amount": 1}, deleted(s, "g"))
-        await r.connections.add(f"conn-{s}", "gw-1" if i % 2 else "gw-2", s, "viewer", T0)
+        r.connections.add(f"conn-{s}", "gw-1" if i % 2 else "gw-2", s, "viewer", T0)
+    await r.connections.flush()  # the registry writes in batches
     return r
 
 
 Write = Callable[[Repos], Awaitable[Any]]
+
+
+async def remove_connection(r: Repos, conn_id: str) -> None:
+    r.connections.remove(conn_id)
+    await r.connections.flush()  # the registry writes in batches
+
 
 #: (write on stream T, what it returns, the documents it may touch)
 WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
@@ -155,7 +162,7 @@ WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
     ),
     "gap filled": (lambda r: r.store.insert_gap(T, 3), None, {(MESSAGES, f"gap:{T}:3")}),
     "connection removed": (
-        lambda r: r.connections.remove(f"conn-{T}"),
+        lambda r: remove_connection(r, f"conn-{T}"),
         None,
         {(CONNECTIONS, f"conn-{T}")},
     ),

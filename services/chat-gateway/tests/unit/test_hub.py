@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from unittest.mock import patch
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pymongo.errors import AutoReconnect
 
 from chat_gateway.domain.room import RoomState
 from chat_gateway.hub import SLOW_CHECK_S, Client, Hub
@@ -35,9 +39,20 @@ class FakeWs:
         self.closed = (code, reason)
 
 
-def make_hub(stored: dict[int, str | None] | None = None, gaps: list[int] | None = None) -> Hub:
+def make_hub(
+    stored: dict[int, str | None] | None = None,
+    gaps: list[int] | None = None,
+    fills: list[list[int]] | None = None,
+    down_until: list[float] | None = None,
+    gap_wait_s: float = 0.01,
+    gap_give_up_s: float = 0.05,
+) -> Hub:
+    """A hub over ``stored`` (seq -> frame text, None: deleted); ``gaps`` collects every filled
+    number, ``fills`` every fill call; while ``loop.time() < down_until[0]`` reads fail as a
+    stalled database does."""
     stored = stored if stored is not None else {}
     filled = gaps if gaps is not None else []
+    calls = fills if fills is not None else []
 
     async def load(stream_id: str) -> RoomState:
         return RoomState(stream_id, owner_id="owner")
@@ -46,20 +61,25 @@ def make_hub(stored: dict[int, str | None] | None = None, gaps: list[int] | None
         return 0
 
     async def fetch(_: str, lo: int, hi: int) -> dict[int, str | None]:
+        if down_until and asyncio.get_running_loop().time() < down_until[0]:
+            raise AutoReconnect("connection closed")
         return {s: t for s, t in stored.items() if lo <= s <= hi}
 
-    async def fill(_: str, seq: int) -> None:
-        filled.append(seq)
-        stored[seq] = None
+    async def fill(_: str, seqs: list[int]) -> None:
+        calls.append(list(seqs))
+        for seq in seqs:
+            if seq not in stored:
+                filled.append(seq)
+                stored[seq] = None
 
     return Hub(
         load_state=load,
         current_seq=current,
         fetch_range=fetch,
-        fill_gap=fill,
+        fill_gaps=fill,
         send_buffer_bytes=1000,
-        gap_wait_s=0.01,
-        gap_give_up_s=0.05,
+        gap_wait_s=gap_wait_s,
+        gap_give_up_s=gap_give_up_s,
     )
 
 
@@ -114,6 +134,79 @@ async def test_a_number_nobody_stored_is_filled_with_a_gap(sent: dict[int, list[
     await asyncio.sleep(0.2)
     assert gaps == [1]
     assert ws.sent == ["m2"]
+
+
+async def test_every_missing_number_is_filled_in_one_write(sent: dict[int, list[str]]) -> None:
+    """After a database stall, counter increments applied after their posters gave up leave
+    many numbers with no message: they are all filled at once, not one after another."""
+    gaps: list[int] = []
+    fills: list[list[int]] = []
+    hub = make_hub(stored={10: "m10", 20: None, 30: "m30"}, gaps=gaps, fills=fills)
+    ws, _ = await live_client(hub)
+    room = hub.rooms["s"]
+    hub.deliver(room, 40, "m40")
+    await asyncio.sleep(0.3)
+    assert fills == [[n for n in range(1, 40) if n not in (10, 20, 30)]]
+    assert ws.sent == ["m10", "m30", "m40"]
+    assert room.last_seq == 40 and not room.waiting
+
+
+async def test_a_gap_seen_during_a_stall_is_filled_once_the_database_answers(
+    sent: dict[int, list[str]],
+) -> None:
+    """Reads failing while the database is down do not restart the give-up clock: the gap
+    is filled by the first pass after the database is back."""
+    fills: list[list[int]] = []
+    loop = asyncio.get_running_loop()
+    down_until = [loop.time() + 0.3]
+    hub = make_hub(stored={}, fills=fills, down_until=down_until, gap_give_up_s=0.1)
+    ws, _ = await live_client(hub)
+    room = hub.rooms["s"]
+    hub.deliver(room, 5, "m5")
+    await asyncio.sleep(0.2)
+    assert ws.sent == [] and fills == []
+    await asyncio.sleep(0.3)
+    assert fills == [[1, 2, 3, 4]]
+    assert ws.sent == ["m5"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kinds=st.lists(st.sampled_from(["text", "deleted", "missing"]), min_size=1, max_size=30),
+    order=st.randoms(use_true_random=False),
+)
+def test_any_mix_of_stored_deleted_and_missing_numbers_is_delivered_in_order_once(
+    kinds: list[str], order: object
+) -> None:
+    kinds = [*kinds, "text"]  # the newest number is stored and delivered: the gap is seen
+    stored = {n: f"m{n}" for n, k in enumerate(kinds, 1) if k == "text"}
+    stored.update({n: None for n, k in enumerate(kinds, 1) if k == "deleted"})
+    missing = [n for n, k in enumerate(kinds, 1) if k == "missing"]
+    live = [n for n, k in enumerate(kinds, 1) if k == "text"]
+    fanned_out = [n for n in live if n == len(kinds) or order.random() < 0.5]  # type: ignore[attr-defined]
+    order.shuffle(fanned_out)  # type: ignore[attr-defined]
+
+    async def scenario() -> tuple[list[str], list[list[int]]]:
+        fills: list[list[int]] = []
+        hub = make_hub(stored=dict(stored), fills=fills, gap_wait_s=0.001, gap_give_up_s=0.005)
+        ws, _ = await live_client(hub)
+        room = hub.rooms["s"]
+        for n in fanned_out:
+            hub.deliver(room, n, f"m{n}")
+        for _ in range(200):
+            if room.last_seq == len(kinds):
+                break
+            await asyncio.sleep(0.002)
+        return ws.sent, fills
+
+    def record(connections: list[FakeWs], message: str) -> None:
+        for ws in connections:
+            ws.sent.append(message)
+
+    with patch("chat_gateway.hub.broadcast", record):
+        delivered, fills = asyncio.run(scenario())
+    assert delivered == [f"m{n}" for n in live]
+    assert fills == ([missing] if missing else [])
 
 
 async def test_syncing_clients_hold_frames_and_get_only_what_the_replay_missed(

@@ -42,13 +42,13 @@ def make_hub() -> Hub:
     async def fetch(_: str, lo: int, hi: int) -> dict[int, str | None]:
         return {}
 
-    async def fill(_: str, seq: int) -> None: ...
+    async def fill(_: str, seqs: list[int]) -> None: ...
 
     return Hub(
         load_state=load,
         current_seq=current,
         fetch_range=fetch,
-        fill_gap=fill,
+        fill_gaps=fill,
         send_buffer_bytes=1000,
     )
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from chat_gateway.protocol import ProtocolError, clean_text, decode
 from contracts.ws import ChatSend, Ping
-from servicekit.ratelimit import AbuseCounter, Budget
+from servicekit.ratelimit import AbuseCounter, Budget, MemoryRateBudgets
 
 
 class Clock:
@@ -106,6 +106,24 @@ def test_no_window_passes_more_than_the_burst_plus_the_refill(
         for j in range(i, len(passed)):
             window_ms = passed[j] - start
             assert j - i + 1 <= burst + window_ms // budget.interval_ms
+
+
+class TestRateBudgetChargesArrivalTime:
+    """Issue 17: messages held back by a stalled database were processed as a burst and
+    emptied the budget of a sender who sent one a second. The service charges each message at
+    its arrival time (``ChatService.post(arrived_at=...)``, stamped by the socket reader)."""
+
+    async def test_a_backlog_handled_at_once_is_charged_when_it_arrived(self) -> None:
+        budgets = MemoryRateBudgets(Budget(burst=5, rate=1.0))
+        arrivals_ms = [t * 1000 for t in range(20)]  # one a second during a 20 s stall
+        assert [await budgets.take("a", t) for t in arrivals_ms] == [0.0] * 20
+
+    async def test_the_same_backlog_charged_at_processing_time_was_refused(self) -> None:
+        budgets = MemoryRateBudgets(Budget(burst=5, rate=1.0))
+        handled_at_ms = 25_000  # all 20 handled in the same instant
+        waits = [await budgets.take("a", handled_at_ms) for _ in range(20)]
+        assert waits[:5] == [0.0] * 5
+        assert all(w > 0 for w in waits[5:])
 
 
 def test_abuse_counts_refusals_inside_the_window() -> None:

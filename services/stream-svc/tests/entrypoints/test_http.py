@@ -199,3 +199,24 @@ class TestList:
         r = await client.get("/live", params=params, headers=auth("x"))
         assert r.status_code == 422
         assert r.json()["error"] == "validation_error"
+
+
+class TestUsageWindow:
+    """Issue 17: ``/me/usage?to=0.5`` was accepted (a number read as seconds since 1970)."""
+
+    @pytest.mark.parametrize("query", ["to=0.5", "from=1700000000", "to=yesterday", "from=5"])
+    async def test_a_window_that_is_not_iso_8601_is_422(
+        self, api: tuple[httpx.AsyncClient, Deps], query: str
+    ) -> None:
+        client, _ = api
+        r = await client.get(f"/me/usage?{query}", headers=auth("alice"))
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] == "validation_error"
+
+    async def test_an_iso_window_is_accepted(self, api: tuple[httpx.AsyncClient, Deps]) -> None:
+        client, _ = api
+        r = await client.get(
+            "/me/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00%2B00:00",
+            headers=auth("alice"),
+        )
+        assert r.status_code == 200, r.text

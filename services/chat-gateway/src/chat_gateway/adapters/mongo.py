@@ -12,14 +12,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from chat_gateway.domain.room import Ban, RoomState
 from contracts import Envelope, Event
@@ -36,6 +38,8 @@ MESSAGES, SEQ, VIEW, MODS, BANS = (
     "chat_bans",
 )
 SLOW, GIFTS, CONNECTIONS = "chat_slow_gate", "gifts", "chat_connections"
+
+log = logging.getLogger(__name__)
 
 #: Every stream view is created with each clock its conditional writes compare (``rank`` -1: no
 #: status seen yet; times 0: never set), so no filter has to accept a missing field.
@@ -56,12 +60,30 @@ def _key(stream_id: str, account_id: str) -> str:
     return compound_key(stream_id, account_id)
 
 
+def _gap(stream_id: str, seq: int) -> Doc:
+    return {
+        "_id": f"gap:{stream_id}:{seq}",
+        "stream_id": stream_id,
+        "seq": seq,
+        "account_id": "",
+        "client_msg_id": f"gap:{seq}",
+        "text": "",
+        "deleted": True,
+        "gap": True,
+    }
+
+
 class DuplicateMessage(Exception):
     """The (stream, account, client_msg_id) was stored before: ``original`` is that message."""
 
     def __init__(self, original: Doc) -> None:
         super().__init__(original.get("_id"))
         self.original = original
+
+
+class SeqTaken(Exception):
+    """The message's sequence number is taken by a gap marker (a room gave up waiting for it):
+    store the message under a new number."""
 
 
 class ChatStore:
@@ -90,7 +112,8 @@ class ChatStore:
         )
 
     async def insert(self, message: Doc) -> None:
-        """Raises ``DuplicateMessage`` for a resent ``client_msg_id``."""
+        """Raises ``DuplicateMessage`` for a resent ``client_msg_id``, ``SeqTaken`` when a gap
+        marker holds the message's ``seq``."""
         try:
             await self._msgs.insert_one(message)
         except DuplicateKeyError:
@@ -102,24 +125,23 @@ class ChatStore:
                 }
             )
             if original is None:
-                raise
+                raise SeqTaken(message["seq"]) from None
             raise DuplicateMessage(original) from None
 
     async def insert_gap(self, stream_id: str, seq: int) -> None:
         """Fill a sequence number whose message could not be stored, so nobody waits for it."""
-        with contextlib.suppress(DuplicateKeyError):  # the real message got stored after all
-            await self._msgs.insert_one(
-                {
-                    "_id": f"gap:{stream_id}:{seq}",
-                    "stream_id": stream_id,
-                    "seq": seq,
-                    "account_id": "",
-                    "client_msg_id": f"gap:{seq}",
-                    "text": "",
-                    "deleted": True,
-                    "gap": True,
-                }
-            )
+        await self.insert_gaps(stream_id, [seq])
+
+    async def insert_gaps(self, stream_id: str, seqs: Sequence[int]) -> None:
+        """Fill every number of ``seqs`` with a gap marker in one write; numbers whose message
+        (or marker) is stored already are left as they are."""
+        if not seqs:
+            return
+        try:
+            await self._msgs.insert_many([_gap(stream_id, seq) for seq in seqs], ordered=False)
+        except BulkWriteError as exc:  # duplicates are expected; the others were written
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
 
     async def between(self, stream_id: str, lo: int, hi: int) -> list[Doc]:
         """Every message (deleted ones and gaps included) with ``lo <= seq <= hi``, in order."""
@@ -313,25 +335,79 @@ class GiftLedger:
 
 
 class ConnectionRegistry:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self._col = db[CONNECTIONS]
+    """Which accounts are connected to which instance. Connects and disconnects are written in
+    the background, in batches every ``flush_s`` (one ``insert_many`` and one ``delete_many``):
+    a connection storm does not put one database write per socket on the path chat posting
+    uses, and a connect never waits for the database (issue 17). A connection that came and
+    went between two flushes is never written. Readers see changes up to ``flush_s`` late."""
 
-    async def add(
+    def __init__(self, db: AsyncDatabase[Doc], *, flush_s: float = 0.5) -> None:
+        self._col = db[CONNECTIONS]
+        self._flush_s = flush_s
+        self._adds: dict[str, Doc] = {}
+        self._removes: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(
         self, conn_id: str, instance: str, stream_id: str, account_id: str, now: datetime
     ) -> None:
-        await self._col.insert_one(
-            {
-                "_id": conn_id,
-                "instance": instance,
-                "stream_id": stream_id,
-                "account_id": account_id,
-                "connected_at": now,
-                "seen_ms": to_ms(now),
-            }
-        )
+        """Record a connection (written with the next batch)."""
+        self._adds[conn_id] = {
+            "_id": conn_id,
+            "instance": instance,
+            "stream_id": stream_id,
+            "account_id": account_id,
+            "connected_at": now,
+            "seen_ms": to_ms(now),
+        }
 
-    async def remove(self, conn_id: str) -> None:
-        await self._col.delete_one({"_id": conn_id})
+    def remove(self, conn_id: str) -> None:
+        """Forget a connection (with the next batch; at once if it was never written)."""
+        if self._adds.pop(conn_id, None) is None:
+            self._removes.add(conn_id)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop the background writer after a last flush."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_s)
+            try:
+                await self.flush()
+            except Exception as exc:
+                log.warning("connection registry not written (retrying): %r", exc)
+
+    async def flush(self) -> None:
+        """Write what changed since the last flush; on failure it is kept for the next one."""
+        adds, self._adds = self._adds, {}
+        removes, self._removes = self._removes, set()
+        try:
+            if adds:
+                try:
+                    await self._col.insert_many(list(adds.values()), ordered=False)
+                except BulkWriteError as exc:  # already written by an earlier attempt
+                    if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                        raise
+            if removes:
+                await self._col.delete_many({"_id": {"$in": sorted(removes)}})
+        except BaseException:
+            for conn_id, doc in adds.items():  # keep for the next flush unless gone meanwhile
+                if conn_id in self._removes:
+                    self._removes.discard(conn_id)
+                    removes.add(conn_id)
+                else:
+                    self._adds.setdefault(conn_id, doc)
+            self._removes |= removes
+            raise
 
     async def refresh(self, instance: str, now: datetime, stale_after_s: float) -> None:
         """Mark this instance's connections seen; forget those of instances that went away."""

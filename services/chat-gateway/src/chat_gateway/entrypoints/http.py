@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
@@ -47,11 +48,8 @@ def create_app(readiness: Readiness) -> FastAPI:
         headers = (
             {"Retry-After": str(max(1, round(exc.retry_after_s)))} if exc.retry_after_s else None
         )
-        return JSONResponse(
-            error_body(exc.reason, str(exc), retry_after_s=exc.retry_after_s),
-            exc.status,
-            headers=headers,
-        )
+        extra = {"retry_after_s": exc.retry_after_s} if exc.retry_after_s else {}
+        return JSONResponse(error_body(exc.reason, str(exc), **extra), exc.status, headers=headers)
 
     @app.exception_handler(ProtocolError)
     async def invalid(_: Request, exc: ProtocolError) -> JSONResponse:
@@ -89,7 +87,8 @@ def create_app(readiness: Readiness) -> FastAPI:
         """Post a message (same rules as the socket). A retry with the same ``Idempotency-Key``
         returns the original (200, ``Idempotent-Replayed: true``) whatever the limits say now;
         the same key with another message is refused (422 ``idempotency_key_reused``)."""
-        posted = await service.post(stream_id, account, body.message, idempotency_key)
+        arrived = datetime.now(UTC)  # the rate budget charges arrival, not processing, time
+        posted = await service.post(stream_id, account, body.message, idempotency_key, arrived)
         if posted.duplicate:
             response.status_code = 200
             response.headers["Idempotent-Replayed"] = "true"
@@ -138,7 +137,18 @@ def create_app(readiness: Readiness) -> FastAPI:
         """Gift types and their prices (coins)."""
         return [GiftCatalogItem(gift_type=t, name=n, unit_price=p) for t, (n, p) in CATALOG.items()]
 
-    @app.post("/live/{stream_id}/gift", status_code=201, response_model=GiftReceipt)
+    @app.post(
+        "/live/{stream_id}/gift",
+        status_code=201,
+        response_model=GiftReceipt,
+        responses={
+            200: {
+                "model": GiftReceipt,
+                "description": "a retry with the same Idempotency-Key: the earlier receipt, "
+                "charged once (header Idempotent-Replayed: true)",
+            }
+        },
+    )
     async def gift(
         stream_id: StreamIdPath,
         body: SendGiftRequest,

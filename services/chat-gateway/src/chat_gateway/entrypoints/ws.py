@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,11 +24,14 @@ from websockets.http11 import Request, Response
 
 from chat_gateway.adapters.mongo import ChatStore, ConnectionRegistry
 from chat_gateway.domain.limits import Limiter
+from chat_gateway.history import SharedRecent
 from chat_gateway.hub import Client, Hub, Room
 from chat_gateway.protocol import (
     BANNED,
     RATE_LIMITED,
+    TRY_AGAIN_LATER,
     UNAUTHORIZED,
+    UNAVAILABLE,
     UNKNOWN_STREAM,
     ProtocolError,
     decode,
@@ -39,6 +43,7 @@ from contracts.ws import (
     ChatAck,
     ChatDelete,
     ChatMessageDeletedFrame,
+    ChatMessageFrame,
     ChatSend,
     Hello,
     Ping,
@@ -50,6 +55,7 @@ from servicekit.logs import new_correlation_id, set_correlation_id
 from servicekit.parsing import ascii_int
 from servicekit.replay import IdempotencyKeyReused
 from servicekit.tracing import traced_items
+from servicekit.unavailable import RETRY_AFTER_S, unavailable_dependency
 
 log = logging.getLogger(__name__)
 PREFIX = "/ws/live/"
@@ -61,6 +67,7 @@ class WsDeps:
     service: ChatService
     store: ChatStore
     registry: ConnectionRegistry
+    history: SharedRecent[ChatMessageFrame]
     verifier: JwtVerifier
     limiter: Limiter
     instance_id: str
@@ -117,7 +124,14 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
         except AuthError as exc:
             await ws.close(UNAUTHORIZED, str(exc)[:120])
             return
-        room = await deps.hub.room(stream_id)
+        try:
+            room = await deps.hub.room(stream_id)
+        except Exception as exc:
+            if unavailable_dependency(exc) is None:
+                raise
+            log.warning("chat connect refused, database unavailable: %r", exc)
+            await ws.close(TRY_AGAIN_LATER, "unavailable; retry shortly")
+            return
         account = principal.account_id
         if not room.state.known:
             deps.hub.remove(room, Client(ws, account, ""))  # forget an empty room we just loaded
@@ -132,7 +146,7 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
         client = Client(ws, account, f"c_{secrets.token_hex(8)}", room.state.role(account))
         deps.hub.add(room, client)
         try:
-            await deps.registry.add(
+            deps.registry.add(
                 client.conn_id, deps.instance_id, stream_id, account, datetime.now(UTC)
             )
             deps.on_connect(stream_id, account, client.conn_id)
@@ -140,10 +154,14 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
             await _frames(ws, room, client, deps)
         except ConnectionClosed:
             pass
+        except Exception as exc:
+            if unavailable_dependency(exc) is None:
+                raise
+            log.warning("chat connect refused, database unavailable: %r", exc)
+            await ws.close(TRY_AGAIN_LATER, "unavailable; retry shortly")
         finally:
             deps.hub.remove(room, client)
-            with contextlib.suppress(Exception):
-                await asyncio.shield(deps.registry.remove(client.conn_id))
+            deps.registry.remove(client.conn_id)
 
     return serve
 
@@ -157,25 +175,31 @@ async def _hello(
     reset = False
     deleted: list[str] = []
     stale_seqs: dict[str, int] = {}
-    newest = max(room.last_seq, await deps.store.current_seq(room.stream_id))
     after = ascii_int(last_seen)
-    if after is not None and after > newest:
+    # the stored counter is read only for a cursor ahead of the room (a fresh connect does no
+    # database read of its own: connection storms, issue 17)
+    if (
+        after is not None
+        and after > room.last_seq
+        and after > await deps.store.current_seq(room.stream_id)
+    ):
         # a cursor the room never reached (another room's, a reset room's): start afresh with
         # the room's real cursor, so later messages never carry lower numbers than the client's
         after, reset = 0, True
-        docs = await deps.store.recent(room.stream_id, deps.history_on_connect)
+        frames = await deps.history.recent(room.stream_id, deps.history_on_connect)
     elif after is not None:
         missed = await deps.store.after(room.stream_id, after, deps.max_replay + 1)
         if len(missed) > deps.max_replay:
-            reset, docs = True, await deps.store.recent(room.stream_id, deps.history_on_connect)
+            reset = True
+            frames = await deps.history.recent(room.stream_id, deps.history_on_connect)
         else:
-            docs = missed
+            frames = [message_frame(d) for d in missed]
             stale = await deps.store.deleted_ids(room.stream_id, max(1, after - 200), after)
             deleted = [d["_id"] for d in stale]
             stale_seqs = {d["_id"]: d["seq"] for d in stale}
     else:
-        after, docs = 0, await deps.store.recent(room.stream_id, deps.history_on_connect)
-    replayed_up_to = max([after, *(d["seq"] for d in docs)])
+        after, frames = 0, await deps.history.recent(room.stream_id, deps.history_on_connect)
+    replayed_up_to = max([after, *(f.seq for f in frames)])
     state = room.state
     hello = Hello(
         stream_id=room.stream_id,
@@ -183,7 +207,7 @@ async def _hello(
         viewer_count=state.viewer_count,
         slow_mode_s=state.slow_mode_s,
         last_seq=max(room.last_seq, replayed_up_to),
-        messages=[message_frame(d) for d in docs],
+        messages=frames,
         role=client.role,
         reset=reset,
     )
@@ -196,49 +220,105 @@ async def _hello(
         await ws.send(text)
 
 
+#: Frames read ahead of the one being handled (each stamped with its arrival time); beyond
+#: this the socket is not read (TCP back-pressure on the sender).
+READ_AHEAD = 64
+
+
+async def _read_ahead(
+    ws: ServerConnection, inbox: asyncio.Queue[tuple[datetime, Any] | None]
+) -> None:
+    try:
+        async for raw in ws:
+            await inbox.put((datetime.now(UTC), raw))
+    except ConnectionClosed:
+        pass
+    finally:
+        await inbox.put(None)
+
+
 async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps) -> None:
-    async for raw in traced_items(ws, "WS /ws/live receive", attributes=_span_attrs(room)):
-        try:
-            frame = decode(raw)
-            if isinstance(frame, ChatSend):
-                posted = await deps.service.post(
-                    room.stream_id, client.account_id, frame.message, frame.client_msg_id
-                )
-                await ws.send(
-                    encode(
-                        ChatAck(
-                            client_msg_id=frame.client_msg_id,
-                            message_id=posted.message_id,
-                            seq=posted.seq,
-                        )
-                    )
-                )
-            elif isinstance(frame, ChatDelete):
-                if not await deps.service.delete(
-                    room.stream_id, frame.message_id, client.account_id
-                ):
-                    raise Refused("not_found", "no such message (or already deleted)", 404)
-            elif isinstance(frame, SlowModeSet):
-                await deps.service.set_slow_mode(
-                    room.stream_id, frame.interval_s, client.account_id
-                )
-            elif isinstance(frame, Ping):
-                await ws.send(encode(Pong(nonce=frame.nonce)))
-        except ProtocolError as exc:
-            await ws.send(error_frame(exc, _cmid(raw)))
-        except IdempotencyKeyReused as exc:
-            await ws.send(error_frame(ProtocolError(exc.code, exc.message), _cmid(raw)))
-        except Refused as exc:
-            await ws.send(
-                error_frame(ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s)
-            )
-            if exc.abusive and deps.limiter.refused(client.account_id):
+    """Handle the client's frames in order. Frames are read (and stamped with their arrival
+    time, which the rate budget charges) while earlier ones are handled, so frames held back
+    by a slow database do not count as a burst."""
+    inbox: asyncio.Queue[tuple[datetime, Any] | None] = asyncio.Queue(READ_AHEAD)
+    reader = asyncio.create_task(_read_ahead(ws, inbox))
+    try:
+        async for item in traced_items(
+            _drain(inbox), "WS /ws/live receive", attributes=_span_attrs(room)
+        ):
+            arrived, raw = item
+            if not await _handle(ws, room, client, deps, raw, arrived):
+                reader.cancel()
                 # close without waiting here: the handshake needs this loop to keep reading
                 closing = asyncio.create_task(ws.close(RATE_LIMITED, "rate limited too often"))
-                async for _ in ws:
-                    pass
+                with contextlib.suppress(ConnectionClosed):
+                    async for _ in ws:
+                        pass
                 await closing
                 return
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+async def _drain(
+    inbox: asyncio.Queue[tuple[datetime, Any] | None],
+) -> AsyncIterator[tuple[datetime, Any]]:
+    while (item := await inbox.get()) is not None:
+        yield item
+
+
+async def _handle(
+    ws: ServerConnection, room: Room, client: Client, deps: WsDeps, raw: Any, arrived: datetime
+) -> bool:
+    """One frame; ``False`` when the client is to be closed for abuse."""
+    try:
+        frame = decode(raw)
+        if isinstance(frame, ChatSend):
+            posted = await deps.service.post(
+                room.stream_id, client.account_id, frame.message, frame.client_msg_id, arrived
+            )
+            await ws.send(
+                encode(
+                    ChatAck(
+                        client_msg_id=frame.client_msg_id,
+                        message_id=posted.message_id,
+                        seq=posted.seq,
+                    )
+                )
+            )
+        elif isinstance(frame, ChatDelete):
+            if not await deps.service.delete(room.stream_id, frame.message_id, client.account_id):
+                raise Refused("not_found", "no such message (or already deleted)", 404)
+        elif isinstance(frame, SlowModeSet):
+            await deps.service.set_slow_mode(room.stream_id, frame.interval_s, client.account_id)
+        elif isinstance(frame, Ping):
+            await ws.send(encode(Pong(nonce=frame.nonce)))
+    except ProtocolError as exc:
+        await ws.send(error_frame(exc, _cmid(raw)))
+    except IdempotencyKeyReused as exc:
+        await ws.send(error_frame(ProtocolError(exc.code, exc.message), _cmid(raw)))
+    except Refused as exc:
+        await ws.send(
+            error_frame(ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s)
+        )
+        if exc.abusive and deps.limiter.refused(client.account_id):
+            return False
+    except Exception as exc:
+        dependency = unavailable_dependency(exc)
+        if dependency is None:
+            raise
+        log.warning("chat frame refused, %s unavailable: %r", dependency, exc)
+        await ws.send(error_frame(_unavailable(dependency), _cmid(raw), float(RETRY_AFTER_S)))
+    return True
+
+
+def _unavailable(dependency: str) -> ProtocolError:
+    return ProtocolError(
+        UNAVAILABLE, f"the {dependency} is unavailable; retry in {RETRY_AFTER_S} s"
+    )
 
 
 def _span_attrs(room: Room) -> dict[str, str]:

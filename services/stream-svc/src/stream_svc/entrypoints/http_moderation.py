@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
-from contracts.common import Page
+from contracts.common import IsoDatetime, Page
 from contracts.moderation import (
     AddModeratorRequest,
     BanChange,
@@ -41,8 +40,8 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
         raise ApiError(422, "validation_error", "invalid cursor") from None
 
 
-WindowStart = Annotated[AwareDatetime | None, Query(alias="from")]
-WindowEnd = Annotated[AwareDatetime | None, Query(alias="to")]
+WindowStart = Annotated[IsoDatetime | None, Query(alias="from")]
+WindowEnd = Annotated[IsoDatetime | None, Query(alias="to")]
 
 
 def _unchanged(body: ModeratorChange | BanLifted) -> Response:

@@ -61,7 +61,13 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
     )
 
-    @app.post("/webhooks/mux")
+    @app.post(
+        "/webhooks/mux",
+        responses={
+            400: {"description": "not a Mux event"},
+            401: {"description": "missing or invalid Mux-Signature"},
+        },
+    )
     async def mux_webhook(
         request: Request,
         deps: DepsDep,

@@ -1,0 +1,58 @@
+"""Every answer of the gateway is JSON, and a 405 says in ``Allow`` what the path does allow
+(issue 17: nginx answered TRACE and OPTIONS with HTML and a wrong ``Allow``)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from testkit.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+CASES = [
+    # (method, path, status, Allow)
+    ("TRACE", "/live/s1/chats", 405, "GET, POST"),
+    ("OPTIONS", "/live/s1/chats", 405, "GET, POST"),
+    ("PUT", "/live/s1/chats", 405, "GET, POST"),
+    ("TRACE", "/live", 405, "GET, POST"),
+    ("TRACE", "/me/usage", 405, "GET"),
+    ("OPTIONS", "/webhooks/mux", 405, "POST"),
+    ("TRACE", "/notifications", 405, "GET"),
+    ("TRACE", "/healthz", 405, "GET, HEAD"),
+    ("POST", "/healthz", 405, "GET, HEAD"),
+    ("OPTIONS", "/app/", 405, "GET, HEAD"),
+    ("PUT", "/ws/live/s1", 405, "GET"),
+    ("TRACE", "/no/such/route", 404, None),
+    ("OPTIONS", "/no/such/route", 404, None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "allow"), CASES)
+async def test_the_gateway_answers_json_with_the_right_allow(
+    stack: Stack, method: str, path: str, status: int, allow: str | None
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway) as client:
+        r = await client.request(method, path, headers=stack.auth("alice"))
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json()["error"] in ("method_not_allowed", "not_found")
+    assert r.headers.get("allow") == allow
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/live/s1/chat/slow-mode", {"interval_s": False}),
+        ("PUT", "/live/s1/chat/slow-mode", {"interval_s": "5"}),
+        ("POST", "/live/s1/gift", {"gift_type": "rose", "amount": True}),
+        ("GET", "/me/usage?to=0.5", None),
+    ],
+)
+async def test_booleans_are_not_integers_and_numbers_are_not_timestamps(
+    stack: Stack, method: str, path: str, body: object
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway) as client:
+        r = await client.request(method, path, json=body, headers=stack.auth("alice"))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "validation_error"
