@@ -243,6 +243,26 @@ class TestResume:
         exact = await cluster.peer("c1", "exact", on=0, query="&last_seq=4")
         assert exact.of("hello")[0]["reset"] is False
 
+    @pytest.mark.parametrize(
+        "cursor", ["-1", "99999999999999999999999", "abc", "%D9%A1%D9%A2", "%C2%B2", "1.0", "+1"]
+    )
+    async def test_a_cursor_that_is_no_sequence_number_gets_a_reset(
+        self, cluster: Cluster, cursor: str
+    ) -> None:
+        """Found by atk1: such a cursor was taken for "no cursor" (``reset: false`` with the
+        recent messages), so a resuming web client appended them to what it held."""
+        await cluster.live_stream("c2")
+        poster = await cluster.peer("c2", "poster")
+        await poster.send(type="chat.send", client_msg_id="p0", message="p 0")
+        await poster.wait(lambda p: p.of("chat.ack"))
+        odd = await cluster.peer("c2", "odd", on=1, query=f"&last_seq={cursor}")
+        hello = odd.of("hello")[0]
+        assert hello["reset"] is True
+        assert hello["last_seq"] == 1
+        assert [m["seq"] for m in hello["messages"]] == [1]
+        fresh = await cluster.peer("c2", "fresh", on=0, query="&last_seq=")
+        assert fresh.of("hello")[0]["reset"] is False
+
 
 async def _is(status: object, expected: int) -> bool:
     return bool(await status == expected)  # type: ignore[misc]

@@ -159,9 +159,11 @@ async def _hello(
     stale_seqs: dict[str, int] = {}
     newest = max(room.last_seq, await deps.store.current_seq(room.stream_id))
     after = ascii_int(last_seen)
-    if after is not None and after > newest:
-        # a cursor the room never reached (another room's, a reset room's): start afresh with
-        # the room's real cursor, so later messages never carry lower numbers than the client's
+    if last_seen and (after is None or after > newest):
+        # a cursor the room never reached (another room's, a reset room's, one too long to be
+        # a sequence number) or no cursor at all ("-1", "abc", "١٢"): start afresh with the
+        # room's real cursor and say so, so a client never appends the recent messages to what
+        # it holds, and later messages never carry lower numbers than the client's
         after, reset = 0, True
         docs = await deps.store.recent(room.stream_id, deps.history_on_connect)
     elif after is not None:
