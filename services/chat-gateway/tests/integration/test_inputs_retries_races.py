@@ -119,6 +119,22 @@ class TestRetriesAreReplays:
         assert replay.content == rose.content  # byte for byte: times cut to ms where made
         assert sorted(texts) == ["a", "first"]
 
+    async def test_a_gift_key_reused_for_another_stream_is_refused(self, cluster: Cluster) -> None:
+        """Found by atk1: a rose to stream B with the key of a rose to stream A answered 200
+        with A's receipt, and B got nothing. The target is part of the request (IETF
+        idempotency-key draft): 422 ``idempotency_key_reused``."""
+        await cluster.live_stream("ga", owner="owner-a")
+        await cluster.live_stream("gb", owner="owner-b")
+        async with cluster.http(on=0, account="fan") as http:
+            headers = {"Idempotency-Key": "k"}
+            body = {"gift_type": "rose", "amount": 1}
+            first = await http.post("/live/ga/gift", json=body, headers=headers)
+            other = await http.post("/live/gb/gift", json=body, headers=headers)
+            again = await http.post("/live/ga/gift", json=body, headers=headers)
+        assert first.status_code == 201
+        assert (other.status_code, other.json()["error"]) == (422, "idempotency_key_reused")
+        assert (again.status_code, again.content) == (200, first.content)
+
 
 class TestRolesAndBans:
     async def test_a_banned_moderator_has_no_powers_until_the_ban_is_lifted(
