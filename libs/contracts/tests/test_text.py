@@ -85,6 +85,26 @@ class TestNamedInputs:
     def test_multiline_allows_line_breaks_and_tabs(self) -> None:
         assert clean_text("a\r\nb\tc", max_chars=10, multiline=True) == "a\nb\tc"
 
+    @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+    def test_unicode_line_separators_are_line_breaks(self, separator: str) -> None:
+        """Found by atk1: ``a<U+2028>b`` was stored as a chat message, a title and a ban
+        reason (single-line fields refuse ``\\n``), and kept raw in descriptions."""
+        assert reason_of(f"a{separator}b") == "control_characters"
+        assert clean_text(f"a{separator}b", max_chars=10, multiline=True) == "a\nb"
+
+    @pytest.mark.parametrize("mark", ["\u0301", "\u0489", "\u20dd"])
+    def test_a_tower_of_combining_marks_is_too_long(self, mark: str) -> None:
+        """Found by atk1: ``a`` + 9000 combining marks was one character, so accepted (Zalgo
+        text). At most 30 in a row (UAX #15 Stream-Safe Text Format)."""
+        assert reason_of("a" + mark * 9000) == "too_long"
+        assert reason_of("a" + mark * 32) == "too_long"  # NFC may compose the first
+        assert visible_length(clean_text("a" + mark * 30, max_chars=1)) == 1
+        # real text with several marks per character stays
+        vietnamese = "Vi\u1ec7t Nam \u1ee9ng d\u1ee5ng"
+        assert clean_text(vietnamese, max_chars=50) == vietnamese
+        hindi = "\u0915\u094d\u0937\u093f"  # क्षि
+        assert clean_text(hindi * 50, max_chars=500) == hindi * 50
+
 
 class TestEveryUserTextGoesThroughTheRule:
     def test_stream_title(self) -> None:
@@ -114,6 +134,7 @@ class TestProperties:
         st.one_of(
             st.text(max_size=80),
             st.text(alphabet=st.sampled_from(" a\u05d0\u0301\u200b" + BIDI_OPEN + BIDI_CLOSE)),
+            st.text(alphabet=st.sampled_from("a\u0301\u0316\u2028"), max_size=200),
         ),
         st.integers(min_value=1, max_value=40),
     )
@@ -136,6 +157,11 @@ class TestProperties:
         assert 1 <= visible_length(cleaned) <= max_chars
         assert not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in cleaned)
         assert cleaned == cleaned.strip()
+        assert not any(ch in "\u2028\u2029" for ch in cleaned)
+        run = 0
+        for ch in cleaned:
+            run = run + 1 if unicodedata.combining(ch) else 0
+            assert run <= 30
         depth = 0
         for ch in cleaned:
             depth += (ch in BIDI_OPEN) - (ch in BIDI_CLOSE)

@@ -19,8 +19,15 @@ The rule, in order:
 5. **Counted as users see it**: extended grapheme clusters (UAX #29) that hold at least one
    visible character, so ``é``, an emoji ZWJ family or a flag count one each and invisible
    marks count nothing. Over the limit: ``too_long``.
+   A character may carry at most 30 combining marks in a row (non-starters or marks M*; the
+   bound of the Stream-Safe Text Format, UAX #15 section 13: no real text needs more); more
+   is "Zalgo" text, one character as users count it yet a tower over the lines around it:
+   ``too_long``.
 6. **No control characters** (Cc, and lone surrogates Cs): ``control_characters``; multi-line fields
-   (``multiline=True``, e.g. descriptions) allow ``\\n`` and ``\\t`` (``\\r\\n`` becomes ``\\n``).
+   (``multiline=True``, e.g. descriptions) allow ``\\n`` and ``\\t`` (``\\r\\n``, ``\\r``, and
+   the Unicode line and paragraph separators ``U+2028``/``U+2029`` and ``U+0085`` become
+   ``\\n``). Single-line fields (titles, chat, ban reasons) refuse those separators too: they
+   break lines like ``\\n`` does.
 """
 
 from __future__ import annotations
@@ -53,6 +60,10 @@ _BLANK = frozenset(
     + "".join(chr(c) for c in range(0xE0100, 0xE01F0))
 )
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Cs"})
+#: Line breaks that are not Cc: LINE SEPARATOR, PARAGRAPH SEPARATOR (NEL U+0085 is Cc).
+_LINE_SEPARATORS = "\u2028\u2029"
+#: Most combining marks (non-starters) in a row: the Stream-Safe Text Format (UAX #15, s. 13).
+MAX_COMBINING_RUN = 30
 
 
 class TextRefused(ValueError):
@@ -120,16 +131,36 @@ def clean_text(text: str, *, max_chars: int, multiline: bool = False) -> str:
     text = unicodedata.normalize("NFC", text)
     if multiline:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+        for separator in (*_LINE_SEPARATORS, "\x85"):
+            text = text.replace(separator, "\n")
     text = _close_bidi(text.strip()).strip()  # closers go after the trimmed text
     text = unicodedata.normalize("NFC", text)  # a dropped stray closer may let marks compose
     if not any(is_visible(ch) for ch in text):
         raise TextRefused("empty", "the text is empty (it has no visible character)")
     if visible_length(text) > max_chars:
         raise TextRefused("too_long", f"the text is over {max_chars} characters")
+    if _longest_combining_run(text) > MAX_COMBINING_RUN:
+        raise TextRefused(
+            "too_long", f"a character carries more than {MAX_COMBINING_RUN} combining marks"
+        )
     allowed = "\n\t" if multiline else ""
-    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in text):
-        raise TextRefused("control_characters", "control characters are not allowed")
+    if any(
+        (unicodedata.category(ch) in ("Cc", "Cs") or ch in _LINE_SEPARATORS) and ch not in allowed
+        for ch in text
+    ):
+        raise TextRefused(
+            "control_characters", "control characters and line breaks are not allowed"
+        )
     return text
+
+
+def _longest_combining_run(text: str) -> int:
+    longest = run = 0
+    for ch in text:
+        combining = unicodedata.combining(ch) or unicodedata.category(ch).startswith("M")
+        run = run + 1 if combining else 0
+        longest = max(longest, run)
+    return longest
 
 
 def _optional(text: str | None, *, max_chars: int, multiline: bool) -> str | None:

@@ -312,9 +312,11 @@ class ChatService:
         """Charge a gift once per Idempotency-Key and announce it; ``(receipt, charged_now)``.
 
         A retry with the same key returns the first receipt (checked first, whatever the stream
-        is now); the same key with another gift is refused (``IdempotencyKeyReused``)."""
+        is now); the same key with another gift, or for another stream, is refused
+        (``IdempotencyKeyReused``)."""
         state = await self.known_state(stream_id)
-        request_fp = fingerprint({"gift_type": gift_type, "amount": amount})
+        # the target is part of the request: the same key for another stream is another gift
+        request_fp = fingerprint({"stream_id": stream_id, "gift_type": gift_type, "amount": amount})
         key = compound_key(sender_id, idempotency_key) if idempotency_key else None
         if key is not None:
             stored = await self.ledger.get(key)

@@ -119,6 +119,22 @@ class TestRetriesAreReplays:
         assert replay.content == rose.content  # byte for byte: times cut to ms where made
         assert sorted(texts) == ["a", "first"]
 
+    async def test_a_gift_key_reused_for_another_stream_is_refused(self, cluster: Cluster) -> None:
+        """Found by atk1: a rose to stream B with the key of a rose to stream A answered 200
+        with A's receipt, and B got nothing. The target is part of the request (IETF
+        idempotency-key draft): 422 ``idempotency_key_reused``."""
+        await cluster.live_stream("ga", owner="owner-a")
+        await cluster.live_stream("gb", owner="owner-b")
+        async with cluster.http(on=0, account="fan") as http:
+            headers = {"Idempotency-Key": "k"}
+            body = {"gift_type": "rose", "amount": 1}
+            first = await http.post("/live/ga/gift", json=body, headers=headers)
+            other = await http.post("/live/gb/gift", json=body, headers=headers)
+            again = await http.post("/live/ga/gift", json=body, headers=headers)
+        assert first.status_code == 201
+        assert (other.status_code, other.json()["error"]) == (422, "idempotency_key_reused")
+        assert (again.status_code, again.content) == (200, first.content)
+
 
 class TestRolesAndBans:
     async def test_a_banned_moderator_has_no_powers_until_the_ban_is_lifted(
@@ -242,6 +258,26 @@ class TestResume:
         assert late.of("chat.message")[0]["seq"] == 4 > hello["last_seq"] - 1
         exact = await cluster.peer("c1", "exact", on=0, query="&last_seq=4")
         assert exact.of("hello")[0]["reset"] is False
+
+    @pytest.mark.parametrize(
+        "cursor", ["-1", "99999999999999999999999", "abc", "%D9%A1%D9%A2", "%C2%B2", "1.0", "+1"]
+    )
+    async def test_a_cursor_that_is_no_sequence_number_gets_a_reset(
+        self, cluster: Cluster, cursor: str
+    ) -> None:
+        """Found by atk1: such a cursor was taken for "no cursor" (``reset: false`` with the
+        recent messages), so a resuming web client appended them to what it held."""
+        await cluster.live_stream("c2")
+        poster = await cluster.peer("c2", "poster")
+        await poster.send(type="chat.send", client_msg_id="p0", message="p 0")
+        await poster.wait(lambda p: p.of("chat.ack"))
+        odd = await cluster.peer("c2", "odd", on=1, query=f"&last_seq={cursor}")
+        hello = odd.of("hello")[0]
+        assert hello["reset"] is True
+        assert hello["last_seq"] == 1
+        assert [m["seq"] for m in hello["messages"]] == [1]
+        fresh = await cluster.peer("c2", "fresh", on=0, query="&last_seq=")
+        assert fresh.of("hello")[0]["reset"] is False
 
 
 async def _is(status: object, expected: int) -> bool:

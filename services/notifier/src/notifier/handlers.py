@@ -25,12 +25,18 @@ PRODUCER = "notifier"
 async def follow(follower_id: str, followee_id: str, deps: Deps) -> bool:
     """``True`` if newly followed; repeating changes nothing.
 
+    A repeat (a retried ``PUT``) is answered before the rate budget is spent or checked, as
+    every replay is (servicekit.replay: the duplicate check comes first): it changes nothing,
+    so no limit refuses it and it costs the caller no follow.
+
     Raises:
         SelfFollow: following yourself.
         FollowRateLimited: ``follower_id`` followed too fast (``deps.follow_limiter``).
     """
     if follower_id == followee_id:
         raise SelfFollow("you cannot follow yourself")
+    if await deps.follows.follows(follower_id, followee_id):
+        return False
     wait = await deps.follow_limiter.take(follower_id, to_ms(deps.clock()))
     if wait > 0:
         raise FollowRateLimited(wait)

@@ -115,6 +115,28 @@ async def test_a_follow_burst_is_limited_with_429_and_retry_after(
         assert (again.status_code, again.json()["changed"]) == (200, True)
 
 
+async def test_a_repeated_follow_is_answered_whatever_the_budget_and_costs_nothing(
+    settings: Settings, jwt_secret: str
+) -> None:
+    """Found by atk1: 30 repeats of one follow (a client retrying its ``PUT``) answered 20 x
+    200 then 429, and spent the budget for new follows. A repeat changes nothing: 200
+    ``changed: false`` whatever the budget says, and it spends none."""
+    async with notifier(settings) as api:
+        fan = auth(jwt_secret, "fan")
+        first = await api.put("/users/star/follow", headers=fan)
+        assert (first.status_code, first.json()["changed"]) == (200, True)
+        repeats = [await api.put("/users/star/follow", headers=fan) for _ in range(3 * BURST)]
+        assert {(r.status_code, r.json()["changed"]) for r in repeats} == {(200, False)}
+        fresh = [await api.put(f"/users/new{i}/follow", headers=fan) for i in range(BURST - 1)]
+        assert [r.status_code for r in fresh] == [200] * (BURST - 1)
+        statuses = [
+            (await api.put(f"/users/more{i}/follow", headers=fan)).status_code for i in range(30)
+        ]
+        assert 429 in statuses  # the budget does run out for new follows
+        again = await api.put("/users/star/follow", headers=fan)  # out of budget: still a repeat
+        assert (again.status_code, again.json()["changed"]) == (200, False)
+
+
 async def test_one_notification_per_ban_whatever_its_announcements_say(
     settings: Settings, infra: InfraUrls, namespace: str, db: Any
 ) -> None:

@@ -75,6 +75,18 @@ def test_a_window_after_creation_counts_the_stream_it_measures() -> None:
     assert (usage.seconds_streamed, usage.stream_ids) == (200.0, {"ls_1"})
 
 
+def test_a_window_after_now_counts_no_stream() -> None:
+    """Found by atk1: ``/me/usage?from=9999-12-31T23:59:59Z`` reported ``streams: 1`` (a
+    stream still there counted as existing forever) beside no recording and 0 s: what exists
+    until now is counted until now, like a stored recording."""
+    stream = record(point("active", 0), point("idle", 60), point("recording", 61, 60.0, "a1"))
+    future = measure([stream], Span(NOW + timedelta(days=1), None), now=NOW)
+    assert (future.stream_ids, future.recordings, future.seconds_streamed) == (set(), {}, 0)
+    across = measure([stream], Span(NOW - timedelta(seconds=1), NOW + timedelta(days=1)), now=NOW)
+    assert (across.stream_ids, set(across.recordings)) == ({"ls_1"}, {"a1"})
+    assert measure([stream], Span(NOW, None), now=NOW).stream_ids == set()
+
+
 def test_a_recording_is_billed_for_storage_while_it_is_stored() -> None:
     """The issue's input: a window after the recording finished reported storage 0 while the
     asset was still stored. Mux prorates storage by the share of the month stored."""

@@ -178,13 +178,14 @@ async def _hello(
     after = ascii_int(last_seen)
     # the stored counter is read only for a cursor ahead of the room (a fresh connect does no
     # database read of its own: connection storms, issue 17)
-    if (
-        after is not None
-        and after > room.last_seq
-        and after > await deps.store.current_seq(room.stream_id)
+    if last_seen and (
+        after is None
+        or (after > room.last_seq and after > await deps.store.current_seq(room.stream_id))
     ):
-        # a cursor the room never reached (another room's, a reset room's): start afresh with
-        # the room's real cursor, so later messages never carry lower numbers than the client's
+        # a cursor the room never reached (another room's, a reset room's, one too long to be
+        # a sequence number) or no cursor at all ("-1", "abc", "١٢"): start afresh with the
+        # room's real cursor and say so, so a client never appends the recent messages to what
+        # it holds, and later messages never carry lower numbers than the client's
         after, reset = 0, True
         frames = await deps.history.recent(room.stream_id, deps.history_on_connect)
     elif after is not None:

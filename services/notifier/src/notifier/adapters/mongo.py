@@ -120,6 +120,13 @@ class MongoFollows:
             return False
         return True
 
+    async def follows(self, follower_id: str, followee_id: str) -> bool:
+        """Whether ``follower_id`` follows ``followee_id`` now."""
+        found = await self._col.find_one(
+            {"_id": compound_key(follower_id, followee_id)}, {"_id": 1}
+        )
+        return found is not None
+
     async def unfollow(self, follower_id: str, followee_id: str) -> bool:
         result = await self._col.delete_one({"_id": compound_key(follower_id, followee_id)})
         return result.deleted_count == 1

@@ -56,7 +56,7 @@ BASIS = {
     "(each count holds until the next one; the last until the stream ended or now): an "
     "estimate of Mux's delivered minutes",
     "streams": "streams that existed at some time in the window (created before its end, not "
-    "deleted before its start)",
+    "deleted before its start, and the start not after now)",
     "additivity": "every figure but the counts (streams, recordings, recording_minutes) is an "
     "integral over time: the figures of adjacent windows add up to the figure of their union",
 }
@@ -173,7 +173,9 @@ def measure(streams: Iterable[StreamRecord], span: Span, *, now: datetime) -> Us
     """The figures of ``streams`` over ``span`` (reports after ``now`` are ignored)."""
     usage = Usage()
     for s in streams:
-        if span.touches(s.created_at, s.deleted_at):
+        # a stream still there exists until now, not forever: a window after now counts none,
+        # as it counts no stored recording (they are stored "until now" too)
+        if span.touches(s.created_at, min(s.deleted_at or now, now)):
             usage.stream_ids.add(s.stream_id)
         periods = streamed_periods(s.points, now=now, deleted_at=s.deleted_at)
         usage.seconds_streamed += sum(span.overlap_s(a, b) for a, b in periods)
