@@ -151,7 +151,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         compression=None,
         close_timeout=5,
     )
-    app = http.create_app(infra.readiness())
+    app = http.create_app(infra.readiness(), settings.admission)
     app.state.service, app.state.registry, app.state.jwt_verifier = service, registry, verifier
     http_server = uvicorn.Server(
         uvicorn.Config(

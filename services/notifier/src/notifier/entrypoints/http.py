@@ -65,7 +65,12 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         infra = getattr(app.state, "infra", None)
         return infra.readiness() if infra is not None else Readiness()
 
-    app = create_service_app(title="livecast notifier", readiness=readiness, lifespan=lifespan)
+    app = create_service_app(
+        title="livecast notifier",
+        readiness=readiness,
+        lifespan=lifespan,
+        admission=settings.admission,
+    )
 
     @app.put("/users/{account_id}/follow", response_model=FollowResult)
     async def follow(

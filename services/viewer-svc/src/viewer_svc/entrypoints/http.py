@@ -57,7 +57,12 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         infra = getattr(app.state, "infra", None)
         return infra.readiness() if infra is not None else Readiness()
 
-    app = create_service_app(title="livecast viewer-svc", readiness=readiness, lifespan=lifespan)
+    app = create_service_app(
+        title="livecast viewer-svc",
+        readiness=readiness,
+        lifespan=lifespan,
+        admission=settings.admission,
+    )
 
     @app.exception_handler(UnknownStream)
     async def unknown(_: Request, exc: UnknownStream) -> JSONResponse:

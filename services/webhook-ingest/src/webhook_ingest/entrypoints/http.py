@@ -59,6 +59,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         readiness=readiness,
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
+        admission=settings.admission,
     )
 
     @app.post("/webhooks/mux")
