@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +21,18 @@ INDEXES = [
 
 
 class MongoInbox:
-    def __init__(self, collection: AsyncCollection[Doc]) -> None:
+    """Concurrent deliveries are stored with one write per group (group commit); each is
+    answered only once its own document is stored. ``on_stored`` gets each group's stored
+    documents (the relay publishes them without reading them back)."""
+
+    def __init__(
+        self,
+        collection: AsyncCollection[Doc],
+        *,
+        on_stored: Callable[[list[Doc]], None] | None = None,
+    ) -> None:
         self._col = collection
-        self._inserter = BatchInserter(collection)  # group commit under concurrent deliveries
+        self._inserter = BatchInserter(collection, on_stored=on_stored)
 
     async def store(self, event: dict[str, Any], envelope: Envelope[Event]) -> bool:
         doc = {

@@ -27,7 +27,8 @@ VERIFY_FAILURES = Counter(
 )
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
+    """The app's dependencies (``async``: a plain function would cost a thread hop a request)."""
     deps: Deps = request.app.state.deps
     return deps
 
