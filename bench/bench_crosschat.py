@@ -107,6 +107,7 @@ async def run(ctx: BenchContext) -> list[BenchResult]:
         async with gateway(ctx, "bench-a") as (a, _), gateway(ctx, "bench-b") as (b, _):
             await announce_stream(ctx, a)
             await announce_stream(ctx, b)
+            await ours_level(a, b, 2, 20)  # warm-up: rooms loaded, connections made
             for posters in levels:
                 ours.append(await ours_level(a, b, posters, messages))
         for posters in levels:
