@@ -124,6 +124,7 @@ async def run(ctx: BenchContext) -> list[BenchResult]:
         },
         xlabel="concurrent posters (bare aio-pika: publishes in flight)",
         throughput_label="messages/s delivered",
+        latency_label="p99 post-to-receive latency, ms",
     )
     table = {
         f"{n} posters": {

@@ -33,6 +33,7 @@ def plot_load_curves(
     curves: Mapping[str, Curve],
     xlabel: str = "concurrent connections (closed loop)",
     throughput_label: str = "successful requests/s",
+    latency_label: str = "p99 latency of successful requests, ms",
 ) -> Path:
     """Two panels (throughput, p99 on a log scale) against ``levels`` on a log-2 axis."""
     import matplotlib
@@ -56,7 +57,7 @@ def plot_load_curves(
     top.set_ylim(bottom=0)
     top.grid(True, alpha=0.3)
     top.legend(loc="lower right")
-    bottom.set_ylabel("p99 latency of successful requests, ms")
+    bottom.set_ylabel(latency_label)
     bottom.set_yscale("log")
     bottom.set_xscale("log", base=2)
     bottom.set_xticks(list(levels))
