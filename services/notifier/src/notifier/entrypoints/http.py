@@ -30,7 +30,8 @@ from servicekit.health import Readiness
 from servicekit.http import create_service_app
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
+    """The app's dependencies (``async``: a plain function costs a thread hop a request)."""
     deps: Deps = request.app.state.deps
     return deps
 

@@ -20,7 +20,8 @@ from viewer_svc.domain.model import Banned, StreamOver, UnknownStream
 from viewer_svc.settings import Settings
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
+    """The app's dependencies (``async``: a plain function costs a thread hop a request)."""
     deps: Deps = request.app.state.deps
     return deps
 
