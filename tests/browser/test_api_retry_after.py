@@ -20,7 +20,7 @@ from playwright.sync_api import Page, Route, sync_playwright
 pytestmark = pytest.mark.browser
 
 WEB = Path(__file__).resolve().parents[2] / "clients" / "web"
-ORIGIN = "http://livecast.test"
+ORIGIN = "http://localhost"  # a secure context (api.js uses crypto.randomUUID)
 OVERLOADED = {"error": "overloaded", "message": "the service is busy", "retry_after_s": 1}
 
 
