@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["BenchContext", "BenchResult", "Stopwatch", "percentile"]
@@ -57,13 +58,15 @@ class BenchResult:
 
 @dataclass
 class BenchContext:
-    """What a benchmark gets: infrastructure URLs, a unique namespace, descriptions."""
+    """What a benchmark gets: infrastructure URLs, a unique namespace, descriptions, and the
+    folder its plots go to (the one ``RESULTS.md`` is written to)."""
 
     amqp_url: str
     mongo_url: str
     mongo_server: str
     namespace: str = field(default_factory=lambda: f"bench{uuid.uuid4().hex[:8]}.")
     quick: bool = False
+    out_dir: Path = field(default_factory=lambda: Path(__file__).parent / "results")
 
     @classmethod
     def from_env(cls) -> BenchContext:
@@ -72,6 +75,7 @@ class BenchContext:
             mongo_url=os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/"),
             mongo_server=os.environ.get("LIVECAST_MONGO_SERVER", "MONGODB_URL"),
             quick=os.environ.get("BENCH_QUICK") == "1",
+            out_dir=Path(os.environ.get("BENCH_OUT") or Path(__file__).parent / "results"),
         )
 
     def service_env(self, **extra: str) -> dict[str, str]:

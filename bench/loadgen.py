@@ -1,6 +1,10 @@
 """A small closed-loop HTTP/1.1 load generator: N keep-alive connections, each sending its next
 request as soon as the previous response arrived. Requests are pre-built bytes, so the client
-spends little CPU per request (it shares the machine with the servers it measures)."""
+spends little CPU per request (it shares the machine with the servers it measures).
+
+Like a well-behaved client, a connection answered ``503`` with ``Retry-After`` waits that long
+before its next request (:func:`closed_loop`) or before sending the same request again
+(:func:`each_once`, as Mux redelivers a webhook that was not accepted)."""
 
 from __future__ import annotations
 
@@ -21,7 +25,10 @@ def build_request(method: str, path: str, headers: dict[str, str], body: bytes =
 
 @dataclass
 class LoadResult:
+    """Every answer's latency and status; ``ok_latencies`` only those of 2xx answers."""
+
     latencies: list[float] = field(default_factory=list)
+    ok_latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     wall: float = 0.0
 
@@ -31,28 +38,59 @@ class LoadResult:
 
     @property
     def rate(self) -> float:
+        """Answers per second, whatever their status."""
         return self.count / self.wall if self.wall else 0.0
+
+    @property
+    def ok_rate(self) -> float:
+        """2xx answers per second (goodput)."""
+        return len(self.ok_latencies) / self.wall if self.wall else 0.0
+
+    @property
+    def shed(self) -> int:
+        return self.statuses.get(503, 0)
 
     def p(self, q: float) -> float:
         return percentile(self.latencies, q)
 
+    def ok_p(self, q: float) -> float:
+        return percentile(self.ok_latencies, q)
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    retry_after_s: float | None
+
+
+async def read_answer(reader: asyncio.StreamReader, *, keep_body: bool = True) -> Answer:
+    """One HTTP/1.1 response (``Content-Length`` framed)."""
     status_line = await reader.readline()
     if not status_line:
         raise ConnectionError("connection closed")
     status = int(status_line.split(b" ", 2)[1])
     length = 0
+    retry_after: float | None = None
     while True:
         line = await reader.readline()
         if line in (b"\r\n", b"\n", b""):
             break
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        key = name.strip().lower()
+        if key == b"content-length":
             length = int(value.strip())
-    if length:
-        await reader.readexactly(length)
-    return status
+        elif key == b"retry-after" and value.strip().isdigit():
+            retry_after = float(value.strip())
+    body = await reader.readexactly(length) if length else b""
+    return Answer(status, body if keep_body else b"", retry_after)
+
+
+def _backoff(answer: Answer) -> float | None:
+    """How long to wait before the next request, if the server asked for it."""
+    if answer.status in (429, 503) and answer.retry_after_s is not None:
+        return answer.retry_after_s
+    return None
 
 
 async def closed_loop(
@@ -64,7 +102,8 @@ async def closed_loop(
     duration_s: float,
     warmup_s: float = 0.5,
 ) -> LoadResult:
-    """Run ``connections`` loops for ``duration_s`` (after a warm-up that is not counted)."""
+    """Run ``connections`` loops for ``duration_s`` (after a warm-up that is not counted); a
+    loop answered 503/429 with ``Retry-After`` waits that long before its next request."""
     result = LoadResult()
     start = time.perf_counter()
     measure_from = start + warmup_s
@@ -79,12 +118,17 @@ async def closed_loop(
                 if sent >= stop_at:
                     return
                 writer.write(next_request(conn, i))
-                status = await _read_response(reader)
+                answer = await read_answer(reader, keep_body=False)
                 done = time.perf_counter()
                 if sent >= measure_from:
                     result.latencies.append(done - sent)
-                    result.statuses[status] += 1
+                    result.statuses[answer.status] += 1
+                    if 200 <= answer.status < 300:
+                        result.ok_latencies.append(done - sent)
                 i += 1
+                wait = _backoff(answer)
+                if wait is not None:
+                    await asyncio.sleep(min(wait, max(0.0, stop_at - done)))
         finally:
             writer.close()
 
@@ -98,30 +142,16 @@ class ItemResult:
     status: int
     body: bytes
     latency: float
-
-
-async def _read_full(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    status_line = await reader.readline()
-    if not status_line:
-        raise ConnectionError("connection closed")
-    status = int(status_line.split(b" ", 2)[1])
-    length = 0
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b"\n", b""):
-            break
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    body = await reader.readexactly(length) if length else b""
-    return status, body
+    attempts: int = 1
 
 
 async def each_once(
-    host: str, port: int, items: list[bytes], *, connections: int
+    host: str, port: int, items: list[bytes], *, connections: int, max_attempts: int = 8
 ) -> tuple[list[ItemResult], float]:
-    """Send every request once over ``connections`` keep-alive connections (shared work queue);
-    results in item order, and the wall time."""
+    """Send every request over ``connections`` keep-alive connections (shared work queue);
+    results in item order, and the wall time. A request answered 503/429 with ``Retry-After``
+    is sent again after that wait (up to ``max_attempts`` times); its result is the last answer,
+    its latency the first attempt's send to the last answer."""
     results: list[ItemResult | None] = [None] * len(items)
     next_index = 0
     start = time.perf_counter()
@@ -134,9 +164,16 @@ async def each_once(
                 i = next_index
                 next_index += 1
                 sent = time.perf_counter()
-                writer.write(items[i])
-                status, body = await _read_full(reader)
-                results[i] = ItemResult(status, body, time.perf_counter() - sent)
+                for attempt in range(1, max_attempts + 1):
+                    writer.write(items[i])
+                    answer = await read_answer(reader)
+                    results[i] = ItemResult(
+                        answer.status, answer.body, time.perf_counter() - sent, attempt
+                    )
+                    wait = _backoff(answer)
+                    if wait is None:
+                        break
+                    await asyncio.sleep(wait)
         finally:
             writer.close()
 

@@ -1,8 +1,10 @@
 """``python -m bench.run [NAME ...]``: run benchmarks, write ``bench/results/``.
 
 Each ``bench/bench_<name>.py`` runs in its own subprocess (a crash or leak in one does not
-touch the others). Results go to ``bench/results/results.json`` and ``bench/results/RESULTS.md``
-with the machine, the broker and the database server they ran on. ``BENCH_QUICK=1`` asks each
+touch the others). Results go to ``bench/results/results.json`` and
+``bench/results/RESULTS.md`` with the machine, the broker and the database server they ran on;
+a result whose details name a ``plot`` (a PNG the benchmark wrote beside them, see
+``bench/plots.py``) is linked from it. ``BENCH_QUICK=1`` asks each
 benchmark for a short run (used by the test that checks the harness works).
 """
 
@@ -12,6 +14,7 @@ import argparse
 import asyncio
 import importlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -94,6 +97,10 @@ def render_markdown(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             f"{r['baseline_name']} | {r['baseline_value']:.4g} {r['unit']} | "
             f"{r['ratio']:.3g}× | {goal} | {met} |"
         )
+    plots = sorted({str(r["details"]["plot"]) for r in rows if r.get("details", {}).get("plot")})
+    if plots:
+        lines += ["", "## Load curves", ""]
+        lines += [f"![{Path(p).stem}]({p})" for p in plots]
     details = [r for r in rows if r.get("details")]
     if details:
         lines += ["", "## Details", ""]
@@ -141,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         proc = subprocess.run(
             [sys.executable, "-m", "bench.run", "--one", name],
+            env={**os.environ, "BENCH_OUT": str(args.out)},
             capture_output=True,
             text=True,
             timeout=args.timeout,

@@ -81,3 +81,40 @@ def test_a_partial_run_replaces_every_row_of_the_benchmarks_it_ran(
         ("chatter", "kept: another benchmark"),
         ("notifier", "kept"),
     ]
+
+
+def test_load_curves_are_written_as_png_and_linked_from_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+    from bench.plots import Curve, plot_load_curves
+    from bench.run import render_markdown
+
+    path = plot_load_curves(
+        tmp_path / "viewers.png",
+        title="t",
+        levels=[1, 2, 4],
+        curves={
+            "ours": Curve([10, 20, 19], [5, 6, 9], shed_pct=[0, 0, 30]),
+            "floor": Curve([30, 60, 90], [1, 1, 2]),
+        },
+    )
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    meta = {
+        "finished": "now",
+        "machine": {"cpu": "cpu", "cores": 2, "python": "3.11"},
+        "servers": {"rabbitmq": "RabbitMQ", "mongodb": "db"},
+    }
+    row = {
+        "benchmark": "viewers",
+        "metric": "m",
+        "unit": "req/s",
+        "value": 1.0,
+        "baseline_name": "b",
+        "baseline_value": 2.0,
+        "ratio": 0.5,
+        "goal": 0.5,
+        "met": True,
+        "details": {"plot": "viewers.png"},
+    }
+    assert "![viewers](viewers.png)" in render_markdown(meta, [row])

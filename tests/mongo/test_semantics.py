@@ -436,6 +436,28 @@ async def test_outbox_clear_removes_each_event_once(col: AsyncCollection[Doc]) -
     assert after["a"][OUTBOX_COUNT] == 1
 
 
+@covers("update_many($gt _id$in; $set $unset)")
+async def test_insert_only_outbox_clear_empties_exactly_the_listed_documents(
+    col: AsyncCollection[Doc],
+) -> None:
+    before = await seed(
+        col,
+        {"_id": "a", OUTBOX_FIELD: {"e1": {"x": 1}}, OUTBOX_COUNT: 1, "v": 1},
+        {"_id": "b", OUTBOX_FIELD: {"e2": {"x": 2}, "e3": {"x": 3}}, OUTBOX_COUNT: 2, "v": 2},
+        {"_id": "c", OUTBOX_FIELD: {"e4": {"x": 4}}, OUTBOX_COUNT: 1, "v": 3},  # not listed
+        {"_id": "d", OUTBOX_COUNT: 0, "v": 4},  # listed, already cleared by another relay
+    )
+    result = await col.update_many(
+        {"_id": {"$in": ["a", "b", "d", "z"]}, OUTBOX_COUNT: {"$gt": 0}},
+        {"$unset": {OUTBOX_FIELD: ""}, "$set": {OUTBOX_COUNT: 0}},
+    )
+    after = await contents(col)
+    assert (result.matched_count, result.modified_count) == (2, 2)
+    assert touched(before, after) == {"a", "b"}
+    assert after["a"] == {"_id": "a", OUTBOX_COUNT: 0, "v": 1}
+    assert after["b"] == {"_id": "b", OUTBOX_COUNT: 0, "v": 2}
+
+
 # ---- inserts and deletes -----------------------------------------------------------------
 
 

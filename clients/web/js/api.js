@@ -2,14 +2,32 @@
 // Types: clients/types/api.ts (generated from libs/contracts).
 
 const TOKEN_KEY = "livecast.token";
+// A request the server shed (503 + Retry-After, body error "overloaded": nothing was done) is
+// sent again after the wait it asked for, at most this many times; so is a GET answered 503.
+const RETRIES = 2;
+const MAX_RETRY_WAIT_S = 10;
 
 export class ApiError extends Error {
-  /** @param {number} status @param {string} code @param {string} message */
-  constructor(status, code, message) {
+  /**
+   * @param {number} status @param {string} code @param {string} message
+   * @param {number | null} [retryAfterS] the server's Retry-After, in seconds
+   */
+  constructor(status, code, message, retryAfterS = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.retryAfterS = retryAfterS;
   }
+}
+
+/** Seconds a response asks the client to wait (Retry-After: seconds or an HTTP date), or null. */
+function retryAfter(response) {
+  const value = response.headers.get("Retry-After");
+  if (value === null || value.trim() === "") return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const when = Date.parse(value);
+  return Number.isNaN(when) ? null : Math.max(0, (when - Date.now()) / 1000);
 }
 
 /** The signed-in account: the JWT's `sub`, or null. The token is checked by the server only. */
@@ -41,9 +59,26 @@ export function signOut() {
 
 /**
  * Call the API; resolves to the JSON body (or null for 204), rejects with ApiError carrying
- * the server's `{error, message}` body.
+ * the server's `{error, message}` body and its Retry-After. Honours Retry-After: a shed request
+ * (or a GET answered 503) is retried after the server's wait, with a little jitter.
  */
 export async function api(method, path, body, headers = {}) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await once(method, path, body, headers);
+    } catch (err) {
+      const wait = err instanceof ApiError ? err.retryAfterS : null;
+      const retryable =
+        err instanceof ApiError &&
+        err.status === 503 &&
+        (err.code === "overloaded" || method === "GET");
+      if (!retryable || wait === null || wait > MAX_RETRY_WAIT_S || attempt >= RETRIES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000 + Math.random() * 250));
+    }
+  }
+}
+
+async function once(method, path, body, headers) {
   const s = session();
   const init = {
     method,
@@ -71,7 +106,8 @@ export async function api(method, path, body, headers = {}) {
   if (!response.ok) {
     const message =
       (data && (data.message || data.detail)) || `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, (data && data.error) || "http_error", message);
+    const code = (data && data.error) || "http_error";
+    throw new ApiError(response.status, code, message, retryAfter(response));
   }
   return data;
 }

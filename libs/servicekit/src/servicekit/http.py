@@ -1,8 +1,8 @@
 """The FastAPI application base every HTTP service uses.
 
 Adds, in one place: the correlation id (``X-Request-ID`` in, bound for logs, echoed out), request
-metrics, a request body limit (413), the JSON error shape, and ``/healthz``, ``/readyz``,
-``/metrics``.
+metrics, a request body limit (413), admission control (503 when overloaded), the JSON error
+shape, and ``/healthz``, ``/readyz``, ``/metrics``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit import tracing
+from servicekit.admission import AdmissionLimits, AdmissionMiddleware
 from servicekit.errors import error_body, install_error_handlers
 from servicekit.health import Readiness, metrics_payload
 from servicekit.logs import REQUEST_ID_HEADER, new_correlation_id, set_correlation_id
@@ -123,6 +124,7 @@ def create_service_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     max_body_bytes: int = 1 << 20,
     service: str | None = None,
+    admission: AdmissionLimits | None = None,
     **kwargs: Any,
 ) -> FastAPI:
     """A FastAPI app with the kit's middleware, error handlers and ops routes.
@@ -130,11 +132,14 @@ def create_service_app(
     ``readiness(app)`` returns the checks for ``/readyz`` (called per request, so checks can use
     what the lifespan stored on ``app.state``). ``service`` (default: ``title`` without its
     ``livecast`` prefix) names the service in traces; tracing is switched on from the
-    environment here (:func:`servicekit.tracing.configure_from_env`).
+    environment here (:func:`servicekit.tracing.configure_from_env`). ``admission`` bounds the
+    requests in flight (``settings.admission``; the defaults of :class:`AdmissionLimits` when
+    omitted): beyond it, 503 with ``Retry-After`` (see :mod:`servicekit.admission`).
     """
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
     install_error_handlers(app)
     document_error_responses(app)
+    app.add_middleware(AdmissionMiddleware, limits=admission)  # inside: shed answers get an id
     app.add_middleware(RequestContextMiddleware, max_body_bytes=max_body_bytes)
     tracing.configure_from_env(service or title.removeprefix("livecast").strip())
     tracing.instrument_fastapi(app)

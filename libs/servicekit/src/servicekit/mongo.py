@@ -7,7 +7,8 @@ production and compose, the ``nx-27017`` stand-in on development machines and CI
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, overload
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 Doc = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,17 +179,37 @@ def from_ms(value: int | float | None) -> datetime | None:
 class BatchInserter:
     """Group commit for single-document inserts: concurrent ``insert`` calls are written together
     with one ``insert_many(ordered=False)`` (up to ``max_batch`` documents, waiting at most
-    ``max_wait_s`` for company). Each caller still returns only once *its* document is stored,
-    and gets ``False`` when its ``_id`` already existed (the duplicate-key error of that one
-    document), so durability and per-document results are those of ``insert_one``, at a
-    fraction of the round trips under load."""
+    ``max_wait_s`` for company). While ``max_writes`` groups are being written, new documents
+    gather into the next group, so groups grow with the load instead of the round trips. Each
+    caller still returns only once *its* document is stored, and gets ``False`` when its ``_id``
+    already existed (the duplicate-key error of that one document), so durability and
+    per-document results are those of ``insert_one``, at a fraction of the round trips under
+    load. When a group's write fails as a whole (the database is unavailable), every caller in
+    it gets that error.
 
-    def __init__(self, collection: Any, *, max_batch: int = 200, max_wait_s: float = 0.002) -> None:
+    ``on_stored(docs)`` is called with the documents a group stored (not the duplicates) before
+    their callers return, so an outbox relay can publish the group without reading it back
+    (:meth:`servicekit.outbox.OutboxRelay.kick_stored`); an error it raises is logged, never
+    given to the callers, whose documents are stored.
+    """
+
+    def __init__(
+        self,
+        collection: Any,
+        *,
+        max_batch: int = 200,
+        max_wait_s: float = 0.002,
+        max_writes: int = 1,
+        on_stored: Callable[[list[Doc]], None] | None = None,
+    ) -> None:
         self._col = collection
         self._max_batch = max_batch
         self._max_wait = max_wait_s
+        self._max_writes = max_writes
+        self._on_stored = on_stored
         self._pending: list[tuple[Doc, asyncio.Future[bool]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._writing: set[asyncio.Task[None]] = set()
 
     async def insert(self, doc: Doc) -> bool:
         """Store ``doc``; ``False`` if a document with its ``_id`` exists (nothing written)."""
@@ -205,9 +227,19 @@ class BatchInserter:
         self._flush_now()
 
     def _flush_now(self) -> None:
-        batch, self._pending = self._pending, []
-        if batch:
-            asyncio.get_running_loop().create_task(self._write(batch))
+        """Start writing the next group, unless ``max_writes`` are in flight (the first of them
+        to finish starts it)."""
+        if not self._pending or len(self._writing) >= self._max_writes:
+            return
+        batch = self._pending[: self._max_batch]
+        del self._pending[: self._max_batch]
+        task = asyncio.get_running_loop().create_task(self._write(batch))
+        self._writing.add(task)
+        task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writing.discard(task)
+        self._flush_now()
 
     async def _write(self, batch: list[tuple[Doc, asyncio.Future[bool]]]) -> None:
         failed: dict[int, Any] = {}
@@ -218,6 +250,12 @@ class BatchInserter:
             failed = {e["index"]: e for e in exc.details.get("writeErrors", [])}
         except BaseException as exc:  # the whole batch failed: every caller sees it
             error = exc
+        if error is None and self._on_stored is not None:
+            stored = [doc for index, (doc, _) in enumerate(batch) if index not in failed]
+            try:
+                self._on_stored(stored)
+            except Exception:
+                log.exception("on_stored failed after a group commit (the documents are stored)")
         for index, (_, future) in enumerate(batch):
             if future.done():
                 continue

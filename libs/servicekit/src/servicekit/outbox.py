@@ -14,6 +14,12 @@ polling (after a broker outage or a crash), oldest first per document.
 With tracing on, a staged event keeps the trace context of the request that staged it
 (``trace``), and the relay publishes it inside a span whose parent is that request: one trace
 runs from the request through the broker to every consumer, however late the relay publishes.
+
+Collections whose documents stage events only when inserted (an inbox: webhook-ingest's
+``mux_webhook_events``) are declared ``insert_only``. Their writer hands the relay the documents
+a group commit just stored (:meth:`~OutboxRelay.kick_stored`), so a group is published without
+being read back, and a group's fully published documents are cleared with one ``update_many``
+(no event can be staged in them later, so clearing the whole ``_outbox`` loses nothing).
 """
 
 from __future__ import annotations
@@ -126,6 +132,9 @@ class OutboxRelay:
             wrote it (kicked at once) normally publishes it, not a competing instance.
         max_backoff_s: upper bound of the wait between attempts while the broker is down.
         sample_s: how often the backlog gauges are refreshed (:meth:`sample_backlog`).
+        insert_only: names of collections whose documents stage events only on insert.
+        max_held: documents handed over by :meth:`kick_stored` kept in memory at most (beyond
+            it, and once older than ``grace_s``, they are read back from the database).
     """
 
     def __init__(
@@ -138,15 +147,21 @@ class OutboxRelay:
         max_backoff_s: float = 10.0,
         batch: int = 200,
         sample_s: float = 5.0,
+        insert_only: Iterable[str] = (),
+        max_held: int = 2_000,
     ) -> None:
         self._cols = {c.name: c for c in collections}
+        self._insert_only = frozenset(insert_only)
+        self._max_held = max_held
+        self._held = 0
         self._publisher = publisher
         self._poll_s = poll_s
         self._grace_s = grace_s
         self._max_backoff_s = max_backoff_s
         self._batch = batch
         self._sample_s = sample_s
-        self._kicked: dict[tuple[str, Any], None] = {}
+        # kicked documents: None (read it back) or (the stored document, when it was handed over)
+        self._kicked: dict[tuple[str, Any], tuple[Doc, float] | None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -156,7 +171,22 @@ class OutboxRelay:
 
     def kick(self, collection: str, doc_id: Any) -> None:
         """Publish the events staged in this document now (in the background)."""
-        self._kicked[(collection, doc_id)] = None
+        self._kicked.setdefault((collection, doc_id), None)
+        self._wake.set()
+
+    def kick_stored(self, collection: str, docs: Sequence[Doc]) -> None:
+        """Publish the events of ``docs``, just inserted into the ``insert_only`` collection
+        ``collection``, now, without reading them back (a group commit's ``on_stored``)."""
+        if collection not in self._insert_only:
+            raise ValueError(f"{collection} is not an insert-only outbox collection")
+        now = time.monotonic()
+        for doc in docs:
+            key = (collection, doc["_id"])
+            if self._held < self._max_held and self._kicked.get(key) is None:
+                self._kicked[key] = ({"_id": doc["_id"], OUTBOX_FIELD: doc[OUTBOX_FIELD]}, now)
+                self._held += 1
+            else:
+                self._kicked.setdefault(key, None)
         self._wake.set()
 
     # ---- relay ----------------------------------------------------------------------------
@@ -216,25 +246,41 @@ class OutboxRelay:
         BROKER_OK.set(1 if ok else 0)
 
     async def publish_kicked(self) -> int:
-        """Publish the documents that writers kicked; returns how many events were published."""
+        """Publish the documents that writers kicked; returns how many events were published.
+        Documents handed over less than ``grace_s`` ago are published as handed over; the
+        others are read back (a competing relay may have published them meanwhile)."""
         done = 0
         while self._kicked:
-            batch = list(self._kicked)[: self._batch]
-            by_collection: dict[str, list[Any]] = {}
-            for name, doc_id in batch:
-                by_collection.setdefault(name, []).append(doc_id)
-            for name, ids in by_collection.items():
-                col = self._cols[name]
-                docs = [
-                    doc
-                    async for doc in col.find(
-                        {"_id": {"$in": ids}, OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1}
-                    )
-                ]
-                done += await self._publish_docs(col, docs, min_age_s=0.0)
-            for key in batch:
-                self._kicked.pop(key, None)
+            batch = list(self._kicked.items())[: self._batch]
+            fresh_after = time.monotonic() - self._grace_s
+            by_collection: dict[str, tuple[list[Doc], list[Any]]] = {}
+            for (name, doc_id), held in batch:
+                docs, ids = by_collection.setdefault(name, ([], []))
+                if held is not None and held[1] >= fresh_after:
+                    docs.append(held[0])
+                else:
+                    ids.append(doc_id)
+            try:
+                for name, (docs, ids) in by_collection.items():
+                    col = self._cols[name]
+                    if ids:
+                        query = {"_id": {"$in": ids}, OUTBOX_COUNT: {"$gt": 0}}
+                        docs += [doc async for doc in col.find(query, {OUTBOX_FIELD: 1})]
+                    done += await self._publish_docs(col, docs, min_age_s=0.0)
+            except BaseException:
+                self._forget_held(key for key, _ in batch)  # partly published: read back
+                raise
+            self._forget_held((key for key, _ in batch), drop=True)
         return done
+
+    def _forget_held(self, keys: Iterable[tuple[str, Any]], *, drop: bool = False) -> None:
+        """Release the documents held for ``keys``; ``drop`` also forgets the kicks."""
+        for key in keys:
+            held = self._kicked.pop(key, None) if drop else self._kicked.get(key)
+            if held is not None:
+                self._held -= 1
+                if not drop:
+                    self._kicked[key] = None
 
     async def publish_pending(self, *, min_age_s: float = 0.0) -> int:
         """One pass over every collection: publish staged events at least ``min_age_s`` old.
@@ -260,9 +306,14 @@ class OutboxRelay:
             *(self._publish_one_doc(doc, now, min_age_s) for doc in docs), return_exceptions=True
         )
         clears: list[UpdateOne] = []
+        whole: list[Any] = []  # insert-only documents whose every staged event went out
         error: BaseException | None = None
+        insert_only = col.name in self._insert_only
         for doc, result in zip(docs, results, strict=True):
             published, failure = result if isinstance(result, tuple) else ([], result)
+            if insert_only and published and len(published) == len(doc.get(OUTBOX_FIELD) or {}):
+                whole.append(doc["_id"])
+                continue
             clears += [
                 UpdateOne(
                     {"_id": doc["_id"], f"{OUTBOX_FIELD}.{event_id}": {"$exists": True}},
@@ -271,12 +322,21 @@ class OutboxRelay:
                 for event_id in published
             ]
             error = error or failure
+        count = len(clears)
+        if whole:
+            await col.update_many(
+                {"_id": {"$in": whole}, OUTBOX_COUNT: {"$gt": 0}},
+                {"$unset": {OUTBOX_FIELD: ""}, "$set": {OUTBOX_COUNT: 0}},
+            )
+            cleared = set(whole)
+            count += sum(len(doc.get(OUTBOX_FIELD) or {}) for doc in docs if doc["_id"] in cleared)
         if clears:
             await col.bulk_write(clears, ordered=False)
-            PUBLISHED.labels(col.name).inc(len(clears))
+        if count:
+            PUBLISHED.labels(col.name).inc(count)
         if error is not None:
             raise error
-        return len(clears)
+        return count
 
     async def _publish_one_doc(
         self, doc: Doc, now: float, min_age_s: float

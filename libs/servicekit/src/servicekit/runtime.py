@@ -105,6 +105,7 @@ async def open_infra(
     *,
     indexes: Sequence[IndexSpec | FieldDefault] = (),
     outbox_collections: Sequence[str] = (),
+    insert_only_outbox: Sequence[str] = (),
     consumers: Sequence[ConsumerSpec] = (),
     instance_id: str | None = None,
     startup_timeout_s: float = 120.0,
@@ -114,6 +115,8 @@ async def open_infra(
 
     Waits (with backoff, up to ``startup_timeout_s``) for MongoDB and the broker to be reachable.
     Switches tracing on when the environment asks for it (:mod:`servicekit.tracing`).
+    ``insert_only_outbox``: those of ``outbox_collections`` whose documents stage events only
+    when inserted (see :class:`~servicekit.outbox.OutboxRelay`).
     """
     tracing.configure_from_env(settings.service_name)
     names = Names(settings.namespace)
@@ -170,6 +173,7 @@ async def open_infra(
         publisher,
         poll_s=settings.outbox_poll_s,
         sample_s=settings.metrics_sample_s,
+        insert_only=insert_only_outbox,
     )
     await relay.start()
     sampler = QueueDepthSampler(

@@ -30,6 +30,10 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from servicekit.admission import AdmissionLimits
+
+_ADMISSION = AdmissionLimits()
+
 __all__ = ["ServiceSettings", "SettingsError", "load_settings", "read_secret_files"]
 
 
@@ -126,6 +130,30 @@ class ServiceSettings(BaseSettings):
     log_json: bool = Field(default=True, validation_alias=AliasChoices("LOG_JSON"))
     http_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HTTP_HOST"))
     http_port: int = Field(default=8000, ge=0, le=65535, validation_alias=AliasChoices("HTTP_PORT"))
+    http_max_in_flight: int = Field(
+        default=_ADMISSION.max_in_flight,
+        ge=0,
+        validation_alias=AliasChoices("HTTP_MAX_IN_FLIGHT"),
+        description="HTTP requests worked on at once per process (0: no admission control)",
+    )
+    http_max_queued: int = Field(
+        default=_ADMISSION.max_queued,
+        ge=0,
+        validation_alias=AliasChoices("HTTP_MAX_QUEUED"),
+        description="HTTP requests that may wait for admission; more are shed (503)",
+    )
+    http_queue_timeout_s: float = Field(
+        default=_ADMISSION.queue_timeout_s,
+        ge=0,
+        validation_alias=AliasChoices("HTTP_QUEUE_TIMEOUT_S"),
+        description="longest wait for admission before a request is shed (503)",
+    )
+    http_retry_after_s: int = Field(
+        default=_ADMISSION.retry_after_s,
+        ge=1,
+        validation_alias=AliasChoices("HTTP_RETRY_AFTER_S"),
+        description="Retry-After of a shed request, whole seconds",
+    )
 
     auth_jwt_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("AUTH_JWT_SECRET")
@@ -194,6 +222,16 @@ class ServiceSettings(BaseSettings):
                 "AUTH_JWT_SECRET must be at least 32 characters when LIVECAST_ENV=prod"
             )
         return self
+
+    @property
+    def admission(self) -> AdmissionLimits:
+        """The HTTP admission bounds of this process (``HTTP_MAX_IN_FLIGHT`` and friends)."""
+        return AdmissionLimits(
+            max_in_flight=self.http_max_in_flight,
+            max_queued=self.http_max_queued,
+            queue_timeout_s=self.http_queue_timeout_s,
+            retry_after_s=self.http_retry_after_s,
+        )
 
     @property
     def database_name(self) -> str:

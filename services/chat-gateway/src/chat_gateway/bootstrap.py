@@ -163,7 +163,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         close_timeout=5,
         backlog=settings.ws_backlog,
     )
-    app = http.create_app(infra.readiness())
+    app = http.create_app(infra.readiness(), settings.admission)
     app.state.service, app.state.registry, app.state.jwt_verifier = service, registry, verifier
     http_server = uvicorn.Server(
         uvicorn.Config(

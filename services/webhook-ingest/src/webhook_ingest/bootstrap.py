@@ -22,9 +22,17 @@ class Deps:
 
 
 async def build_deps(settings: Settings) -> tuple[Deps, Infra]:
-    infra = await open_infra(settings, indexes=INDEXES, outbox_collections=[COLLECTION])
+    infra = await open_infra(
+        settings,
+        indexes=INDEXES,
+        outbox_collections=[COLLECTION],
+        insert_only_outbox=[COLLECTION],  # an inbox: events are staged only by the insert
+    )
     deps = Deps(
-        inbox=MongoInbox(infra.db[COLLECTION]),
+        inbox=MongoInbox(
+            infra.db[COLLECTION],
+            on_stored=lambda docs: infra.relay.kick_stored(COLLECTION, docs),
+        ),
         kick=lambda event_id: infra.relay.kick(COLLECTION, event_id),
         secrets=tuple(s.get_secret_value() for s in settings.mux_webhook_secrets),
         tolerance_s=settings.tolerance_s,

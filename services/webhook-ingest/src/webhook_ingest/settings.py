@@ -16,6 +16,14 @@ class Settings(ServiceSettings):
 
     service_name: str = "webhook-ingest"
     http_port: int = Field(default=8104, ge=0, le=65535, validation_alias=AliasChoices("HTTP_PORT"))
+    http_max_in_flight: int = Field(
+        default=256,
+        ge=0,
+        validation_alias=AliasChoices("HTTP_MAX_IN_FLIGHT"),
+        description="deliveries worked on at once: the group commit already bounds the "
+        "database work (one write in flight), so this bounds memory, and a larger group is "
+        "cheaper per delivery",
+    )
     mux_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
         validation_alias=AliasChoices("MUX_WEBHOOK_SECRET"),
         description="one or more signing secrets, comma-separated (rotation)",

@@ -150,3 +150,13 @@ async def test_oversized_body_is_413_and_stores_nothing(
     r = await client.post("/webhooks/mux", content=chunks(), headers={"Mux-Signature": "t=1,v1=0"})
     assert r.status_code == 413
     assert h.inbox.docs == {}
+
+
+def test_ingest_admits_more_deliveries_than_the_kit_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The group commit bounds the database work, so the admission bound only bounds memory."""
+    settings = Settings(mux_webhook_secrets=[SecretStr(SECRET)])
+    assert settings.admission.max_in_flight == 256
+    monkeypatch.setenv("HTTP_MAX_IN_FLIGHT", "3")
+    assert Settings(mux_webhook_secrets=[SecretStr(SECRET)]).admission.max_in_flight == 3

@@ -22,6 +22,7 @@ from contracts.chat import (
     SlowModeRequest,
 )
 from contracts.common import Page
+from servicekit.admission import AdmissionLimits
 from servicekit.auth import CurrentAccount
 from servicekit.errors import error_body
 from servicekit.health import Readiness
@@ -38,10 +39,12 @@ def get_service(request: Request) -> ChatService:
 ServiceDep = Annotated[ChatService, Depends(get_service)]
 
 
-def create_app(readiness: Readiness) -> FastAPI:
+def create_app(readiness: Readiness, admission: AdmissionLimits | None = None) -> FastAPI:
     """The HTTP app; ``app.state.service``, ``.registry`` and ``.jwt_verifier`` are set by the
     process that runs it (bootstrap)."""
-    app = create_service_app(title="livecast chat-gateway", readiness=lambda _: readiness)
+    app = create_service_app(
+        title="livecast chat-gateway", readiness=lambda _: readiness, admission=admission
+    )
 
     @app.exception_handler(Refused)
     async def refused(_: Request, exc: Refused) -> JSONResponse:

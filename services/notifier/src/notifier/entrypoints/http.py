@@ -30,7 +30,8 @@ from servicekit.health import Readiness
 from servicekit.http import create_service_app
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
+    """The app's dependencies (``async``: a plain function costs a thread hop a request)."""
     deps: Deps = request.app.state.deps
     return deps
 
@@ -65,7 +66,12 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         infra = getattr(app.state, "infra", None)
         return infra.readiness() if infra is not None else Readiness()
 
-    app = create_service_app(title="livecast notifier", readiness=readiness, lifespan=lifespan)
+    app = create_service_app(
+        title="livecast notifier",
+        readiness=readiness,
+        lifespan=lifespan,
+        admission=settings.admission,
+    )
 
     @app.put("/users/{account_id}/follow", response_model=FollowResult)
     async def follow(

@@ -52,7 +52,12 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         infra = getattr(app.state, "infra", None)
         return infra.readiness() if infra is not None else Readiness()
 
-    app = create_service_app(title="livecast stream-svc", readiness=readiness, lifespan=lifespan)
+    app = create_service_app(
+        title="livecast stream-svc",
+        readiness=readiness,
+        lifespan=lifespan,
+        admission=settings.admission,
+    )
     errors.install(app)
     _stream_routes(app)
     http_moderation.routes(app)

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from stream_svc.deps import Deps
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
+    """The app's dependencies (``async``: a plain function costs a thread hop a request)."""
     deps: Deps = request.app.state.deps
     return deps
 

@@ -20,7 +20,8 @@ from viewer_svc.domain.model import Banned, StreamOver, UnknownStream
 from viewer_svc.settings import Settings
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
+    """The app's dependencies (``async``: a plain function costs a thread hop a request)."""
     deps: Deps = request.app.state.deps
     return deps
 
@@ -57,7 +58,12 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         infra = getattr(app.state, "infra", None)
         return infra.readiness() if infra is not None else Readiness()
 
-    app = create_service_app(title="livecast viewer-svc", readiness=readiness, lifespan=lifespan)
+    app = create_service_app(
+        title="livecast viewer-svc",
+        readiness=readiness,
+        lifespan=lifespan,
+        admission=settings.admission,
+    )
 
     @app.exception_handler(UnknownStream)
     async def unknown(_: Request, exc: UnknownStream) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from contracts import Envelope, Event
 from servicekit.broker import MUX
 from servicekit.mongo import BatchInserter, Doc, IndexSpec
-from servicekit.outbox import stage_insert
+from servicekit.outbox import OUTBOX_FIELD, stage_insert
 
 COLLECTION = "mux_webhook_events"
 INDEXES = [
@@ -20,18 +21,29 @@ INDEXES = [
 
 
 class MongoInbox:
-    def __init__(self, collection: AsyncCollection[Doc]) -> None:
+    """Concurrent deliveries are stored with one write per group (group commit); each is
+    answered only once its own document is stored. ``on_stored`` gets each group's stored
+    documents (the relay publishes them without reading them back)."""
+
+    def __init__(
+        self,
+        collection: AsyncCollection[Doc],
+        *,
+        on_stored: Callable[[list[Doc]], None] | None = None,
+    ) -> None:
         self._col = collection
-        self._inserter = BatchInserter(collection)  # group commit under concurrent deliveries
+        self._inserter = BatchInserter(collection, on_stored=on_stored)
 
     async def store(self, event: dict[str, Any], envelope: Envelope[Event]) -> bool:
+        staged = stage_insert([envelope], exchange=MUX, routing_key=event["type"])
         doc = {
             "_id": event["id"],
             "type": event["type"],
             "received_at": datetime.now(UTC),
             "event": event,
-            "envelope": envelope.model_dump(mode="json"),
-            **stage_insert([envelope], exchange=MUX, routing_key=event["type"]),
+            # the staged copy's dump, not a second one (the hot path: one dump per delivery)
+            "envelope": staged[OUTBOX_FIELD][str(envelope.event_id)]["envelope"],
+            **staged,
         }
         return await self._inserter.insert(doc)
 

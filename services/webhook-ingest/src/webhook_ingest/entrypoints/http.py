@@ -27,7 +27,8 @@ VERIFY_FAILURES = Counter(
 )
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
+    """The app's dependencies (``async``: a plain function would cost a thread hop a request)."""
     deps: Deps = request.app.state.deps
     return deps
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         readiness=readiness,
         lifespan=lifespan,
         max_body_bytes=settings.max_body_bytes,
+        admission=settings.admission,
     )
 
     @app.post(
