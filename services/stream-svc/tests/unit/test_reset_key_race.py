@@ -1,7 +1,7 @@
-"""Concurrent ``POST /live/{id}/reset-stream-key`` calls (a double click, two tabs): whatever
+"""``POST /live/{id}/reset-stream-key``. Concurrent calls (a double click, two tabs): whatever
 order Mux's resets and our writes interleave in, the key we store and show the owner is the one
 Mux accepts last (before the fix, the write of an earlier reset could land after a later one,
-leaving a key Mux refuses on the owner's page)."""
+leaving a key Mux refuses on the owner's page). An ended stream gets no new key."""
 
 from __future__ import annotations
 
@@ -9,11 +9,19 @@ import asyncio
 import random
 from dataclasses import dataclass, field, replace
 
+import pytest
+
 from contracts.stream import CreateLiveStreamRequest
 from stream_svc.adapters.memory import FakeMux, MemoryStreams
 from stream_svc.deps import Deps
+from stream_svc.domain.errors import Conflict
 from stream_svc.domain.model import LiveStream
-from stream_svc.handlers.streams import create_stream, reset_stream_key
+from stream_svc.handlers.streams import (
+    create_stream,
+    end_stream,
+    reset_stream_key,
+    start_stream,
+)
 from stream_svc.ports import MuxStream
 
 from ..helpers import memory_deps
@@ -62,3 +70,19 @@ async def test_concurrent_resets_leave_the_key_mux_accepts() -> None:
         on_mux = await deps.mux.get(stream.mux_live_stream_id)
         assert stored is not None
         assert stored.stream_key == on_mux.stream_key, f"trial {trial}"
+
+
+async def test_an_ended_stream_gets_no_new_key() -> None:
+    """Its Mux live stream is disabled at the end: a new key would be refused by Mux while the
+    page tells the streamer to put it in OBS."""
+    deps = memory_deps()
+    stream, _ = await create_stream("alice", CreateLiveStreamRequest(title="x"), None, deps)
+    assert stream.mux_live_stream_id is not None
+    await start_stream(stream.stream_id, "alice", deps)
+    await end_stream(stream.stream_id, "alice", deps)
+    key = (await deps.mux.get(stream.mux_live_stream_id)).stream_key
+    with pytest.raises(Conflict, match="ended"):
+        await reset_stream_key(stream.stream_id, "alice", deps)
+    assert (await deps.mux.get(stream.mux_live_stream_id)).stream_key == key
+    stored = await deps.streams.get(stream.stream_id)
+    assert stored is not None and stored.stream_key == key

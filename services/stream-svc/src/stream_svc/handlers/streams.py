@@ -245,10 +245,17 @@ async def reset_stream_key(stream_id: str, caller: str, deps: Deps) -> LiveStrea
 
     Raises:
         NotFound / Forbidden: see ``owned_stream``.
+        Conflict: the stream has ended: its Mux live stream is disabled (see
+            ``stop_stream_key``), so no key of it would ever stream again.
         MuxUnavailable: Mux failed (the key is unchanged, or already reset: the next reset or
             read-back stores Mux's key).
     """
     stream = await owned_stream(stream_id, caller, deps)
+    if stream.status == StreamStatus.ENDED:
+        raise Conflict(
+            "the stream has ended and its key no longer streams: create a new stream",
+            stream.status.value,
+        )
     live_stream_id = stream.mux_live_stream_id
     if not live_stream_id:
         raise NotFound(f"no stream {stream_id}")
