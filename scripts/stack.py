@@ -336,6 +336,8 @@ def build(args: argparse.Namespace) -> tuple[list[Proc], dict[str, int], Path, b
 
 def banner(ports: dict[str, int], state: Path, real_mux: bool, offset: int) -> None:
     g = f"http://127.0.0.1:{ports['gateway']}"
+    at = "" if offset == 0 else f" STACK_PORT_OFFSET={offset}"
+    demo = "" if offset == 0 else f"STACK_PORT_OFFSET={offset} "
     lines = [
         "",
         f"livecast is up. API gateway: {g}   web client: {g}/app/",
@@ -343,8 +345,8 @@ def banner(ports: dict[str, int], state: Path, real_mux: bool, offset: int) -> N
         f"  Mux webhooks:     {g}/webhooks/mux",
         f"  logs:             {state / 'logs'}",
         "",
-        "Get a local token (valid 24 h):",
-        f"  make token ACCOUNT=alice{'' if offset == 0 else f' STACK_PORT_OFFSET={offset}'}",
+        "Get a local token (valid 24 h) into $TOKEN:",
+        f"  export TOKEN=$(make -s token ACCOUNT=alice{at})",
         "Create a stream:",
         f"  curl -s -X POST {g}/live -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
         '-d \'{"title": "My first stream"}\'',
@@ -359,7 +361,8 @@ def banner(ports: dict[str, int], state: Path, real_mux: bool, offset: int) -> N
         lines += [
             "  The Mux simulator runs in place of Mux: it has no RTMP ingest. Simulate the encoder with",
             f"  curl -X POST {sim}/_sim/passthrough/<stream_id>/connect   (and .../disconnect);",
-            f"  players get a generated test pattern at {g}/hls/<playback_id>.m3u8. Try `make demo`.",
+            f"  players get a generated test pattern at {g}/hls/<playback_id>.m3u8.",
+            f"  A scripted walk through the product: {demo}make demo",
         ]
     lines.append("\nCtrl-C stops everything started here.")
     print("\n".join(lines), flush=True)

@@ -65,3 +65,39 @@ def test_title_edit_thumbnails_and_key_reset(
     assert refused.status_code == 403, refused.text
     accepted = httpx.post(f"{stack.sim}/_sim/stream-keys/{new}/connect", timeout=10)
     assert accepted.status_code == 200, accepted.text
+
+
+def fits(page: Page) -> bool:
+    """Nothing on the page is wider than the window (no sideways scrolling)."""
+    return bool(page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def test_a_title_without_spaces_stays_inside_the_page(
+    stack: Stack, signed_in: Callable[[str], Page]
+) -> None:
+    """A 100-character title with no space (the longest allowed) wraps on the studio, the
+    watch page and the "Live now" card instead of running off the page (and under the chat)."""
+    run = uuid.uuid4().hex[:6]
+    title = (run + "W" * 100)[:100]
+    host = f"host-{run}"
+    created = httpx.post(
+        f"{stack.gateway}/live", json={"title": title}, headers=stack.auth(host), timeout=10
+    )
+    assert created.status_code == 201, created.text
+    stream_id = created.json()["stream_id"]
+    started = httpx.put(
+        f"{stack.gateway}/live/{stream_id}/start", headers=stack.auth(host), timeout=10
+    )
+    assert started.status_code == 200, started.text
+
+    studio = signed_in(host)
+    studio.goto(f"{stack.gateway}/app/#/studio/{stream_id}")
+    expect(studio.get_by_test_id("stream-title")).to_have_text(title)
+    assert fits(studio)
+
+    viewer = signed_in(f"ann-{run}")
+    expect(viewer.get_by_test_id("live-list").locator("li", has_text=run)).to_be_visible()
+    assert fits(viewer)
+    viewer.get_by_role("link", name=title).click()
+    expect(viewer.get_by_test_id("stream-title")).to_have_text(title)
+    assert fits(viewer)

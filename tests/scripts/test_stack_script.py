@@ -117,3 +117,24 @@ class TestSecondStack:
         assert stack_script.default_namespace("", 0) == ""
         assert stack_script.default_namespace("", 200) == "stack200."
         assert stack_script.default_namespace("mine.", 200) == "mine."
+
+
+@pytest.mark.parametrize("offset", [0, 200])
+def test_the_banner_commands_work_when_pasted_in_order(
+    stack_script: ModuleType, offset: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A newcomer pastes the banner's lines one by one: the token line must leave ``$TOKEN``
+    set for the ``curl`` line after it, and ``make demo`` must target this stack's ports (a
+    second checkout's demo otherwise walks through the first checkout's stack)."""
+    ports = {"gateway": 8080 + offset, "sim": 8200 + offset}
+    stack_script.banner(ports, ROOT / ".infra" / "stack", False, offset)
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    token_line = next(line for line in lines if "make" in line and " token " in line)
+    assert token_line.startswith("export TOKEN=$(make -s token ACCOUNT=")
+    assert lines.index(token_line) < next(
+        i for i, line in enumerate(lines) if line.startswith("curl") and "$TOKEN" in line
+    )
+    demo = next(line for line in lines if "make demo" in line)
+    if offset:
+        assert f"STACK_PORT_OFFSET={offset} make demo" in demo
+        assert f"STACK_PORT_OFFSET={offset}" in token_line

@@ -43,15 +43,28 @@ export function session() {
   }
 }
 
-/** Store a pasted token; throws if it is not a JWT with a subject. */
-export function signIn(token) {
+/**
+ * Store a pasted token once the server accepts it; rejects with ApiError if it is not a JWT
+ * with a subject, or the server refuses it (another stack's secret, `alg: none`, expired).
+ */
+export async function signIn(token) {
   const clean = token.trim().replace(/^Bearer\s+/i, "");
   localStorage.setItem(TOKEN_KEY, clean);
   if (!session()) {
     localStorage.removeItem(TOKEN_KEY);
     throw new ApiError(0, "invalid_token", "that is not a valid, unexpired livecast token");
   }
+  try {
+    await notifications.unread(); // the cheapest authenticated call
+  } catch (err) {
+    if (err.status !== 401) return; // the server is unwell, not the token: keep it
+    localStorage.removeItem(TOKEN_KEY);
+    throw new ApiError(401, err.code, `the server refused this token: ${err.message}`);
+  }
 }
+
+/** Dispatched on `window` when the server refuses the stored token (it is then forgotten). */
+export const SIGNED_OUT = "livecast:signed-out";
 
 export function signOut() {
   localStorage.removeItem(TOKEN_KEY);
@@ -102,6 +115,10 @@ async function once(method, path, body, headers) {
     data = await response.json();
   } catch {
     /* a body that is not JSON */
+  }
+  if (response.status === 401 && s && session()?.token === s.token) {
+    signOut(); // the server refuses this token (expired, another stack's): sign in again
+    window.dispatchEvent(new Event(SIGNED_OUT));
   }
   if (!response.ok) {
     const message =

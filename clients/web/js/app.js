@@ -11,6 +11,7 @@ import { liveNow } from "./pages/live.js";
 import { studioStream } from "./pages/studio-stream.js";
 import { studio } from "./pages/studio.js";
 import { watch } from "./pages/watch.js";
+import { SIGNED_OUT } from "./api.js";
 import { pageTitle } from "./dom.js";
 import { needSession, renderSession } from "./session.js";
 
@@ -51,6 +52,10 @@ async function route() {
 }
 
 window.addEventListener("hashchange", route);
+window.addEventListener(SIGNED_OUT, () => {
+  renderSession(route);
+  route();
+});
 window.addEventListener("pagehide", leave);
 renderSession(route);
 route();

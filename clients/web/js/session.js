@@ -30,10 +30,10 @@ export function renderSession(onChange) {
     "form",
     {
       class: "signin",
-      onsubmit: (event) => {
+      onsubmit: async (event) => {
         event.preventDefault();
         try {
-          signIn(input.value);
+          await signIn(input.value);
           renderSession(onChange);
           onChange();
         } catch (err) {
@@ -61,7 +61,7 @@ export function needSession(main) {
         {},
         "Paste a local token in the box above. Get one with ",
         h("code", {}, "make token ACCOUNT=alice"),
-        " (the token printed by make run works too).",
+        " (the make run banner shows the command).",
       ),
     ),
   );

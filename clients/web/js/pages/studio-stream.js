@@ -117,6 +117,7 @@ export async function studioStream({ main, onLeave }, id) {
     status.show(value);
     startButton.disabled = value !== "idle";
     endButton.disabled = value !== "active";
+    resetKey.disabled = value === "ended";
   }
   async function change(action) {
     const updated = await attempt(() => action(id));

@@ -66,6 +66,10 @@ async def test_any_end_signal_in_any_order_ends_a_started_stream_once(
     assert await status(deps, stream.stream_id) == StreamStatus.ENDED
     assert isinstance(deps.streams, MemoryStreams)
     assert deps.streams.events().count("stream.ended") == 1
+    # it ended at the first end signal, not at whichever came last (our own disable makes Mux
+    # send ``disabled`` later, the recording completes later still)
+    ended = await deps.streams.get(stream.stream_id)
+    assert ended is not None and ended.facts.ended_at == T0 + timedelta(seconds=100)
 
 
 async def test_a_disabled_stream_that_never_went_live_stays_idle() -> None:

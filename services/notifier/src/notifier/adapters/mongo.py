@@ -158,7 +158,7 @@ class MongoGoLiveSent:
         self, owner_id: str, followers: Sequence[str], *, since: datetime
     ) -> dict[str, str]:
         """Follower -> stream id of a go-live notification sent since ``since``."""
-        ids = [f"{owner_id}\x1f{f}" for f in followers]
+        ids = [compound_key(owner_id, f) for f in followers]
         found = self._col.find({"_id": {"$in": ids}, "at_ms": {"$gte": to_ms(since)}})
         return {d["follower_id"]: d["stream_id"] async for d in found}
 
@@ -170,7 +170,7 @@ class MongoGoLiveSent:
         await self._col.bulk_write(
             [
                 UpdateOne(
-                    {"_id": f"{owner_id}\x1f{f}"},
+                    {"_id": compound_key(owner_id, f)},
                     {"$set": {"follower_id": f, "stream_id": stream_id, "at_ms": to_ms(now)}},
                     upsert=True,
                 )

@@ -5,6 +5,9 @@ A stream's status is not stored as the result of applying events in arrival orde
 
 * ``mux_active_at``: the earliest time Mux reported the stream active;
 * ``mux_idle_at``: the latest time Mux reported it no longer live (an *end signal*, below);
+* ``mux_first_end_at``: the earliest such report (when the stream ended: the signals that
+  follow the first one, such as the ``disabled`` our own end causes or the recording completing
+  minutes later, do not move the end);
 * ``owner_started_at`` / ``owner_ended_at``: the owner's start and end;
 * ``deleted_at``: deleted by the owner or by Mux.
 
@@ -45,6 +48,7 @@ from contracts.common import StreamStatus
 class Facts:
     mux_active_at: datetime | None = None
     mux_idle_at: datetime | None = None
+    mux_first_end_at: datetime | None = None
     owner_started_at: datetime | None = None
     owner_ended_at: datetime | None = None
     deleted_at: datetime | None = None
@@ -53,6 +57,7 @@ class Facts:
         return Facts(
             mux_active_at=_min(self.mux_active_at, other.mux_active_at),
             mux_idle_at=_max(self.mux_idle_at, other.mux_idle_at),
+            mux_first_end_at=_min(self.mux_first_end_at, other.mux_first_end_at),
             owner_started_at=_min(self.owner_started_at, other.owner_started_at),
             owner_ended_at=_min(self.owner_ended_at, other.owner_ended_at),
             deleted_at=_min(self.deleted_at, other.deleted_at),
@@ -67,9 +72,12 @@ class Facts:
         if self.owner_ended_at is not None:
             return self.owner_ended_at
         started = self.started_at
-        if started is not None and self.mux_idle_at is not None and self.mux_idle_at > started:
-            return self.mux_idle_at
-        return None
+        if started is None or self.mux_idle_at is None or self.mux_idle_at <= started:
+            return None
+        first = self.mux_first_end_at
+        # the first end signal after the start; one before it (a stream disabled before it went
+        # live) says nothing about when it ended, nor does a document from before this fact
+        return first if first is not None and first > started else self.mux_idle_at
 
     @property
     def status(self) -> StreamStatus:
@@ -109,10 +117,15 @@ def facts_from_mux(event_type: str, at: datetime) -> Facts | None:
     if event_type == "video.live_stream.active":
         return Facts(mux_active_at=at)
     if event_type in END_SIGNALS:
-        return Facts(mux_idle_at=at)
+        return end_signal(at)
     if event_type == "video.live_stream.deleted":
         return Facts(deleted_at=at)
     return None
+
+
+def end_signal(at: datetime) -> Facts:
+    """The facts of an end signal at ``at`` (see the module's docstring)."""
+    return Facts(mux_idle_at=at, mux_first_end_at=at)
 
 
 def passed_through(before: StreamStatus, after: StreamStatus) -> list[StreamStatus]:

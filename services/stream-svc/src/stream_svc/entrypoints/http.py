@@ -142,7 +142,8 @@ def _stream_routes(app: FastAPI) -> None:
 
     @app.post("/live/{stream_id}/reset-stream-key", response_model=StreamKeyReset)
     async def reset_key(stream_id: str, account: CurrentAccount, deps: DepsDep) -> StreamKeyReset:
-        """Owner: a new stream key (the old one stops working at once)."""
+        """Owner: a new stream key (the old one stops working at once); 409 once the stream
+        has ended (its Mux live stream is disabled: no key of it streams again)."""
         stream = await streams.reset_stream_key(stream_id, account, deps)
         return StreamKeyReset(
             stream_id=stream.stream_id,

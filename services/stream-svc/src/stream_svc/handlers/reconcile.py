@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from stream_svc.deps import Deps
 from stream_svc.domain.errors import MuxNotFound, NotFound
-from stream_svc.domain.lifecycle import Facts
+from stream_svc.domain.lifecycle import Facts, end_signal
 from stream_svc.domain.model import LiveStream
 from stream_svc.handlers.changes import change_stream
 
@@ -47,7 +47,7 @@ async def reconcile_quiet_streams(deps: Deps, *, after_s: float, limit: int = 10
             continue
         try:
             status = (await deps.mux.get(stream.mux_live_stream_id)).status
-            fact = Facts(mux_idle_at=now) if status in ENDED_ON_MUX else None
+            fact = end_signal(now) if status in ENDED_ON_MUX else None
         except MuxNotFound:
             status, fact = "deleted", Facts(deleted_at=now)
 

@@ -14,10 +14,17 @@ from servicekit.replay import db_time, fingerprint, replay_allowed
 from stream_svc.adapters.mongo_streams import STREAMS
 from stream_svc.deps import Deps
 from stream_svc.domain import lifecycle
-from stream_svc.domain.errors import Conflict, Forbidden, MuxNotFound, NotFound, Unavailable
+from stream_svc.domain.errors import (
+    Conflict,
+    Forbidden,
+    MuxNotFound,
+    MuxUnavailable,
+    NotFound,
+    Unavailable,
+)
 from stream_svc.domain.model import LiveStream
 from stream_svc.handlers.announce import envelope
-from stream_svc.handlers.changes import change_stream
+from stream_svc.handlers.changes import Change, change_stream
 
 log = logging.getLogger(__name__)
 
@@ -230,22 +237,50 @@ async def stop_stream_key(stream_id: str, deps: Deps) -> None:
 async def reset_stream_key(stream_id: str, caller: str, deps: Deps) -> LiveStream:
     """Owner: a new stream key from Mux (for a key that leaked); the old one is refused after.
 
+    Mux is the authority on which key works. Concurrent resets (a double click, two tabs)
+    interleave their Mux calls and our writes in any order, so the key a reset got back may be
+    superseded before it is stored: after storing, the key Mux holds now is read back and stored
+    again until the two agree. The last write is always followed by such a read, so the stored
+    key ends as the one Mux accepts; each caller gets the key stored when it finished.
+
     Raises:
         NotFound / Forbidden: see ``owned_stream``.
-        MuxUnavailable: Mux failed (the key is unchanged).
+        Conflict: the stream has ended: its Mux live stream is disabled (see
+            ``stop_stream_key``), so no key of it would ever stream again.
+        MuxUnavailable: Mux failed (the key is unchanged, or already reset: the next reset or
+            read-back stores Mux's key).
     """
     stream = await owned_stream(stream_id, caller, deps)
-    if not stream.mux_live_stream_id:
+    if stream.status == StreamStatus.ENDED:
+        raise Conflict(
+            "the stream has ended and its key no longer streams: create a new stream",
+            stream.status.value,
+        )
+    live_stream_id = stream.mux_live_stream_id
+    if not live_stream_id:
         raise NotFound(f"no stream {stream_id}")
-    fresh = await deps.mux.reset_stream_key(stream.mux_live_stream_id)
+    key = (await deps.mux.reset_stream_key(live_stream_id)).stream_key
+    for _ in range(_REKEY_ROUNDS):
+        stored = await change_stream(stream_id, _rekey(key), deps)
+        on_mux = (await deps.mux.get(live_stream_id)).stream_key
+        if on_mux == key:
+            return stored
+        key = on_mux
+    raise MuxUnavailable("the stream key kept changing on Mux")
 
+
+#: read-backs of a reset key before giving up (each one needs another concurrent reset)
+_REKEY_ROUNDS = 10
+
+
+def _rekey(key: str) -> Change:
     def rekey(s: LiveStream) -> LiveStream | None:
-        if s.stream_key == fresh.stream_key:
+        if s.stream_key == key:
             return None
-        s.stream_key = fresh.stream_key
+        s.stream_key = key
         return s
 
-    return await change_stream(stream_id, rekey, deps)
+    return rekey
 
 
 async def delete_stream(stream_id: str, caller: str, deps: Deps) -> None:
