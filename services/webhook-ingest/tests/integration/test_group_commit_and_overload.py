@@ -133,3 +133,31 @@ async def test_a_burst_beyond_capacity_is_shed_while_admitted_deliveries_are_sto
         assert r.headers["Retry-After"] == "1"
         assert r.json()["error"] == "overloaded"
     assert await stored_ids(direct, settings, admitted_ids + shed_ids) == set(admitted_ids)
+
+
+async def test_a_group_whose_write_fails_fails_every_delivery_in_it_with_503(
+    service_env: dict[str, str],
+    drop_namespace_dbs: None,
+    infra: InfraUrls,
+    monkeypatch: pytest.MonkeyPatch,
+    fault_proxy: Callable[[str], tuple[FaultProxy, str]],
+    direct: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    settings, proxy = ingest_app(monkeypatch, fault_proxy, infra)
+    ids = [f"lost-{uuid.uuid4()}" for _ in range(5)]
+    async with serve_app(create_app(settings)) as url, httpx.AsyncClient(timeout=30) as http:
+        assert (await post(http, url, f"warm-{uuid.uuid4()}")).is_success
+        proxy.pause()
+        calls = [asyncio.create_task(post(http, url, i)) for i in ids]
+        await asyncio.sleep(0.3)  # one group, its write on the wire
+        proxy.cut()  # the database goes away under the write (and stays away)
+        answers = await asyncio.gather(*calls)
+        proxy.restore()
+        again = await post(http, url, ids[0])  # Mux redelivers: now it is stored
+    for r in answers:
+        assert r.status_code == 503, r.text
+        assert int(r.headers["Retry-After"]) >= 1
+        assert r.json()["error"] == "unavailable"
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is False
+    assert await stored_ids(direct, settings, ids) == {ids[0]}
