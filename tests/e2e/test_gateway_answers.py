@@ -56,3 +56,24 @@ async def test_booleans_are_not_integers_and_numbers_are_not_timestamps(
         r = await client.request(method, path, json=body, headers=stack.auth("alice"))
     assert r.status_code == 422, r.text
     assert r.json()["error"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status", "error"),
+    [
+        ("/live/%00", {}, 400, "bad_request"),  # nginx refuses the request line itself
+        ("/live/%", {}, 400, "bad_request"),
+        ("/users/a%00b/follow", {}, 400, "bad_request"),
+        ("/live", {"Authorization": "Bearer " + "x" * 10_000}, 400, "bad_request"),
+        ("/app/no-such-file.js", {}, 404, "not_found"),
+        ("/_livecast/bad_request", {}, 404, "not_found"),  # internal only
+    ],
+)
+async def test_what_nginx_refuses_itself_is_json_too(
+    stack: Stack, path: str, headers: dict[str, str], status: int, error: str
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway) as client:
+        r = await client.get(httpx.URL(stack.gateway + path), headers=headers)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json()["error"] == error
