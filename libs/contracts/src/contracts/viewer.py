@@ -52,6 +52,9 @@ class PresenceEntry(BaseModel):
     stream_id: StreamId
     account_id: AccountId
     session_id: SessionId | None = None
+    #: the connection closed: its session ends now, not at the presence timeout (a closed chat
+    #: socket stops counting its account at once unless another session holds it)
+    ended: bool = False
 
 
 class PresenceHeartbeat(Event):

@@ -148,6 +148,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         history_on_connect=settings.history_on_connect,
         max_replay=settings.max_replay,
         on_connect=presence.connected,
+        on_disconnect=presence.disconnected,
         ready=ready,
     )
     await infra.broker.start()
@@ -215,7 +216,7 @@ class Presence:
         self.hub, self.infra, self.settings, self.registry = hub, infra, settings, registry
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
-        self._connected: set[tuple[str, str, str]] = set()
+        self._connected: dict[tuple[str, str, str], bool] = {}  # session -> ended
         self._batch_open = False
 
     def start(self) -> None:
@@ -227,7 +228,15 @@ class Presence:
     def connected(self, stream_id: str, account_id: str, session_id: str) -> None:
         """Announce a new viewer soon: connects within ``CONNECT_BATCH_S`` share one heartbeat
         (a connection storm is a few messages, not one per socket)."""
-        self._connected.add((stream_id, account_id, session_id))
+        self._batch((stream_id, account_id, session_id), ended=False)
+
+    def disconnected(self, stream_id: str, account_id: str, session_id: str) -> None:
+        """Announce soon that a connection closed: viewer-svc ends its session at once instead
+        of at the presence timeout (batched like connects)."""
+        self._batch((stream_id, account_id, session_id), ended=True)
+
+    def _batch(self, session: tuple[str, str, str], *, ended: bool) -> None:
+        self._connected[session] = ended  # the newest news of a session wins
         if not self._batch_open:
             self._batch_open = True
             task = asyncio.get_running_loop().create_task(self._publish_connected())
@@ -236,18 +245,21 @@ class Presence:
 
     async def _publish_connected(self) -> None:
         await asyncio.sleep(CONNECT_BATCH_S)
-        sessions, self._connected, self._batch_open = sorted(self._connected), set(), False
-        await self._publish(sessions)
+        batch, self._connected, self._batch_open = self._connected, {}, False
+        await self._publish(sorted(s for s, ended in batch.items() if not ended))
+        await self._publish(sorted(s for s, ended in batch.items() if ended), ended=True)
 
-    async def _publish(self, sessions: list[tuple[str, str, str]]) -> None:
-        """Each open connection is one presence session (its connection id) of its account."""
+    async def _publish(self, sessions: list[tuple[str, str, str]], *, ended: bool = False) -> None:
+        """Each open connection is one presence session (its connection id) of its account;
+        ``ended``: these connections closed."""
         for start in range(0, len(sessions), 500):
             chunk = sessions[start : start + 500]
             event = PresenceHeartbeat(
                 instance_id=self.settings.instance_id,
                 seen_at=datetime.now(UTC),
                 entries=[
-                    PresenceEntry(stream_id=s, account_id=a, session_id=c) for s, a, c in chunk
+                    PresenceEntry(stream_id=s, account_id=a, session_id=c, ended=ended)
+                    for s, a, c in chunk
                 ],
             )
             try:

@@ -213,9 +213,16 @@ async def ban_changed(
 
 
 async def chat_presence(event: PresenceHeartbeat, deps: Deps) -> int:
-    """Each open chat connection counts as a heartbeat of its account (if it may watch)."""
+    """Each open chat connection counts as a heartbeat of its account (if it may watch); an
+    ``ended`` entry ends that connection's session (the account stays counted while another
+    session holds it). Returns the heartbeats counted."""
     touched = 0
     for entry in event.entries:
+        if entry.ended:  # the socket closed: its session only, as a tab's leave
+            session = chat_session(entry, event.instance_id)
+            if await deps.presence.remove(entry.stream_id, entry.account_id, session):
+                await _left(entry.stream_id, entry.account_id, "left", deps, session)
+            continue
         try:
             await _admit(
                 entry.stream_id, entry.account_id, chat_session(entry, event.instance_id), deps

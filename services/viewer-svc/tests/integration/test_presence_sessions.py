@@ -95,3 +95,42 @@ async def test_a_second_tab_leaving_keeps_the_account_counted(mongo_db: AsyncDat
     assert await handlers.expire(deps) == 1
     assert await presence.count("s1") == 0
     assert [p.envelope.event_type for p in publisher.published] == ["viewer.joined", "viewer.left"]
+
+
+async def test_a_closed_chat_socket_ends_its_session_at_once(mongo_db: AsyncDatabase[Any]) -> None:
+    """A chat socket that closes is announced as an ``ended`` entry: its account stops
+    counting at once (not at the presence timeout), unless another session holds it."""
+    presence = MongoPresence(mongo_db)
+    projection = MemoryProjection()
+    await projection.describe("s1", "owner", "https://p/s1.m3u8")
+    await projection.advance("s1", StreamStatus.ACTIVE)
+    publisher = RecordingPublisher()
+    deps = Deps(
+        presence=presence,
+        counts=MemoryCounts(),
+        projection=projection,
+        publisher=publisher,
+        presence_timeout_s=30,
+        count_interval_s=1,
+        clock=lambda: T0,
+    )
+
+    def beat(account: str, session: str, *, ended: bool = False) -> PresenceHeartbeat:
+        entry = PresenceEntry(stream_id="s1", account_id=account, session_id=session, ended=ended)
+        return PresenceHeartbeat(instance_id="gw-a", seen_at=T0, entries=[entry])
+
+    assert await handlers.chat_presence(beat("alice", "c_1"), deps) == 1
+    assert await handlers.chat_presence(beat("alice", "c_2"), deps) == 1  # a second socket
+    assert await handlers.chat_presence(beat("bob", "c_3"), deps) == 1
+    assert await presence.count("s1") == 2
+
+    assert await handlers.chat_presence(beat("alice", "c_1", ended=True), deps) == 0
+    assert await presence.count("s1") == 2  # alice's other socket keeps her counted
+    assert await handlers.chat_presence(beat("alice", "c_2", ended=True), deps) == 0
+    assert await presence.count("s1") == 1  # at once, no timeout waited for
+    assert await handlers.chat_presence(beat("alice", "c_2", ended=True), deps) == 0  # again
+    assert await presence.count("s1") == 1
+    left = [
+        p.envelope.payload for p in publisher.published if p.envelope.event_type == "viewer.left"
+    ]
+    assert [(e.account_id, e.reason) for e in left] == [("alice", "left")]

@@ -74,6 +74,7 @@ class WsDeps:
     history_on_connect: int
     max_replay: int
     on_connect: Callable[[str, str, str], None]  # (stream, account, connection id)
+    on_disconnect: Callable[[str, str, str], None]  # the same, when the connection closes
     ready: Callable[[], Awaitable[tuple[bool, dict[str, str]]]]
 
 
@@ -162,6 +163,7 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
         finally:
             deps.hub.remove(room, client)
             deps.registry.remove(client.conn_id)
+            deps.on_disconnect(stream_id, account, client.conn_id)
 
     return serve
 
