@@ -120,7 +120,9 @@ class TestReconcile:
         # the neighbour counted as heard from: not asked again before another quiet period
         assert await reconcile_quiet_streams(deps, after_s=600) == 0
 
-    async def test_a_live_stream_gone_from_mux_is_deleted(self) -> None:
+    async def test_a_live_stream_gone_from_mux_is_ended_never_deleted(self) -> None:
+        # a 404 is also what credentials for another Mux environment get: deleting on it would
+        # wipe every quiet live stream (and its archive) in one pass
         deps = memory_deps(now=T0 + timedelta(minutes=20))
         stream = await live(deps)
         assert isinstance(deps.mux, FakeMux)
@@ -128,7 +130,7 @@ class TestReconcile:
         assert await reconcile_quiet_streams(deps, after_s=600) == 1
         found = await deps.streams.get(stream.stream_id)
         assert found is not None
-        assert found.status == StreamStatus.DELETED
+        assert found.status == StreamStatus.ENDED
 
     async def test_recent_reports_and_owner_only_starts_are_not_asked(self) -> None:
         deps = memory_deps(now=T0 + timedelta(minutes=5))

@@ -8,8 +8,11 @@ it had been delivered now:
 * ``active``: nothing changes, the check counts as a report (asked again ``after`` later);
 * ``idle`` or ``disabled``: an end signal (see ``domain.lifecycle``); Mux keeps ``active`` for
   the whole reconnect window, so a brief drop is never ended by this;
-* the live stream no longer exists on Mux (404): the stream is deleted, as
-  ``video.live_stream.deleted`` would have done.
+* the live stream no longer exists on Mux (404): the stream **ends** (an end signal), it is
+  not deleted. Deletion is permanent (the stream, its page and its archive go) and a 404 is
+  also what credentials for another Mux environment get for every stream: one pass would
+  delete every quiet live stream. Only ``DELETE /live/{id}`` or Mux's
+  ``video.live_stream.deleted`` delivery deletes.
 
 A stream only the owner started (``PUT /start``, Mux never reported it active) is not asked
 about: Mux's ``idle`` says nothing new about it.
@@ -49,7 +52,7 @@ async def reconcile_quiet_streams(deps: Deps, *, after_s: float, limit: int = 10
             status = (await deps.mux.get(stream.mux_live_stream_id)).status
             fact = end_signal(now) if status in ENDED_ON_MUX else None
         except MuxNotFound:
-            status, fact = "deleted", Facts(deleted_at=now)
+            status, fact = "not found", end_signal(now)
 
         def apply(s: LiveStream, fact: Facts | None = fact) -> LiveStream | None:
             heard = s.heard_from_mux(now)
