@@ -216,7 +216,7 @@ class Presence:
         self.hub, self.infra, self.settings, self.registry = hub, infra, settings, registry
         self._task: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
-        self._connected: dict[tuple[str, str, str], bool] = {}  # session -> ended
+        self._batched: dict[tuple[str, str, str], bool] = {}  # session -> ended
         self._batch_open = False
 
     def start(self) -> None:
@@ -236,16 +236,16 @@ class Presence:
         self._batch((stream_id, account_id, session_id), ended=True)
 
     def _batch(self, session: tuple[str, str, str], *, ended: bool) -> None:
-        self._connected[session] = ended  # the newest news of a session wins
+        self._batched[session] = ended  # the newest news of a session wins
         if not self._batch_open:
             self._batch_open = True
-            task = asyncio.get_running_loop().create_task(self._publish_connected())
+            task = asyncio.get_running_loop().create_task(self._publish_batch())
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
 
-    async def _publish_connected(self) -> None:
+    async def _publish_batch(self) -> None:
         await asyncio.sleep(CONNECT_BATCH_S)
-        batch, self._connected, self._batch_open = self._connected, {}, False
+        batch, self._batched, self._batch_open = self._batched, {}, False
         await self._publish(sorted(s for s, ended in batch.items() if not ended))
         await self._publish(sorted(s for s, ended in batch.items() if ended), ended=True)
 

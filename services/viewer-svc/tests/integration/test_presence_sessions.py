@@ -61,8 +61,10 @@ async def test_the_count_is_distinct_accounts_with_a_live_session(
             assert await presence.count(s) == len({k[1] for k in model if k[0] == s})
 
 
-async def test_a_second_tab_leaving_keeps_the_account_counted(mongo_db: AsyncDatabase[Any]) -> None:
-    """The issue's case: a chat socket open, a second tab calls leave."""
+async def live_stream_s1(
+    mongo_db: AsyncDatabase[Any],
+) -> tuple[MongoPresence, RecordingPublisher, Deps]:
+    """Presence on the real database for an active stream ``s1`` (30 s timeout, clock at T0)."""
     presence = MongoPresence(mongo_db)
     projection = MemoryProjection()
     await projection.describe("s1", "owner", "https://p/s1.m3u8")
@@ -77,6 +79,12 @@ async def test_a_second_tab_leaving_keeps_the_account_counted(mongo_db: AsyncDat
         count_interval_s=1,
         clock=lambda: T0,
     )
+    return presence, publisher, deps
+
+
+async def test_a_second_tab_leaving_keeps_the_account_counted(mongo_db: AsyncDatabase[Any]) -> None:
+    """The issue's case: a chat socket open, a second tab calls leave."""
+    presence, publisher, deps = await live_stream_s1(mongo_db)
     heartbeat = PresenceHeartbeat(
         instance_id="gw-a",
         seen_at=T0,
@@ -100,20 +108,7 @@ async def test_a_second_tab_leaving_keeps_the_account_counted(mongo_db: AsyncDat
 async def test_a_closed_chat_socket_ends_its_session_at_once(mongo_db: AsyncDatabase[Any]) -> None:
     """A chat socket that closes is announced as an ``ended`` entry: its account stops
     counting at once (not at the presence timeout), unless another session holds it."""
-    presence = MongoPresence(mongo_db)
-    projection = MemoryProjection()
-    await projection.describe("s1", "owner", "https://p/s1.m3u8")
-    await projection.advance("s1", StreamStatus.ACTIVE)
-    publisher = RecordingPublisher()
-    deps = Deps(
-        presence=presence,
-        counts=MemoryCounts(),
-        projection=projection,
-        publisher=publisher,
-        presence_timeout_s=30,
-        count_interval_s=1,
-        clock=lambda: T0,
-    )
+    presence, publisher, deps = await live_stream_s1(mongo_db)
 
     def beat(account: str, session: str, *, ended: bool = False) -> PresenceHeartbeat:
         entry = PresenceEntry(stream_id="s1", account_id=account, session_id=session, ended=ended)
