@@ -33,13 +33,20 @@ async def test_a_title_change_reaches_open_sockets_on_every_instance_newest_only
     await cluster.live_stream("su1")
     peers = [await cluster.peer("su1", f"v{i}", on=i % 2) for i in range(2)]
     await cluster.publish(updated("su1", "Second", 2))
-    await cluster.publish(updated("su1", "First", 1))  # an older change arriving late
     for peer in peers:
         await peer.wait(lambda p: len(p.of("stream_updated")) >= 1)
-    await asyncio.sleep(0.5)
+    # An older change arriving late, then a newer one: the gateway consumes concurrently, so
+    # only what was shown before the late change is ordered; "Third" marks that "First" was
+    # handled (and dropped) by the time every socket has seen it.
+    await cluster.publish(updated("su1", "First", 1))
+    await asyncio.sleep(0.3)
+    await cluster.publish(updated("su1", "Third", 3))
+    for peer in peers:
+        await peer.wait(lambda p: len(p.of("stream_updated")) >= 2)
+    await asyncio.sleep(0.3)
     for peer in peers:
         frames = peer.of("stream_updated")
-        assert [f["title"] for f in frames] == ["Second"]
+        assert [f["title"] for f in frames] == ["Second", "Third"]
         assert frames[0]["thumbnail_url"] == "https://image.example/pb/thumbnail.jpg"
 
 
