@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from servicekit.ratelimit import MongoRateBudgets
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
 from servicekit.tasks import cancel_and_wait
 from stream_svc.adapters.mongo_moderation import (
@@ -19,7 +20,7 @@ from stream_svc.adapters.mongo_moderation import (
 from stream_svc.adapters.mongo_streams import INDEXES as STREAM_INDEXES
 from stream_svc.adapters.mongo_streams import STREAMS, MongoStreams
 from stream_svc.adapters.mux import MuxApi
-from stream_svc.deps import Config, Deps
+from stream_svc.deps import MUX_CALL_RATE_COLLECTION, Config, Deps, mux_call_budget
 from stream_svc.domain.usage import Prices
 from stream_svc.entrypoints.consumers import build_dispatcher
 from stream_svc.handlers.reconcile import reconcile_quiet_streams
@@ -75,6 +76,10 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra]]:
         mux=mux_of(settings),
         kick=infra.relay.kick,
         config=config_of(settings),
+        mux_calls=MongoRateBudgets(
+            infra.db[MUX_CALL_RATE_COLLECTION],
+            mux_call_budget(settings.mux_call_burst, settings.mux_calls_per_minute),
+        ),
     )
     holder["deps"] = deps
     await infra.broker.start()

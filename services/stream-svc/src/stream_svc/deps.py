@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from servicekit.ratelimit import Budget, MemoryRateBudgets, RateBudgets
 from stream_svc.adapters.mongo_moderation import MongoModeration
 from stream_svc.domain.usage import Prices
 from stream_svc.ports import MuxLiveStreams, StreamStore
@@ -46,3 +47,24 @@ class Deps:
     kick: Callable[[str, str], None]
     config: Config = field(default_factory=Config)
     clock: Callable[[], datetime] = utcnow
+    #: each account's budget of calls that create or change a Mux live stream
+    mux_calls: RateBudgets = field(
+        default_factory=lambda: MemoryRateBudgets(mux_call_budget(20, 2.0))
+    )
+
+
+#: the collection of the shared Mux-call budgets (one document per account)
+MUX_CALL_RATE_COLLECTION = "mux_call_budgets"
+
+
+def mux_call_budget(burst: int, per_minute: float) -> Budget:
+    """An account's budget of stream creations and key resets (``servicekit.ratelimit``, shared by
+    every instance): ``burst`` at once, then ``per_minute``.
+
+    Mux rate-limits its API per environment, not per customer of ours ("Every Mux environment gets
+    its own rate limit bucket", mux.com/blog/protect-your-prod-environment-new-rate-limit-controls;
+    limits at mux.com/docs/system/api-rate-limits), and every creation is a billed Mux live stream:
+    without a budget per account, one runaway client spends the bucket every streamer shares.
+    Start, end and delete are not budgeted: each happens once per stream, so creations bound them.
+    """
+    return Budget(burst, per_minute / 60)

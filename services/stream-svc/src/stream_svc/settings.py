@@ -42,6 +42,13 @@ class Settings(ServiceSettings):
         default=60.0, gt=0, description="how often the reconciliation looks for such streams"
     )
 
+    mux_call_burst: int = Field(
+        default=20, ge=1, description="stream creations and key resets an account may make at once"
+    )
+    mux_calls_per_minute: float = Field(
+        default=2.0, gt=0, description="the rate at which that budget refills"
+    )
+
     @model_validator(mode="after")
     def _mux_credentials(self) -> Settings:
         if self.mux_token_id is None or self.mux_token_secret is None:

@@ -41,3 +41,11 @@ class MuxNotFound(DomainError):
 
 class Unavailable(DomainError):
     """Our own storage failed; nothing was created (retry later)."""
+
+
+class RateLimited(DomainError):
+    """The caller spent its budget of Mux calls; ``retry_after_s`` until the next one passes."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -14,6 +16,7 @@ from stream_svc.domain.errors import (
     MuxNotFound,
     MuxUnavailable,
     NotFound,
+    RateLimited,
     Unavailable,
 )
 from stream_svc.handlers.changes import Contention
@@ -37,6 +40,13 @@ def install(app: FastAPI) -> None:
                 error_body("mux_unavailable", message),
                 status,
                 headers={"Retry-After": "5"} if exc.retryable else None,
+            )
+        if isinstance(exc, RateLimited):
+            retry = max(1, math.ceil(exc.retry_after_s))
+            return JSONResponse(
+                error_body("rate_limited", message, retry_after_s=retry),
+                429,
+                headers={"Retry-After": str(retry)},
             )
         if isinstance(exc, Unavailable):
             return JSONResponse(

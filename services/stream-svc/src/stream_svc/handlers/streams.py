@@ -20,6 +20,7 @@ from stream_svc.domain.errors import (
     MuxNotFound,
     MuxUnavailable,
     NotFound,
+    RateLimited,
     Unavailable,
 )
 from stream_svc.domain.model import LiveStream
@@ -65,6 +66,7 @@ async def create_stream(
                 )
             await deps.streams.release_request(owner_id, idempotency_key)  # the first one failed
             return await create_stream(owner_id, request, idempotency_key, deps)
+    await spend_mux_call(owner_id, deps)
     stream = LiveStream(
         stream_id=stream_id,
         owner_id=owner_id,
@@ -113,6 +115,18 @@ async def create_stream(
         raise Unavailable("could not store the new stream; nothing was created, retry later")
     deps.kick(STREAMS, stream_id)
     return ready, False
+
+
+async def spend_mux_call(account: str, deps: Deps) -> None:
+    """Spend one of ``account``'s Mux calls (``deps.mux_calls``, see ``deps.mux_call_budget``);
+    replays are answered before this, so a retried request costs nothing.
+
+    Raises:
+        RateLimited: the budget is spent (``retry_after_s`` until the next call passes).
+    """
+    wait = await deps.mux_calls.take(account, int(deps.clock().timestamp() * 1000))
+    if wait > 0:
+        raise RateLimited("too many stream creations or key resets: wait before the next one", wait)
 
 
 async def _forget(stream: LiveStream, key: str | None, deps: Deps) -> None:
@@ -259,6 +273,7 @@ async def reset_stream_key(stream_id: str, caller: str, deps: Deps) -> LiveStrea
     live_stream_id = stream.mux_live_stream_id
     if not live_stream_id:
         raise NotFound(f"no stream {stream_id}")
+    await spend_mux_call(caller, deps)
     key = (await deps.mux.reset_stream_key(live_stream_id)).stream_key
     for _ in range(_REKEY_ROUNDS):
         stored = await change_stream(stream_id, _rekey(key), deps)
