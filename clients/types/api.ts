@@ -295,7 +295,7 @@ export interface CreateLiveStreamRequest {
   title: string;
   description?: string | null;
   /**
-   * http(s) URL of an image
+   * https URL of an image on a public host
    */
   thumbnail?: string | null;
 }
@@ -643,7 +643,7 @@ export interface UpdateLiveStreamRequest {
   title?: string | null;
   description?: string | null;
   /**
-   * http(s) URL of an image
+   * https URL of an image on a public host
    */
   thumbnail?: string | null;
 }

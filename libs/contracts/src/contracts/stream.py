@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -113,7 +114,9 @@ class CreateLiveStreamRequest(ApiModel):
 
     title: Title
     description: Description | None = None
-    thumbnail: HttpUrl | None = Field(default=None, description="http(s) URL of an image")
+    thumbnail: HttpUrl | None = Field(
+        default=None, description="https URL of an image on a public host"
+    )
 
     @field_validator("thumbnail")
     @classmethod
@@ -121,9 +124,42 @@ class CreateLiveStreamRequest(ApiModel):
         return _http_thumbnail(value)
 
 
+#: host names that only mean something inside a network (RFC 6761 ``localhost``, RFC 6762
+#: ``.local``, RFC 8375 ``home.arpa``, and the ``.internal`` TLD ICANN reserved for private use)
+_PRIVATE_NAMES = ("localhost", "local", "internal", "home.arpa", "lan", "intranet")
+
+
 def _http_thumbnail(value: HttpUrl | None) -> HttpUrl | None:
-    if value is not None and value.scheme not in ("http", "https"):
-        raise ValueError("thumbnail must be an http(s) URL")
+    """An owner's thumbnail: an ``https`` URL of an image on a public host.
+
+    Every viewer's browser loads it, so a URL naming a loopback, private or link-local address
+    (``https://192.168.1.1/...``, ``https://[::1]/``, ``https://router.local/``) would make each
+    viewer's browser send a request into its own network, and ``http`` is mixed content on our
+    ``https`` pages. Credentials in the URL are refused too. A public name that resolves to a
+    private address is not caught here (that needs DNS at render time; browsers' Private Network
+    Access is what blocks it).
+
+    Raises:
+        ValueError: the URL is not ``https``, carries credentials, or names a non-public host.
+    """
+    if value is None:
+        return value
+    if value.scheme != "https":
+        raise ValueError("thumbnail must be an https URL")
+    if value.username or value.password:
+        raise ValueError("thumbnail must not carry credentials")
+    host = (value.host or "").strip("[]").rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.split(".")
+        if len(labels) < 2 or any(
+            host == name or host.endswith("." + name) for name in _PRIVATE_NAMES
+        ):
+            raise ValueError("thumbnail must be on a public host") from None
+        return value
+    if not address.is_global or address.is_multicast:
+        raise ValueError("thumbnail must be on a public host")
     return value
 
 
@@ -134,7 +170,9 @@ class UpdateLiveStreamRequest(ApiModel):
 
     title: Title | None = None
     description: Description | None = None
-    thumbnail: HttpUrl | None = Field(default=None, description="http(s) URL of an image")
+    thumbnail: HttpUrl | None = Field(
+        default=None, description="https URL of an image on a public host"
+    )
 
     @field_validator("thumbnail")
     @classmethod
