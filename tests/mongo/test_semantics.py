@@ -770,14 +770,14 @@ async def test_single_field_sparse_and_ttl_indexes_leave_queries_exact(
     "index(3 keys)",
     "find_one(=) projection",
     "find($lt =) projection limit",
-    "find($gte _id$in)",
-    "UpdateOne(_id; $set) upsert",
+    "UpdateOne($lt _id; $set)",
+    "find(_id$in)",
 )
-async def test_lookups_by_a_foreign_id_quiet_streams_and_upserted_marks(
+async def test_lookups_by_a_foreign_id_quiet_streams_and_go_live_claims(
     col: AsyncCollection[Doc],
 ) -> None:
     """stream-svc: a stream by its Mux live stream id, active streams Mux reported live with no
-    report since a time (every document has every compared field); notifier: go-live marks."""
+    report since a time (every document has every compared field); notifier: go-live claims."""
     await col.create_index([("status", 1), ("mux_reported_live", 1), ("last_mux_event_ms", 1)])
     await seed(
         col,
@@ -831,28 +831,44 @@ async def test_lookups_by_a_foreign_id_quiet_streams_and_upserted_marks(
     assert all("_outbox" not in d for d in found)
     assert len(await col.find(quiet, {"_outbox": 0}).limit(1).to_list()) == 1
 
+    # notifier's go-live claims: insert the new, take over the ones older than the window
     marks = col.database["shapes_marks"]
-    await marks.insert_one({"_id": "o\x1fz", "stream_id": "s0", "at_ms": 500})
+    await marks.insert_many(
+        [
+            {"_id": "o\x1fz", "follower_id": "z", "stream_id": "s0", "at_ms": 500},
+            {"_id": "o\x1fy", "follower_id": "y", "stream_id": "s0", "at_ms": 100},
+            {"_id": "p\x1fx", "follower_id": "x", "stream_id": "t0", "at_ms": 100},
+        ]
+    )
+    with pytest.raises(BulkWriteError) as refused:
+        await marks.insert_many(
+            [
+                {"_id": f"o\x1f{f}", "follower_id": f, "stream_id": "s1", "at_ms": 600}
+                for f in ("x", "y", "z")
+            ],
+            ordered=False,
+        )
+    assert [e["code"] for e in refused.value.details["writeErrors"]] == [11000, 11000]
     await marks.bulk_write(
         [
-            UpdateOne({"_id": f"o\x1f{f}"}, {"$set": {"stream_id": "s1", "at_ms": ms}}, upsert=True)
-            for f, ms in (("x", 100), ("y", 200))
+            UpdateOne({"_id": f"o\x1f{f}", "at_ms": {"$lt": 250}}, {"$set": {"stream_id": "s1"}})
+            for f in ("x", "y", "z")
         ],
         ordered=False,
     )
-    await marks.bulk_write(
-        [UpdateOne({"_id": "o\x1fx"}, {"$set": {"stream_id": "s2", "at_ms": 300}}, upsert=True)]
-    )
-    recent = {"_id": {"$in": ["o\x1fx", "o\x1fy", "o\x1fw"]}, "at_ms": {"$gte": 250}}
-    assert await marks.find(recent).to_list() == [
-        {"_id": "o\x1fx", "stream_id": "s2", "at_ms": 300}
-    ]
-    assert await marks.find_one({"_id": "o\x1fz"}) == {
-        "_id": "o\x1fz",
-        "stream_id": "s0",
-        "at_ms": 500,
+    claimed = marks.find({"_id": {"$in": ["o\x1fx", "o\x1fy", "o\x1fz", "o\x1fw"]}})
+    assert {d["follower_id"]: d["stream_id"] async for d in claimed} == {
+        "x": "s1",  # new
+        "y": "s1",  # told before the window
+        "z": "s0",  # told within it: stays the other stream's
     }
-    assert await marks.count_documents({}) == 3
+    assert await marks.find_one({"_id": "p\x1fx"}) == {
+        "_id": "p\x1fx",
+        "follower_id": "x",
+        "stream_id": "t0",
+        "at_ms": 100,
+    }
+    assert await marks.count_documents({}) == 4
 
 
 # ---- the stand-in's known gaps: strict xfail there, a pass on real MongoDB -----------------

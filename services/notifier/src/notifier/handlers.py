@@ -96,7 +96,6 @@ async def _fan_out(campaign: dict[str, Any], deps: Deps) -> int:
         due = await _not_told_recently(stream_id, owner_id, followers, now, deps)
         batch = [model.go_live(stream_id, owner_id, title, f, now) for f in due]
         delivered = await deps.inbox.deliver(batch)
-        await deps.sent.mark(owner_id, due, stream_id, now)
         if batch:
             await _announce_batch(stream_id, cursor, batch, deps)
         cursor = followers[-1]
@@ -114,13 +113,13 @@ async def _not_told_recently(
     stream_id: str, owner_id: str, followers: list[str], now: datetime, deps: Deps
 ) -> list[str]:
     """Owncast's rule against duplicate alerts: at most one go-live notification per streamer
-    per follower within ``golive_window_s``, however many streams the streamer creates. A
-    follower told about *this* stream stays due (a batch redone after a crash is deduplicated by
-    notification id instead)."""
-    recent = await deps.sent.recent(
-        owner_id, followers, since=now - timedelta(seconds=deps.golive_window_s)
+    per follower within ``golive_window_s``, however many streams the streamer creates, even
+    when two of them go live at once on two replicas (the followers are claimed for this
+    stream before anyone is told). A follower claimed for *this* stream stays due (a batch
+    redone after a crash is deduplicated by notification id instead)."""
+    return await deps.sent.claim(
+        owner_id, followers, stream_id, now, since=now - timedelta(seconds=deps.golive_window_s)
     )
-    return [f for f in followers if recent.get(f, stream_id) == stream_id]
 
 
 async def _announce_batch(

@@ -3,7 +3,9 @@ go-live campaigns (claims and cursors) touch exactly the documents of their acco
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,12 +18,17 @@ from notifier.adapters.mongo import (
     FOLLOWS,
     INDEXES,
     NOTIFICATIONS,
+    SENT,
     STREAMS,
     MongoCampaigns,
     MongoFollows,
+    MongoGoLiveSent,
     MongoInbox,
 )
+from notifier.deps import Deps
 from notifier.domain.model import Notification
+from notifier.handlers import fan_out_one
+from servicekit.memory import RecordingPublisher
 from servicekit.mongo import ensure_indexes
 from testkit.neighbours import snapshot, touched
 
@@ -124,3 +131,68 @@ async def test_inbox_counts_per_account(repos: Repos) -> None:
     assert [await repos.inbox.unread_count(f"a{n}") for n in IDS] == [
         0 if n == "07" else 1 for n in IDS
     ]
+
+
+async def test_two_streams_of_one_owner_racing_for_followers_never_both_win(
+    mongo_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    """Go-live claims (the window rule) under the race of two campaigns of one streamer on two
+    replicas: over many trials each follower is claimed by exactly one stream, a neighbour
+    streamer's claims are untouched, and a follower told before the window is due again."""
+    sent = MongoGoLiveSent(mongo_db)
+    since = T0 - timedelta(minutes=10)
+    fans = [f"f{i:02d}" for i in range(20)]
+    assert await sent.claim("other", fans, "o-s", T0 - timedelta(hours=1), since=since) == fans
+    before = await snapshot(mongo_db)
+    for trial in range(30):
+        owner = f"owner{trial}"
+        await sent.claim(owner, fans[:5], "old", T0 - timedelta(hours=1), since=since)
+        a, b = await asyncio.gather(
+            sent.claim(owner, fans, "s-a", T0, since=since),
+            sent.claim(owner, list(reversed(fans)), "s-b", T0, since=since),
+        )
+        assert sorted(a + b) == sorted(fans), (trial, a, b)
+        assert not set(a) & set(b)
+        # a campaign redone after a crash finds its own followers due again, no others
+        assert await sent.claim(owner, fans, "s-a", T0, since=since) == a
+    changed = touched(before, await snapshot(mongo_db))
+    assert changed and all(
+        name == SENT and not str(key).startswith("other") for name, key in changed
+    )
+
+
+async def test_two_go_live_campaigns_of_one_streamer_at_once_tell_each_follower_once(
+    mongo_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    """The whole fan-out of two streams of one streamer claimed by two replicas at the same
+    moment (reads of who was told interleave with both campaigns' inbox writes): every
+    follower gets exactly one go-live notification, over many trials."""
+    await ensure_indexes(mongo_db, INDEXES)
+    follows = MongoFollows(mongo_db)
+    deps = Deps(
+        follows=follows,
+        inbox=MongoInbox(mongo_db),
+        campaigns=MongoCampaigns(mongo_db),
+        sent=MongoGoLiveSent(mongo_db),
+        publisher=RecordingPublisher(),
+        kick=lambda *_: None,
+        fanout_batch=7,
+        clock=lambda: T0,
+    )
+    fans = [f"fan{i:02d}" for i in range(25)]
+    for trial in range(12):
+        owner = f"streamer{trial}"
+        for fan in fans:
+            await follows.follow(fan, owner, T0)
+        for sid in (f"{owner}-a", f"{owner}-b"):
+            await deps.campaigns.trigger(sid, T0)
+            await deps.campaigns.describe(sid, owner, "title")
+        replicas = [replace(deps), replace(deps)]
+        await asyncio.gather(*(fan_out_one(r) for r in replicas))
+        told = [
+            d["account_id"]
+            async for d in mongo_db[NOTIFICATIONS].find(
+                {"kind": "stream_live", "data.owner_id": owner}
+            )
+        ]
+        assert sorted(told) == fans, trial

@@ -148,36 +148,61 @@ class MongoFollows:
 
 
 class MongoGoLiveSent:
-    """One document per (streamer, follower): the last go-live notification's time and stream,
-    for the window rule (at most one per streamer per follower per window)."""
+    """One document per (streamer, follower): the stream whose go-live notification the
+    follower was last given and when, for the window rule (at most one per streamer per
+    follower per window)."""
 
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._col = db[SENT]
 
-    async def recent(
-        self, owner_id: str, followers: Sequence[str], *, since: datetime
-    ) -> dict[str, str]:
-        """Follower -> stream id of a go-live notification sent since ``since``."""
-        ids = [compound_key(owner_id, f) for f in followers]
-        found = self._col.find({"_id": {"$in": ids}, "at_ms": {"$gte": to_ms(since)}})
-        return {d["follower_id"]: d["stream_id"] async for d in found}
+    async def claim(
+        self,
+        owner_id: str,
+        followers: Sequence[str],
+        stream_id: str,
+        now: datetime,
+        *,
+        since: datetime,
+    ) -> list[str]:
+        """The followers that ``stream_id`` may tell it went live, claimed for it, in the order
+        given: those never told about this owner, those last told before ``since``, and those
+        already claimed for this very stream (a batch redone after a crash).
 
-    async def mark(
-        self, owner_id: str, followers: Sequence[str], stream_id: str, now: datetime
-    ) -> None:
+        Each claim is one atomic single-document write (an insert, or an update whose filter
+        is ``{_id, at_ms: {$lt: since}}``), so campaigns of two streams of one owner running
+        at once on two replicas never both win a follower: exactly one stream tells each.
+        """
         if not followers:
-            return
+            return []
+        keys = {compound_key(owner_id, f): f for f in followers}
+        now_ms = to_ms(now)
+        try:
+            await self._col.insert_many(
+                [
+                    {"_id": key, "follower_id": f, "stream_id": stream_id, "at_ms": now_ms}
+                    for key, f in keys.items()
+                ],
+                ordered=False,
+            )
+        except BulkWriteError as exc:  # the followers told before: claimed below if due
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
         await self._col.bulk_write(
             [
                 UpdateOne(
-                    {"_id": compound_key(owner_id, f)},
-                    {"$set": {"follower_id": f, "stream_id": stream_id, "at_ms": to_ms(now)}},
-                    upsert=True,
+                    {"_id": key, "at_ms": {"$lt": to_ms(since)}},
+                    {"$set": {"stream_id": stream_id, "at_ms": now_ms}},
                 )
-                for f in followers
+                for key in keys
             ],
             ordered=False,
         )
+        ours = {
+            d["follower_id"]
+            async for d in self._col.find({"_id": {"$in": list(keys)}})
+            if d["stream_id"] == stream_id
+        }
+        return [f for f in followers if f in ours]
 
 
 class MongoCampaigns:
