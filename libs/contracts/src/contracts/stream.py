@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -85,6 +86,18 @@ class StreamUpdated(Event):
     description: str | None = None
     thumbnail_url: str | None = None
     updated_at: AwareDatetime
+    version: int = Field(
+        default=0,
+        ge=0,
+        description="the stream's version after this change (stream-svc's optimistic-concurrency "
+        "counter, one writer per version): a later change has a higher one, whichever replica's "
+        "clock stamped updated_at; 0 in events from before it was carried",
+    )
+
+    @property
+    def order(self) -> tuple[int, datetime]:
+        """What orders two changes of one stream: ``version``, then ``updated_at``."""
+        return (self.version, self.updated_at)
 
 
 class StreamArchiveReady(Event):

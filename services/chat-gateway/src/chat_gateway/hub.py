@@ -71,9 +71,9 @@ class Room:
     checked_at: float = float("-inf")
     waiting: dict[int, str | None] = field(default_factory=dict)
     gap_task: asyncio.Task[None] | None = None
-    #: ``updated_at`` of the newest ``stream.updated`` announced (older ones arriving late are
-    #: not announced over it)
-    described_at: datetime | None = None
+    #: ``StreamUpdated.order`` (version, updated_at) of the newest ``stream.updated`` announced
+    #: (older ones arriving late are not announced over it)
+    described: tuple[int, datetime] | None = None
     gap_since: float | None = None  # loop time the current gap was first seen
 
     @property

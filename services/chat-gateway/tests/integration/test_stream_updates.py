@@ -17,13 +17,14 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
-def updated(stream_id: str, title: str, at_s: float) -> StreamUpdated:
+def updated(stream_id: str, title: str, at_s: float, version: int = 0) -> StreamUpdated:
     return StreamUpdated(
         stream_id=stream_id,
         owner_id="owner",
         title=title,
         thumbnail_url="https://image.example/pb/thumbnail.jpg",
         updated_at=T0 + timedelta(seconds=at_s),
+        version=version,
     )
 
 
@@ -48,6 +49,23 @@ async def test_a_title_change_reaches_open_sockets_on_every_instance_newest_only
         frames = peer.of("stream_updated")
         assert [f["title"] for f in frames] == ["Second", "Third"]
         assert frames[0]["thumbnail_url"] == "https://image.example/pb/thumbnail.jpg"
+
+
+async def test_the_stream_version_orders_changes_whatever_the_writers_clocks_say(
+    cluster: Cluster,
+) -> None:
+    """Two stream-svc replicas with skewed clocks: version 3 stamped earlier than version 2 is
+    still the newer change; version 2 arriving after it is dropped."""
+    await cluster.live_stream("su3")
+    peer = await cluster.peer("su3", "v0", on=1)
+    await cluster.publish(updated("su3", "Three", 1, version=3))
+    await peer.wait(lambda p: len(p.of("stream_updated")) >= 1)
+    await cluster.publish(updated("su3", "Two", 9, version=2))
+    await asyncio.sleep(0.3)
+    await cluster.publish(updated("su3", "Four", 2, version=4))
+    await peer.wait(lambda p: len(p.of("stream_updated")) >= 2)
+    await asyncio.sleep(0.3)
+    assert [f["title"] for f in peer.of("stream_updated")] == ["Three", "Four"]
 
 
 @pytest.mark.parametrize("last_seq", ["²", "١٢", "-1", "9" * 40])

@@ -51,7 +51,11 @@ class TestUpdate:
             f"/live/{sid}", json={"thumbnail": None}, headers=auth("alice")
         )
         assert cleared.json()["thumbnail_url"].startswith("https://image.mux.com/")
-        assert len(staged(deps, "stream.updated")) == 2
+        first, second = staged(deps, "stream.updated")
+        # each change carries the version its save stores: later changes order after
+        stored = await deps.streams.get(sid)
+        assert stored is not None
+        assert 0 < first.payload.version < second.payload.version == stored.version
 
     @pytest.mark.parametrize(
         "body",

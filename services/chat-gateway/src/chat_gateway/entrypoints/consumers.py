@@ -184,9 +184,9 @@ def fanout_dispatcher(
         )
 
         def change(room: Room) -> None:
-            if room.described_at is not None and p.updated_at <= room.described_at:
+            if room.described is not None and p.order <= room.described:
                 return
-            room.described_at = p.updated_at
+            room.described = p.order
             hub().send(room, frame)
 
         await to_room(p.stream_id, change)

@@ -78,6 +78,7 @@ def lifecycle_events(
                     description=after.description,
                     thumbnail_url=config.thumbnail_url(after.thumbnail, after.playback_id),
                     updated_at=now,
+                    version=before.version + 1,  # what the save of ``after`` stores
                 )
             )
         )
