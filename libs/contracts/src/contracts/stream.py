@@ -171,6 +171,8 @@ def _http_thumbnail(value: HttpUrl | None) -> HttpUrl | None:
         ):
             raise ValueError("thumbnail must be on a public host") from None
         return value
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:a.b.c.d is a.b.c.d to a browser
     if not address.is_global or address.is_multicast:
         raise ValueError("thumbnail must be on a public host")
     return value
