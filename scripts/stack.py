@@ -20,6 +20,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import secrets
 import signal
 import socket
@@ -145,6 +146,7 @@ def render_nginx(state: Path, ports: dict[str, int]) -> Path:
         "LISTEN": f"127.0.0.1:{ports['gateway']}",
         "ACCESS_LOG": nginx_string(state / "logs" / "gateway-access.log"),
         "WEB_ROOT": nginx_string(ROOT / "clients" / "web"),
+        "MUX_DATA_ENV_KEY": mux_data_env_key(),
     }
     for key, value in values.items():
         template = template.replace("${" + key + "}", value)
@@ -170,6 +172,16 @@ def render_nginx(state: Path, ports: dict[str, int]) -> Path:
         + "\n}\n"
     )
     return conf
+
+
+def mux_data_env_key() -> str:
+    """``MUX_DATA_ENV_KEY`` from the environment, for the web client's Mux Player (served in
+    ``/app/config.json``); empty when unset (no Mux Data beacons). Mux's environment keys are
+    letters and digits: anything else is refused rather than written into the nginx config."""
+    key = os.environ.get("MUX_DATA_ENV_KEY", "").strip()
+    if not re.fullmatch(r"[A-Za-z0-9]{0,64}", key):
+        raise SystemExit("stack: MUX_DATA_ENV_KEY must be the letters and digits of a Mux Data key")
+    return key
 
 
 def nginx_string(path: Path) -> str:

@@ -92,6 +92,32 @@ class TestGatewayConfiguration:
             stack_script.nginx_string(Path("/home/me/$HOME/livecast"))
 
 
+class TestMuxDataKey:
+    """The web client's Mux Data environment key reaches ``/app/config.json`` (issue 21)."""
+
+    def test_the_key_is_written_into_the_page_config(
+        self, stack_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("MUX_DATA_ENV_KEY", "abc123XYZ")
+        conf = stack_script.render_nginx(tmp_path / "state", stack_script.ports_for(1))
+        assert """return 200 '{"mux_data_env_key":"abc123XYZ"}';""" in conf.read_text()
+
+    def test_no_key_serves_an_empty_one(
+        self, stack_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("MUX_DATA_ENV_KEY", raising=False)
+        conf = stack_script.render_nginx(tmp_path / "state", stack_script.ports_for(1))
+        assert """return 200 '{"mux_data_env_key":""}';""" in conf.read_text()
+
+    @pytest.mark.parametrize("bad", ["a'b", 'k"}', "key with space", "x" * 65, "$uri"])
+    def test_a_key_that_could_break_the_config_is_refused(
+        self, stack_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str
+    ) -> None:
+        monkeypatch.setenv("MUX_DATA_ENV_KEY", bad)
+        with pytest.raises(SystemExit, match="MUX_DATA_ENV_KEY"):
+            stack_script.render_nginx(tmp_path / "state", stack_script.ports_for(1))
+
+
 class TestSecondStack:
     def test_a_port_in_use_is_named_without_a_traceback(self, tmp_path: Path) -> None:
         offset = 1234

@@ -85,8 +85,3 @@ export function cards(list, items, empty, content) {
 export function streamPage(chat, ...stage) {
   return h("div", { class: "watch" }, h("section", { class: "stage" }, ...stage), chat.element);
 }
-
-/** The video element of a stream page (muted so it may autoplay; the controls unmute). */
-export function videoElement() {
-  return h("video", { controls: true, muted: true, playsinline: true, "data-testid": "video" });
-}

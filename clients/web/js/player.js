@@ -1,57 +1,121 @@
-// HLS playback: hls.js (vendored from npm, see ../vendor/README.md) where Media Source
-// Extensions exist, the browser's own HLS otherwise (Safari, iOS).
+// Video playback: Mux Player (the <mux-player> web component, vendored from npm, see
+// ../vendor/README.md). It plays any HLS playback URL (stream.mux.com in production, the Mux
+// simulator's test pattern locally), shows the live state (and DVR: a live stream can be
+// scrubbed back) or the archive's timeline, and reports to Mux Data when the gateway's
+// config.json carries an environment key. Without one the player is told `disable-tracking`:
+// no beacon leaves the page.
+// Mux Player attributes: https://www.mux.com/docs/guides/player-api-reference
 
-import Hls from "../vendor/hls.light.min.mjs";
+import "../vendor/mux-player.mjs";
+
+/** The page's config from the gateway (GET /app/config.json): {mux_data_env_key: string}. */
+let configPromise = null;
+
+export function clientConfig() {
+  configPromise ??= fetch(new URL("config.json", document.baseURI), { cache: "no-store" })
+    .then((r) => (r.ok ? r.json() : {}))
+    .catch(() => ({}));
+  return configPromise;
+}
 
 export class Player {
-  /** @param {HTMLVideoElement} video @param {(message: string) => void} onError */
-  constructor(video, onError) {
-    this.video = video;
+  /** @param {(message: string) => void} onError */
+  constructor(onError) {
     this.onError = onError;
-    this.hls = null;
+    /** @type {HTMLElement & {media?: {nativeEl?: HTMLVideoElement}}} */
+    this.element = document.createElement("mux-player");
+    this.element.dataset.testid = "video";
+    this.element.setAttribute("accent-color", "#5b3fd9");
+    this.element.setAttribute("default-hidden-captions", "");
+    this.element.muted = true; // autoplay is allowed muted; the controls unmute
+    this.element.setAttribute("muted", "");
+    this.element.setAttribute("autoplay", "muted");
+    this.element.addEventListener("error", (event) => {
+      const detail = /** @type {CustomEvent} */ (event).detail;
+      const message = detail && detail.message ? detail.message : "unknown error";
+      this.onError(`video could not be played: ${message}`);
+    });
+    this.generation = 0;
   }
 
-  load(url) {
+  /**
+   * Play `url` (an HLS playlist).
+   * @param {string | null | undefined} url
+   * @param {{live?: boolean, streamId?: string, title?: string}} about
+   *   live: a live stream (live indicator, DVR window); otherwise a recording (on demand);
+   *   streamId/title: what Mux Data files the view under (video id and title).
+   */
+  async load(url, { live = false, streamId = "", title = "" } = {}) {
     this.stop();
     if (!url) return;
-    const video = this.video;
-    if (Hls.isSupported()) {
-      const hls = new Hls({ lowLatencyMode: true, manifestLoadingMaxRetry: 6 });
-      this.hls = hls;
-      hls.on(Hls.Events.ERROR, (_event, data) => {
-        if (!data.fatal) return;
-        if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
-          hls.recoverMediaError();
-          return;
-        }
-        const status = data.response && data.response.code ? ` (HTTP ${data.response.code})` : "";
-        this.onError(`video could not be played: ${data.details}${status}`);
-      });
-      hls.on(Hls.Events.MANIFEST_PARSED, () => this.play());
-      hls.loadSource(url);
-      hls.attachMedia(video);
-    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = url;
-      video.addEventListener("loadedmetadata", () => this.play(), { once: true });
+    const generation = ++this.generation;
+    const config = await clientConfig();
+    if (generation !== this.generation) return; // stopped or reloaded meanwhile
+    const el = this.element;
+    const key = config && typeof config.mux_data_env_key === "string" ? config.mux_data_env_key : "";
+    if (key) {
+      el.removeAttribute("disable-tracking");
+      el.setAttribute("env-key", key);
     } else {
-      this.onError("this browser cannot play HLS video");
+      el.removeAttribute("env-key");
+      el.setAttribute("disable-tracking", "");
     }
-  }
-
-  play() {
-    this.video.muted = true; // autoplay is allowed muted; the controls unmute
-    this.video.play().catch(() => {});
+    el.setAttribute("stream-type", live ? "live" : "on-demand");
+    if (live) el.setAttribute("target-live-window", "Infinity"); // DVR: scrub back in a live stream
+    else el.removeAttribute("target-live-window");
+    el.setAttribute("metadata-video-id", streamId);
+    el.setAttribute("metadata-video-title", title);
+    el.setAttribute("metadata-player-name", "livecast web");
+    el.setAttribute("src", url);
+    el.dataset.playing = live ? "live" : "archive";
   }
 
   stop() {
-    if (this.hls) {
-      this.hls.destroy();
-      this.hls = null;
-    }
-    this.video.removeAttribute("src");
+    this.generation += 1;
+    this.element.removeAttribute("src");
+    delete this.element.dataset.playing;
   }
 
   destroy() {
     this.stop();
   }
+}
+
+/**
+ * Play what a stream has to show: its live playback while it is not over, its recording
+ * (`archive_playback_url`, GET /live/{id}) once it is.
+ * @param {Player} player
+ * @param {{stream_id: string, title: string, status: string, playback_url?: string | null,
+ *          archive_playback_url?: string | null}} details
+ * @param {string | null} [playbackUrl] a playback URL from join, if any (else details')
+ */
+export function playStream(player, details, playbackUrl = null) {
+  const about = { streamId: details.stream_id, title: details.title };
+  if (details.status !== "ended") {
+    player.load(playbackUrl || details.playback_url, { ...about, live: true });
+  } else if (details.archive_playback_url) {
+    player.load(details.archive_playback_url, { ...about, live: false });
+  } else {
+    player.stop();
+  }
+}
+
+/**
+ * The stream just ended: stop the live playback and play the recording once Mux has it (the
+ * asset is ready a little after the end; asked every `everyMs`, `tries` times at most).
+ * @param {Player} player @param {() => Promise<any>} details GET /live/{id}
+ * @returns {() => void} cancels the wait
+ */
+export function playArchiveWhenReady(player, details, { everyMs = 3000, tries = 40 } = {}) {
+  player.stop();
+  let left = tries;
+  let timer = null;
+  const check = async () => {
+    left -= 1;
+    const d = await details().catch(() => null);
+    if (d && d.status === "ended" && d.archive_playback_url) playStream(player, d);
+    else if (left > 0) timer = setTimeout(check, everyMs);
+  };
+  check();
+  return () => clearTimeout(timer);
 }

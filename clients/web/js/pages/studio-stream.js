@@ -11,9 +11,8 @@ import {
   showError,
   statusBadge,
   streamPage,
-  videoElement,
 } from "../dom.js";
-import { Player } from "../player.js";
+import { Player, playArchiveWhenReady, playStream } from "../player.js";
 import { moderationPanel } from "./moderation.js";
 
 /** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view @param {string} id */
@@ -128,14 +127,19 @@ export async function studioStream({ main, onLeave }, id) {
   }
   showStatus(details.status);
 
-  const video = videoElement();
-  const player = new Player(video, (msg) => showError(msg));
-  player.load(details.playback_url);
+  const player = new Player((msg) => showError(msg));
+  const video = player.element;
+  playStream(player, details);
   onLeave(() => player.destroy());
 
   const moderation = moderationPanel(id);
   const chat = chatPanel(id, {
-    onStatus: showStatus,
+    onStatus: (value) => {
+      showStatus(value);
+      if (value === "ended" && video.dataset.playing === "live") {
+        onLeave(playArchiveWhenReady(player, () => streams.get(id)));
+      }
+    },
     onCount: (n) => (count.textContent = String(n)),
   });
   onLeave(() => chat.close());

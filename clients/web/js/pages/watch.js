@@ -10,9 +10,8 @@ import {
   showError,
   statusBadge,
   streamPage,
-  videoElement,
 } from "../dom.js";
-import { Player } from "../player.js";
+import { Player, playArchiveWhenReady, playStream } from "../player.js";
 
 /** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view @param {string} id */
 export async function watch({ main, onLeave }, id) {
@@ -32,10 +31,9 @@ export async function watch({ main, onLeave }, id) {
     { "data-testid": "viewer-count" },
     String(joined ? joined.viewer_count : details.viewer_count),
   );
-  const video = videoElement();
-  const player = new Player(video, (msg) => showError(msg));
-  if (joined && joined.status !== "ended") player.load(joined.playback_url);
-  else if (details.archive_playback_url) player.load(details.archive_playback_url);
+  const player = new Player((msg) => showError(msg));
+  const video = player.element;
+  playStream(player, joined ? { ...details, status: joined.status } : details, joined?.playback_url);
   onLeave(() => player.destroy());
   if (joined) {
     const beat = setInterval(() => streams.heartbeat(id).catch(() => {}), 10000);
@@ -62,7 +60,9 @@ export async function watch({ main, onLeave }, id) {
   const chat = chatPanel(id, {
     onStatus: (value) => {
       status.show(value);
-      if (value === "ended") player.stop();
+      if (value === "ended" && video.dataset.playing === "live") {
+        onLeave(playArchiveWhenReady(player, () => streams.get(id)));
+      }
     },
     onCount: (n) => (count.textContent = String(n)),
     onUpdate: (frame) => {
