@@ -56,6 +56,8 @@ export interface LivecastApi {
   GiftCatalogItem?: GiftCatalogItem;
   GiftFrame?: GiftFrame;
   GiftReceipt?: GiftReceipt;
+  GiftSenderTotal?: GiftSenderTotal;
+  GiftSummary?: GiftSummary;
   Hello?: Hello;
   JoinLiveStreamResponse?: JoinLiveStreamResponse;
   LiveStreamDetails?: LiveStreamDetails;
@@ -360,9 +362,32 @@ export interface GiftCatalogItem {
   name: string;
   unit_price: number;
   currency: string;
+  /**
+   * animation id a client plays (e.g. 'rose-float')
+   */
+  animation: string;
+  /**
+   * 1 (small) to 5 (biggest): the animation's size
+   */
+  tier: number;
+  /**
+   * how long the animation is shown, in ms
+   */
+  display_ms: number;
+  /**
+   * the same sender sending this gift again within this many seconds of their last one continues the same combo streak
+   */
+  streak_window_s: number;
 }
 /**
- * Someone sent a gift in the room.
+ * Someone sent a gift in the room, with what a client needs to animate it.
+ *
+ * ``animation``, ``tier`` and ``display_ms`` come by value (from the catalog when the gift was
+ * stored). A **combo streak**: the same sender sending the same gift again within the
+ * catalog's ``streak_window_s`` of their previous one continues that streak; ``streak_id``
+ * names it and ``streak_count`` is the number of gifts in it so far (the sum of ``amount``),
+ * decided once where the gift is stored, so every client on every instance shows the same
+ * streak. A client shows one counter per ``streak_id`` and keeps the highest count seen.
  */
 export interface GiftFrame {
   type: "gift";
@@ -371,6 +396,11 @@ export interface GiftFrame {
   gift_type: string;
   amount: number;
   sent_at: string;
+  animation: string;
+  tier: number;
+  display_ms: number;
+  streak_id: string;
+  streak_count: number;
 }
 /**
  * ``POST /live/{stream_id}/gift`` response; the same for a retried ``Idempotency-Key``.
@@ -382,6 +412,32 @@ export interface GiftReceipt {
   amount: number;
   total_price: number;
   sent_at: string;
+  /**
+   * the combo streak it joined (null for gifts sent before streaks)
+   */
+  streak_id: string | null;
+  /**
+   * gifts in that streak so far
+   */
+  streak_count: number | null;
+}
+/**
+ * One sender's gifts to a stream: how many (the sum of ``amount``) and what they cost.
+ */
+export interface GiftSenderTotal {
+  sender_id: string;
+  gifts: number;
+  coins: number;
+}
+/**
+ * ``GET /live/{stream_id}/gifts/summary`` (the owner): gifts received, with totals per
+ * sender, biggest spender first (at most ``limit`` senders; the totals count every one).
+ */
+export interface GiftSummary {
+  stream_id: string;
+  gifts: number;
+  coins: number;
+  senders: GiftSenderTotal[];
 }
 /**
  * First frame after connect: the room's state and the most recent (or missed) messages.

@@ -320,6 +320,83 @@ async def test_claim_takes_over_an_expired_lease_only(col: AsyncCollection[Doc])
     assert touched(before, after) == {"c:1"}
 
 
+@covers("find_one_and_update($gte $ne _id; $inc $set) after")
+async def test_streak_continues_only_inside_the_window_and_for_a_new_key(
+    col: AsyncCollection[Doc],
+) -> None:
+    # chat-gateway's gift streaks (issue 21): every document has every compared field
+    before = await seed(
+        col,
+        {"_id": "s:a", "streak_id": "A", "count": 2, "last_ms": 1000, "last_key": "k1"},
+        {"_id": "s:b", "streak_id": "B", "count": 5, "last_ms": 100, "last_key": "k9"},
+        {"_id": "s:c", "streak_id": "C", "count": 1, "last_ms": 1000, "last_key": "k2"},
+    )
+
+    async def bump(key: str, last_key: str) -> Doc | None:
+        return await col.find_one_and_update(
+            {"_id": key, "last_ms": {"$gte": 500}, "last_key": {"$ne": last_key}},
+            {"$inc": {"count": 3}, "$set": {"last_ms": 1500, "last_key": last_key}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    got = await bump("s:a", "k2")
+    assert got == {"_id": "s:a", "streak_id": "A", "count": 5, "last_ms": 1500, "last_key": "k2"}
+    assert await bump("s:a", "k2") is None  # the same key again: no second count
+    assert await bump("s:b", "k2") is None  # outside the window
+    assert await bump("s:x", "k2") is None  # no such streak
+    assert touched(before, await contents(col)) == {"s:a"}
+
+
+@covers("find_one_and_update($lt _id; $set) after")
+async def test_lapsed_streak_is_restarted_only_when_lapsed(col: AsyncCollection[Doc]) -> None:
+    before = await seed(
+        col,
+        {"_id": "s:a", "streak_id": "A", "count": 2, "last_ms": 100, "last_key": "k1"},
+        {"_id": "s:b", "streak_id": "B", "count": 5, "last_ms": 900, "last_key": "k9"},
+        {"_id": "s:c", "streak_id": "C", "count": 1, "last_ms": 100, "last_key": "k2"},
+    )
+
+    async def restart(key: str) -> Doc | None:
+        return await col.find_one_and_update(
+            {"_id": key, "last_ms": {"$lt": 500}},
+            {"$set": {"streak_id": "N", "count": 1, "last_ms": 1000, "last_key": "k3"}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    got = await restart("s:a")
+    assert got == {"_id": "s:a", "streak_id": "N", "count": 1, "last_ms": 1000, "last_key": "k3"}
+    assert await restart("s:b") is None
+    assert await restart("s:a") is None  # restarted: not lapsed any more
+    assert touched(before, await contents(col)) == {"s:a"}
+
+
+@covers("aggregate()")
+async def test_group_sums_per_key_within_a_match(col: AsyncCollection[Doc]) -> None:
+    # chat-gateway's gift totals per sender (issue 21); neighbours of another stream
+    await seed(
+        col,
+        {"_id": "g1", "stream_id": "s", "sender_id": "fan", "amount": 1, "total_price": 10},
+        {"_id": "g2", "stream_id": "s", "sender_id": "fan", "amount": 2, "total_price": 20},
+        {"_id": "g3", "stream_id": "s", "sender_id": "whale", "amount": 1, "total_price": 1000},
+        {"_id": "g4", "stream_id": "t", "sender_id": "fan", "amount": 9, "total_price": 90},
+    )
+    pipeline: list[Doc] = [
+        {"$match": {"stream_id": "s"}},
+        {
+            "$group": {
+                "_id": "$sender_id",
+                "gifts": {"$sum": "$amount"},
+                "coins": {"$sum": "$total_price"},
+            }
+        },
+    ]
+    rows = [row async for row in await col.aggregate(pipeline)]
+    assert sorted((r["_id"], r["gifts"], r["coins"]) for r in rows) == [
+        ("fan", 3, 30),
+        ("whale", 1, 1000),
+    ]
+
+
 @covers("find_one_and_update($lt =; $set) after")
 async def test_claim_without_id_takes_one_due_document(col: AsyncCollection[Doc]) -> None:
     before = await seed(

@@ -67,6 +67,17 @@ class GiftSent(Event):
     unit_price: int = Field(ge=0, description="price of one gift, in the catalog's minor units")
     total_price: int = Field(ge=0)
     sent_at: AwareDatetime
+    # added by issue 21 (optional: events stored before it have none; readers then show the
+    # gift alone, as a streak of its own, with the catalog's animation)
+    animation: str | None = Field(default=None, description="animation id, from the catalog")
+    tier: int | None = Field(default=None, ge=1, le=5, description="1 (small) to 5 (biggest)")
+    display_ms: int | None = Field(default=None, ge=0, description="how long to show it, in ms")
+    streak_id: str | None = Field(
+        default=None, description="the combo streak this gift belongs to (see GiftFrame)"
+    )
+    streak_count: int | None = Field(
+        default=None, ge=1, description="gifts in the streak so far, this one included"
+    )
 
 
 # ---- REST --------------------------------------------------------------------------------------
@@ -105,6 +116,13 @@ class GiftCatalogItem(ResponseModel):
     name: str
     unit_price: int
     currency: str = "coins"
+    animation: str = Field(description="animation id a client plays (e.g. 'rose-float')")
+    tier: int = Field(ge=1, le=5, description="1 (small) to 5 (biggest): the animation's size")
+    display_ms: int = Field(ge=0, description="how long the animation is shown, in ms")
+    streak_window_s: float = Field(
+        description="the same sender sending this gift again within this many seconds of "
+        "their last one continues the same combo streak"
+    )
 
 
 class GiftReceipt(ResponseModel):
@@ -116,6 +134,28 @@ class GiftReceipt(ResponseModel):
     amount: int
     total_price: int
     sent_at: AwareDatetime
+    streak_id: str | None = Field(
+        default=None, description="the combo streak it joined (null for gifts sent before streaks)"
+    )
+    streak_count: int | None = Field(default=None, description="gifts in that streak so far")
+
+
+class GiftSenderTotal(ResponseModel):
+    """One sender's gifts to a stream: how many (the sum of ``amount``) and what they cost."""
+
+    sender_id: AccountId
+    gifts: int
+    coins: int
+
+
+class GiftSummary(ResponseModel):
+    """``GET /live/{stream_id}/gifts/summary`` (the owner): gifts received, with totals per
+    sender, biggest spender first (at most ``limit`` senders; the totals count every one)."""
+
+    stream_id: StreamId
+    gifts: int
+    coins: int
+    senders: list[GiftSenderTotal]
 
 
 class PostedChatMessage(ResponseModel):

@@ -120,7 +120,14 @@ class ChatMessageDeletedFrame(Frame):
 
 
 class GiftFrame(Frame):
-    """Someone sent a gift in the room."""
+    """Someone sent a gift in the room, with what a client needs to animate it.
+
+    ``animation``, ``tier`` and ``display_ms`` come by value (from the catalog when the gift was
+    stored). A **combo streak**: the same sender sending the same gift again within the
+    catalog's ``streak_window_s`` of their previous one continues that streak; ``streak_id``
+    names it and ``streak_count`` is the number of gifts in it so far (the sum of ``amount``),
+    decided once where the gift is stored, so every client on every instance shows the same
+    streak. A client shows one counter per ``streak_id`` and keeps the highest count seen."""
 
     type: Literal["gift"] = "gift"
     gift_id: str
@@ -128,6 +135,11 @@ class GiftFrame(Frame):
     gift_type: str
     amount: int
     sent_at: AwareDatetime
+    animation: str
+    tier: int = Field(ge=1, le=5)
+    display_ms: int = Field(ge=0)
+    streak_id: str
+    streak_count: int = Field(ge=1)
 
 
 class ViewerCountFrame(Frame):

@@ -23,6 +23,7 @@ from chat_gateway.adapters.mongo import (
     ConnectionRegistry,
     GiftLedger,
 )
+from chat_gateway.adapters.mongo_gifts import GIFT_INDEXES, GiftStreaks, GiftTotals
 from chat_gateway.domain.limits import RATE_COLLECTION, Limiter
 from chat_gateway.domain.room import RoomState
 from chat_gateway.entrypoints import http, ws
@@ -73,7 +74,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
     projection_holder: dict[str, ChatProjection] = {}
     infra = await open_infra(
         settings,
-        indexes=INDEXES,
+        indexes=[*INDEXES, *GIFT_INDEXES],
         outbox_collections=[MESSAGES, VIEW, GIFTS],
         consumers=[
             ConsumerSpec(projection_dispatcher(lambda: projection_holder["p"])),
@@ -129,6 +130,8 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         kick=infra.relay.kick,
         limiter=limiter,
         state_for=state_for,
+        streaks=GiftStreaks(infra.db, window_s=settings.gift_streak_window_s),
+        totals=GiftTotals(infra.db),
     )
     presence = Presence(hub, infra, settings, registry)
     verifier = JwtVerifier.from_settings(settings)

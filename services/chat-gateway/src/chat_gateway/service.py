@@ -22,8 +22,10 @@ from chat_gateway.adapters.mongo import (
     GiftLedger,
     SeqTaken,
 )
+from chat_gateway.adapters.mongo_gifts import GiftStreaks, GiftTotals, SenderTotal
 from chat_gateway.domain.limits import Limiter
 from chat_gateway.domain.room import RoomState
+from chat_gateway.gifts import CATALOG, animation_fields
 from chat_gateway.protocol import clean_text
 from contracts import make_envelope
 from contracts.chat import ChatMessageDeleted, ChatMessagePosted, ChatSlowModeChanged, GiftSent
@@ -32,6 +34,7 @@ from contracts.roles import may_moderate
 from contracts.ws import ChatMessageFrame
 from servicekit.broker import EventPublisher
 from servicekit.logs import correlation_id
+from servicekit.mongo import to_ms
 from servicekit.replay import FINGERPRINT, db_time, fingerprint, replay_allowed
 from servicekit.unavailable import RETRY_AFTER_S
 
@@ -39,15 +42,6 @@ log = logging.getLogger(__name__)
 PRODUCER = "chat-gateway"
 #: Sequence numbers a post tries before giving up (a number is lost only to a gap marker).
 SEQ_ATTEMPTS = 5
-
-#: The gift catalog: type -> (name, price of one, in coins).
-CATALOG: dict[str, tuple[str, int]] = {
-    "rose": ("Rose", 10),
-    "heart": ("Heart", 50),
-    "star": ("Star", 100),
-    "rocket": ("Rocket", 500),
-    "crown": ("Crown", 1000),
-}
 
 
 class Refused(Exception):
@@ -104,9 +98,12 @@ class ChatService:
         kick: Callable[[str, Any], None],
         limiter: Limiter,
         state_for: Callable[[str], Any],
+        streaks: GiftStreaks,
+        totals: GiftTotals,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store, self.projection, self.ledger = store, projection, ledger
+        self.streaks, self.totals = streaks, totals
         self.publisher, self.kick, self.limiter = publisher, kick, limiter
         self.state_for = state_for  # async (stream_id) -> RoomState (live room, else loaded)
         self.clock = clock
@@ -313,7 +310,8 @@ class ChatService:
 
         A retry with the same key returns the first receipt (checked first, whatever the stream
         is now); the same key with another gift, or for another stream, is refused
-        (``IdempotencyKeyReused``)."""
+        (``IdempotencyKeyReused``). The gift joins its sender's combo streak (``gifts.py``)
+        once, before it is stored: a replay returns the stored streak and counts nothing."""
         state = await self.known_state(stream_id)
         # the target is part of the request: the same key for another stream is another gift
         request_fp = fingerprint({"stream_id": stream_id, "gift_type": gift_type, "amount": amount})
@@ -332,9 +330,17 @@ class ChatService:
             raise Refused("stream_over", f"the stream has {state.status.value}", 409)
         if state.ban_of(sender_id, self.clock()) is not None:
             raise Refused("banned", "you are banned from this stream", 403)
-        price = CATALOG[gift_type][1]
+        price = CATALOG[gift_type].price
         now = db_time(self.clock())
         gift_id = f"g_{secrets.token_hex(10)}"
+        streak = await self.streaks.join(
+            stream_id=stream_id,
+            sender_id=sender_id,
+            gift_type=gift_type,
+            amount=amount,
+            key=key or gift_id,
+            at_ms=to_ms(now),
+        )
         gift: dict[str, Any] = {
             "gift_id": gift_id,
             "stream_id": stream_id,
@@ -345,6 +351,9 @@ class ChatService:
             "unit_price": price,
             "total_price": price * amount,
             "sent_at": now,
+            **animation_fields(gift_type),
+            "streak_id": streak.streak_id,
+            "streak_count": streak.count,
         }
         event = GiftSent(**gift)
         stored, charged = await self.ledger.charge(
@@ -357,6 +366,15 @@ class ChatService:
         if charged:
             self.kick(GIFTS, key or gift_id)
         return stored, charged
+
+    async def gifts_received(self, stream_id: str, account_id: str) -> list[SenderTotal]:
+        """The owner only: every sender's gifts to the stream, biggest spender first.
+
+        Raises ``Refused``: 404 for an unknown stream, 403 for anyone but the owner."""
+        state = await self.known_state(stream_id)
+        if account_id != state.owner_id:
+            raise Refused("forbidden", "only the stream's owner sees the gifts it received", 403)
+        return await self.totals.per_sender(stream_id)
 
 
 def _may_post(state: RoomState, account_id: str, now: datetime) -> None:

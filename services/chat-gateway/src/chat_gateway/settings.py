@@ -52,3 +52,10 @@ class Settings(ServiceSettings):
         gt=0,
         description="fill every seq missing this long with a gap marker (one write)",
     )
+    gift_streak_window_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="a sender's same gift within this many seconds of their last continues the "
+        "combo streak",
+    )

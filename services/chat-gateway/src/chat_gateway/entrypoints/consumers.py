@@ -16,6 +16,7 @@ from typing import Any
 
 from chat_gateway.adapters.mongo import ChatProjection
 from chat_gateway.domain.room import Ban
+from chat_gateway.gifts import gift_frame
 from chat_gateway.hub import Hub, Room
 from chat_gateway.protocol import BANNED, encode
 from contracts import Envelope
@@ -33,7 +34,6 @@ from contracts.viewer import ViewerCountChanged
 from contracts.ws import (
     ChatMessageDeletedFrame,
     ChatMessageFrame,
-    GiftFrame,
     ModerationFrame,
     SlowModeFrame,
     StreamStatusFrame,
@@ -123,15 +123,7 @@ def fanout_dispatcher(
     @events.on(GiftSent)
     async def gift(env: Envelope[Any]) -> None:
         p: GiftSent = env.payload
-        frame = encode(
-            GiftFrame(
-                gift_id=p.gift_id,
-                sender_id=p.sender_id,
-                gift_type=p.gift_type,
-                amount=p.amount,
-                sent_at=p.sent_at,
-            )
-        )
+        frame = encode(gift_frame(p))
         await to_room(p.stream_id, lambda room: hub().send(room, frame))
 
     @events.on(ChatSlowModeChanged)

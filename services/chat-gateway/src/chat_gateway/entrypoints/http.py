@@ -9,13 +9,16 @@ from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from chat_gateway.adapters.mongo import ConnectionRegistry
+from chat_gateway.gifts import catalog_items
 from chat_gateway.protocol import ProtocolError
-from chat_gateway.service import CATALOG, ChatService, Refused, message_frame
+from chat_gateway.service import ChatService, Refused, message_frame
 from contracts.chat import (
     ChatConnections,
     ChatMessage,
     GiftCatalogItem,
     GiftReceipt,
+    GiftSenderTotal,
+    GiftSummary,
     PostedChatMessage,
     SendGiftRequest,
     SendLiveChatRequest,
@@ -136,9 +139,28 @@ def create_app(readiness: Readiness, admission: AdmissionLimits | None = None) -
         }
 
     @app.get("/gifts/catalog", response_model=list[GiftCatalogItem])
-    async def catalog(_account: CurrentAccount) -> list[GiftCatalogItem]:
-        """Gift types and their prices (coins)."""
-        return [GiftCatalogItem(gift_type=t, name=n, unit_price=p) for t, (n, p) in CATALOG.items()]
+    async def catalog(_account: CurrentAccount, service: ServiceDep) -> list[GiftCatalogItem]:
+        """Gift types: prices (coins), animation (id, tier, display time) and the streak window."""
+        return catalog_items(service.streaks.window_s)
+
+    @app.get("/live/{stream_id}/gifts/summary", response_model=GiftSummary)
+    async def gifts_summary(
+        stream_id: StreamIdPath,
+        account: CurrentAccount,
+        service: ServiceDep,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> GiftSummary:
+        """Owner only: gifts received, totals per sender (top ``limit`` by coins) and overall."""
+        totals = await service.gifts_received(stream_id, account)
+        return GiftSummary(
+            stream_id=stream_id,
+            gifts=sum(t.gifts for t in totals),
+            coins=sum(t.coins for t in totals),
+            senders=[
+                GiftSenderTotal(sender_id=t.sender_id, gifts=t.gifts, coins=t.coins)
+                for t in totals[:limit]
+            ],
+        )
 
     @app.post(
         "/live/{stream_id}/gift",
