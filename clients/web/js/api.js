@@ -171,6 +171,9 @@ export const gifts = {
   /** @param {import("../../types/api").SendGiftRequest} body */
   send: (id, body, key) =>
     api("POST", `/live/${encodeURIComponent(id)}/gift`, body, { "Idempotency-Key": key }),
+  /** The owner: gifts received, totals per sender.
+   * @returns {Promise<import("../../types/api").GiftSummary>} */
+  summary: (id) => api("GET", `/live/${encodeURIComponent(id)}/gifts/summary`),
 };
 
 export const follows = {

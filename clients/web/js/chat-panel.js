@@ -8,11 +8,12 @@ import { attempt, h, notice } from "./dom.js";
 /**
  * @param {string} id the stream
  * @param {{onStatus?: (status: string) => void, onCount?: (n: number) => void,
- *          onRole?: (role: string) => void}} hooks
+ *          onRole?: (role: string) => void, onUpdate?: (frame: object) => void,
+ *          onGift?: (frame: import("../../types/api").GiftFrame) => void}} hooks
  * @returns {{element: HTMLElement, close: () => void, connection: ChatConnection,
  *            role: () => string}}
  */
-export function chatPanel(id, { onStatus, onCount, onRole, onUpdate } = {}) {
+export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = {}) {
   const me = session().account;
   // the log region: named, polite (new lines are read out without moving focus), and focusable
   // so a keyboard can scroll it; the lines are a list inside it
@@ -148,13 +149,8 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate } = {}) {
           lines.querySelector(`[data-id="${CSS.escape(frame.message_id)}"]`)?.remove();
           break;
         case "gift":
-          show(
-            h(
-              "li",
-              { class: "gift-line", "data-testid": "gift-line" },
-              `★ ${frame.sender_id} sent ${frame.amount} × ${frame.gift_type}`,
-            ),
-          );
+          show(giftLine(frame));
+          onGift && onGift(frame);
           break;
         case "viewer_count":
           onCount && onCount(frame.viewer_count);
@@ -236,4 +232,14 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate } = {}) {
     form,
   );
   return { element, close: () => conn.close(), connection: conn, role: () => role };
+}
+
+/** The chat line of a gift; a gift that continues a combo streak says how far it has got. */
+function giftLine(frame) {
+  const combo = frame.streak_count > frame.amount ? ` (combo ×${frame.streak_count})` : "";
+  return h(
+    "li",
+    { class: "gift-line", "data-testid": "gift-line", dataset: { streak: frame.streak_id } },
+    `★ ${frame.sender_id} sent ${frame.amount} × ${frame.gift_type}${combo}`,
+  );
 }

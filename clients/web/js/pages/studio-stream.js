@@ -12,6 +12,7 @@ import {
   statusBadge,
   streamPage,
 } from "../dom.js";
+import { giftStage, giftTotalsPanel, withGiftStage } from "../gifts.js";
 import { Player, playArchiveWhenReady, playStream } from "../player.js";
 import { moderationPanel } from "./moderation.js";
 
@@ -133,7 +134,13 @@ export async function studioStream({ main, onLeave }, id) {
   onLeave(() => player.destroy());
 
   const moderation = moderationPanel(id);
+  const stage = giftStage();
+  const received = giftTotalsPanel(id);
   const chat = chatPanel(id, {
+    onGift: (frame) => {
+      stage.show(frame);
+      received.refresh();
+    },
     onStatus: (value) => {
       showStatus(value);
       if (value === "ended" && video.dataset.playing === "live") {
@@ -149,7 +156,7 @@ export async function studioStream({ main, onLeave }, id) {
   main.replaceChildren(
     streamPage(
       chat,
-      video,
+      withGiftStage(video, stage),
       h("h1", {}, title, " ", status),
       h(
         "div",
@@ -168,6 +175,7 @@ export async function studioStream({ main, onLeave }, id) {
         h("div", {}, "Stream key: ", keyField, " ", reveal, " ", copy, " ", resetKey),
         h("div", { class: "meta" }, "Keep the key secret: anyone with it can stream as you."),
       ),
+      received.element,
       moderation.element,
     ),
   );

@@ -11,6 +11,7 @@ import {
   statusBadge,
   streamPage,
 } from "../dom.js";
+import { giftStage, withGiftStage } from "../gifts.js";
 import { Player, playArchiveWhenReady, playStream } from "../player.js";
 
 /** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view @param {string} id */
@@ -57,7 +58,9 @@ export async function watch({ main, onLeave }, id) {
   );
   const title = h("span", { "data-testid": "stream-title" }, details.title);
   const description = h("p", {}, details.description || "");
+  const stage = giftStage();
   const chat = chatPanel(id, {
+    onGift: stage.show,
     onStatus: (value) => {
       status.show(value);
       if (value === "ended" && video.dataset.playing === "live") {
@@ -75,7 +78,7 @@ export async function watch({ main, onLeave }, id) {
   main.replaceChildren(
     streamPage(
       chat,
-      video,
+      withGiftStage(video, stage),
       h("h1", {}, title, " ", status),
       h("div", { class: "meta" }, details.owner_id, " · ", count, " watching ", followButton),
       description,
