@@ -44,6 +44,19 @@ def _beacons(page: Page) -> list[str]:
     return seen
 
 
+def _elsewhere(page: Page, gateway: str) -> list[str]:
+    """Record every request of the page's context that goes anywhere but the gateway."""
+    seen: list[str] = []
+
+    def check(request: Request) -> None:
+        url = request.url
+        if not url.startswith((gateway + "/", "data:", "blob:")):
+            seen.append(url)
+
+    page.context.on("request", check)
+    return seen
+
+
 def _create_live(stack: Stack, host: str, title: str) -> str:
     r = httpx.post(
         f"{stack.gateway}/live", json={"title": title}, headers=stack.auth(host), timeout=10
@@ -78,6 +91,7 @@ def test_live_then_archive_on_the_viewer_and_studio_pages(
 
     viewer = signed_in(ann)
     viewer_beacons = _beacons(viewer)
+    viewer_elsewhere = _elsewhere(viewer, stack.gateway)
     viewer.goto(f"{stack.gateway}/app/#/watch/{sid}")
     expect(viewer.get_by_test_id("status")).to_have_text("active")
     player = viewer.get_by_test_id("video")
@@ -113,8 +127,10 @@ def test_live_then_archive_on_the_viewer_and_studio_pages(
     expect(later.get_by_test_id("video")).to_have_attribute("data-playing", "archive")
     _assert_plays(later, later.get_by_test_id("video"))
 
-    # no Mux Data environment key configured: Mux Player sent no beacon at all
+    # no Mux Data environment key configured: Mux Player sent no beacon at all, and the
+    # viewer's page asked nothing of any host but the gateway
     assert viewer_beacons == studio_beacons == late_beacons == []
+    assert viewer_elsewhere == []
     expect(player).to_have_attribute("disable-tracking", "")
 
 

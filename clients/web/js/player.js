@@ -30,6 +30,11 @@ export class Player {
     this.element.muted = true; // autoplay is allowed muted; the controls unmute
     this.element.setAttribute("muted", "");
     this.element.setAttribute("autoplay", "muted");
+    // no casting: Mux Player would load Google's Cast sender SDK from www.gstatic.com in every
+    // Chrome page (the page asks nothing of any host but the gateway and the playback host).
+    // Mux Player has no attribute for it: its <mux-video>, rendered in the constructor, takes the
+    // video element's own `disableremoteplayback`, which Media Chrome checks before casting.
+    this.element.media?.setAttribute("disableremoteplayback", "");
     this.element.addEventListener("error", (event) => {
       const detail = /** @type {CustomEvent} */ (event).detail;
       const message = detail && detail.message ? detail.message : "unknown error";
