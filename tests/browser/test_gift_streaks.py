@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +16,8 @@ from playwright.sync_api import Page, expect
 from testkit.stack import Stack
 
 pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
 
 def test_a_streak_of_three_gifts_is_the_same_on_the_viewer_and_the_studio(
@@ -67,12 +70,15 @@ def test_a_streak_of_three_gifts_is_the_same_on_the_viewer_and_the_studio(
         expect(lines.last).to_contain_text(f"{ann} sent 1 × heart (combo ×3)")
     assert cards[viewer] == cards[studio]
     assert cards[viewer]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    viewer.screenshot(path=str(ARTIFACTS / "gift-streak-viewer.png"))
 
     # the studio lists what it received, per sender
     expect(studio.get_by_test_id("gift-total")).to_have_text("3 gifts, 150 coins")
     expect(studio.get_by_test_id("gift-totals").locator("li")).to_have_text(
         [f"{ann}: 3 gifts, 150 coins"]
     )
+    studio.screenshot(path=str(ARTIFACTS / "gift-streak-studio.png"), full_page=True)
     # and the totals are the owner's alone
     refused = httpx.get(f"{stack.gateway}/live/{sid}/gifts/summary", headers=stack.auth(ann))
     assert refused.status_code == 403

@@ -85,9 +85,9 @@ export function giftTotalsPanel(id) {
   const total = h("p", { class: "meta", "data-testid": "gift-total" }, "No gifts yet.");
   const list = h("ul", { class: "plain gift-totals", "data-testid": "gift-totals" });
   const element = h(
-    "section",
-    { class: "gift-summary", "aria-labelledby": "gifts-received" },
-    h("h2", { id: "gifts-received" }, "Gifts received"),
+    "fieldset",
+    { class: "gift-summary", "data-testid": "gifts-received" },
+    h("legend", {}, "Gifts received"),
     total,
     list,
   );

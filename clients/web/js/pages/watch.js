@@ -108,8 +108,10 @@ function giftBar(id) {
                 gifts.send(id, { gift_type: item.gift_type, amount: 1 }, crypto.randomUUID()),
               );
               event.target.disabled = false;
-              if (receipt)
-                notice(`You sent ${item.name} (${receipt.total_price} ${item.currency})`);
+              if (receipt) {
+                const combo = receipt.streak_count > 1 ? `, combo ×${receipt.streak_count}` : "";
+                notice(`You sent ${item.name} (${receipt.total_price} ${item.currency}${combo})`);
+              }
             },
           },
           item.name,
