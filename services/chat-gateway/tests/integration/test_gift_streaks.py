@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_gateway.adapters.mongo import GIFTS
@@ -258,3 +260,65 @@ class TestTotalsRepository:
             ("whale", 1, 1000),
             ("fan", 3, 30),
         ]
+
+
+GIFTS_SENT = st.lists(
+    st.tuples(
+        st.sampled_from(["fan", "pal"]),
+        st.sampled_from(["rose", "heart"]),
+        st.integers(min_value=0, max_value=7000),  # ms after the previous gift
+        st.integers(min_value=1, max_value=3),  # amount
+        st.booleans(),  # sent again with the same key (a retry) right after
+    ),
+    max_size=20,
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sent=GIFTS_SENT)
+async def test_streaks_follow_the_rule_for_any_sequence_of_gifts(
+    mongo_db: AsyncDatabase[Doc], sent: list[tuple[str, str, int, int, bool]]
+) -> None:
+    """Per (sender, gift type): a gift at most the window (5 s) after the previous one continues
+    the streak and adds its amount; a longer pause starts a new streak; a retry adds nothing.
+    Neighbour streaks (another stream) are never touched."""
+    await mongo_db[STREAKS].delete_many({"stream_id": "s"})
+    streaks = GiftStreaks(mongo_db, window_s=5)
+    await streaks.join(
+        stream_id="elsewhere", sender_id="fan", gift_type="rose", amount=9, key="x", at_ms=0
+    )
+    neighbour = await mongo_db[STREAKS].find_one({"stream_id": "elsewhere"})
+    model: dict[tuple[str, str], tuple[int, int, str]] = {}  # -> (last_ms, count, streak_id)
+    ids_seen: set[str] = set()
+    now = 10_000
+    for i, (sender, gift_type, pause, amount, retried) in enumerate(sent):
+        now += pause
+        got = await streaks.join(
+            stream_id="s",
+            sender_id=sender,
+            gift_type=gift_type,
+            amount=amount,
+            key=f"k{i}",
+            at_ms=now,
+        )
+        previous = model.get((sender, gift_type))
+        if previous is not None and now - previous[0] <= 5000:
+            assert (got.streak_id, got.count) == (previous[2], previous[1] + amount)
+        else:
+            assert got.count == amount
+            assert got.streak_id not in ids_seen  # a new streak has a new id
+        ids_seen.add(got.streak_id)
+        model[(sender, gift_type)] = (now, got.count, got.streak_id)
+        if retried:
+            again = await streaks.join(
+                stream_id="s",
+                sender_id=sender,
+                gift_type=gift_type,
+                amount=amount,
+                key=f"k{i}",
+                at_ms=now,
+            )
+            assert again == got
+    assert await mongo_db[STREAKS].find_one({"stream_id": "elsewhere"}) == neighbour
