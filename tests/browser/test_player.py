@@ -98,6 +98,11 @@ def test_live_then_archive_on_the_viewer_and_studio_pages(
     expect(player).to_have_attribute("data-playing", "live")
     expect(player).to_have_attribute("stream-type", "live")
     _assert_plays(viewer, player)
+    # the player's live UI, with a DVR window (a live stream can be scrubbed back)
+    assert player.evaluate("p => [p.streamType, p.targetLiveWindow === Infinity]") == [
+        "live",
+        True,
+    ]
 
     studio = signed_in(host)
     studio_beacons = _beacons(studio)
@@ -113,6 +118,7 @@ def test_live_then_archive_on_the_viewer_and_studio_pages(
     expect(viewer.get_by_test_id("status")).to_have_text("ended")
     expect(player).to_have_attribute("data-playing", "archive", timeout=60_000)
     expect(player).to_have_attribute("stream-type", "on-demand")
+    assert player.evaluate("p => p.streamType") == "on-demand"
     archive = _details(stack, sid, ann)["archive_playback_url"]
     assert archive
     expect(player).to_have_attribute("src", archive)
