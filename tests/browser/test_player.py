@@ -5,6 +5,7 @@ leave the page only when the gateway's config carries an environment key."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -167,3 +168,40 @@ def test_with_an_environment_key_the_player_reports_to_mux_data(
     assert beacons, "no Mux Data beacon was sent"
     assert all(b.startswith("https://livecasttestkey.litix.io") for b in beacons), beacons
     expect(player).not_to_have_attribute("disable-tracking", "")
+
+
+def test_a_page_opened_before_the_recording_is_ready_plays_it_once_it_is(
+    stack: Stack, signed_in: Callable[[str], Page]
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    host = f"host-{run}"
+    sid = _create_live(stack, host, f"Slow archive {run}")
+    knobs = httpx.get(f"{stack.sim}/_sim/config", timeout=10).json()
+    # Mux takes its time to make the recording ready (the simulator's knob; restored after)
+    r = httpx.post(f"{stack.sim}/_sim/config", json={"asset_ready_delay_s": 15}, timeout=10)
+    assert r.status_code == 200, r.text
+    try:
+        viewer = signed_in(f"ann-{run}")
+        viewer.goto(f"{stack.gateway}/app/#/watch/{sid}")
+        player = viewer.get_by_test_id("video")
+        expect(player).to_have_attribute("data-playing", "live")
+        ended = httpx.put(f"{stack.gateway}/live/{sid}/end", headers=stack.auth(host), timeout=10)
+        assert ended.status_code == 200, ended.text
+        expect(viewer.get_by_test_id("status")).to_have_text("ended")
+
+        later = signed_in(f"late-{run}")
+        later.goto(f"{stack.gateway}/app/#/watch/{sid}")
+        expect(later.get_by_test_id("status")).to_have_text("ended")
+        late_player = later.get_by_test_id("video")
+        assert _details(stack, sid, host)["archive_playback_url"] is None  # not ready yet
+        expect(late_player).not_to_have_attribute("data-playing", re.compile(".*"))
+        # both pages, the one open at the end and the one opened after, play it once it is
+        for page, shown in ((viewer, player), (later, late_player)):
+            expect(shown).to_have_attribute("data-playing", "archive", timeout=60_000)
+            _assert_plays(page, shown)
+    finally:
+        httpx.post(
+            f"{stack.sim}/_sim/config",
+            json={"asset_ready_delay_s": knobs["asset_ready_delay_s"]},
+            timeout=10,
+        )

@@ -93,6 +93,7 @@ export class Player {
  * @param {{stream_id: string, title: string, status: string, playback_url?: string | null,
  *          archive_playback_url?: string | null}} details
  * @param {string | null} [playbackUrl] a playback URL from join, if any (else details')
+ * @returns {boolean} false for an ended stream whose recording is not ready yet
  */
 export function playStream(player, details, playbackUrl = null) {
   const about = { streamId: details.stream_id, title: details.title };
@@ -102,7 +103,9 @@ export function playStream(player, details, playbackUrl = null) {
     player.load(details.archive_playback_url, { ...about, live: false });
   } else {
     player.stop();
+    return false;
   }
+  return true;
 }
 
 /**
@@ -123,4 +126,10 @@ export function playArchiveWhenReady(player, details, { everyMs = 3000, tries = 
   };
   check();
   return () => clearTimeout(timer);
+}
+
+/** The stream ended in the last few minutes (its recording may still be on its way). */
+export function endedLately(details, withinMs = 5 * 60_000) {
+  const ended = details.ended_at ? Date.parse(details.ended_at) : NaN;
+  return details.status === "ended" && (Number.isNaN(ended) || Date.now() - ended < withinMs);
 }

@@ -13,7 +13,7 @@ import {
   streamPage,
 } from "../dom.js";
 import { giftStage, giftTotalsPanel, withGiftStage } from "../gifts.js";
-import { Player, playArchiveWhenReady, playStream } from "../player.js";
+import { endedLately, Player, playArchiveWhenReady, playStream } from "../player.js";
 import { moderationPanel } from "./moderation.js";
 
 /** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view @param {string} id */
@@ -130,7 +130,9 @@ export async function studioStream({ main, onLeave }, id) {
 
   const player = new Player((msg) => showError(msg));
   const video = player.element;
-  playStream(player, details);
+  if (!playStream(player, details) && endedLately(details)) {
+    onLeave(playArchiveWhenReady(player, () => streams.get(id)));
+  }
   onLeave(() => player.destroy());
 
   const moderation = moderationPanel(id);

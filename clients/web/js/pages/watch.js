@@ -12,7 +12,7 @@ import {
   streamPage,
 } from "../dom.js";
 import { giftStage, withGiftStage } from "../gifts.js";
-import { Player, playArchiveWhenReady, playStream } from "../player.js";
+import { endedLately, Player, playArchiveWhenReady, playStream } from "../player.js";
 
 /** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view @param {string} id */
 export async function watch({ main, onLeave }, id) {
@@ -34,7 +34,10 @@ export async function watch({ main, onLeave }, id) {
   );
   const player = new Player((msg) => showError(msg));
   const video = player.element;
-  playStream(player, joined ? { ...details, status: joined.status } : details, joined?.playback_url);
+  const now = joined ? { ...details, status: joined.status } : details;
+  if (!playStream(player, now, joined?.playback_url) && endedLately(now)) {
+    onLeave(playArchiveWhenReady(player, () => streams.get(id)));
+  }
   onLeave(() => player.destroy());
   if (joined) {
     const beat = setInterval(() => streams.heartbeat(id).catch(() => {}), 10000);
