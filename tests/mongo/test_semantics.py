@@ -573,6 +573,66 @@ async def test_unordered_insert_many_stores_all_but_the_duplicates(
     assert after["b"]["v"] == "old"
 
 
+@covers("find($in =)")
+async def test_find_by_field_and_in_list_returns_exactly_those(col: AsyncCollection[Doc]) -> None:
+    before = await seed(
+        col,
+        {"_id": "m1", "stream_id": "s1", "client_msg_id": "a"},
+        {"_id": "m2", "stream_id": "s1", "client_msg_id": "b"},
+        {"_id": "m3", "stream_id": "s2", "client_msg_id": "a"},
+        {"_id": "m4", "stream_id": "s1", "client_msg_id": "c"},
+        {"_id": "m5", "stream_id": "s1"},
+    )
+    found = col.find({"stream_id": "s1", "client_msg_id": {"$in": ["a", "c", "zz"]}})
+    assert sorted(ids([d async for d in found])) == ["m1", "m4"]
+    assert await contents(col) == before
+
+
+async def test_a_counter_increment_by_n_reserves_a_range_per_stream(
+    col: AsyncCollection[Doc],
+) -> None:
+    """The chat sequencer's reservation: ``$inc`` by N returns the range's last number."""
+    before = await seed(col, {"_id": "s1", "seq": 7}, {"_id": "s2", "seq": 3})
+
+    async def reserve(stream: str, n: int) -> int:
+        doc = await col.find_one_and_update(
+            {"_id": stream}, {"$inc": {"seq": n}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        assert doc is not None
+        return int(doc["seq"])
+
+    assert [await reserve("s1", 5), await reserve("s3", 4), await reserve("s3", 1)] == [12, 4, 5]
+    after = await contents(col)
+    assert touched(before, after) == {"s1", "s3"}
+
+
+async def test_unordered_insert_many_reports_each_compound_unique_key_refusal(
+    mongo_db: AsyncDatabase[Doc],
+) -> None:
+    """The chat sequencer's batch insert: a refusal by either compound unique index names the
+    refused document's index; the others are stored."""
+    col = mongo_db["messages"]
+    await col.create_index([("stream_id", 1), ("seq", 1)], unique=True)
+    await col.create_index([("stream_id", 1), ("account_id", 1), ("cmid", 1)], unique=True)
+    await col.insert_many(
+        [
+            {"_id": "gap", "stream_id": "s1", "seq": 2, "account_id": "", "cmid": "gap:2"},
+            {"_id": "old", "stream_id": "s1", "seq": 1, "account_id": "a", "cmid": "x"},
+            {"_id": "other", "stream_id": "s2", "seq": 3, "account_id": "a", "cmid": "y"},
+        ]
+    )
+    batch = [
+        {"_id": f"n{i}", "stream_id": "s1", "seq": seq, "account_id": "a", "cmid": cmid}
+        for i, (seq, cmid) in enumerate([(2, "p"), (3, "q"), (4, "x"), (5, "y"), (6, "q")])
+    ]
+    with pytest.raises(BulkWriteError) as caught:
+        await col.insert_many(batch, ordered=False)
+    errors = caught.value.details["writeErrors"]
+    assert sorted((e["index"], e["code"]) for e in errors) == [(0, 11000), (2, 11000), (4, 11000)]
+    stored = {d["_id"]: d["seq"] async for d in col.find({})}
+    assert stored == {"gap": 2, "old": 1, "other": 3, "n1": 3, "n3": 5}
+
+
 @covers(
     "delete_one(_id)",
     "delete_one(= _id)",

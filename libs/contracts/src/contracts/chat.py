@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.common import AccountId, ApiModel, JsonInt, ResponseModel, StreamId
 from contracts.envelope import Event
@@ -27,6 +27,31 @@ class ChatMessagePosted(Event):
     text: str
     client_msg_id: str | None = None
     posted_at: AwareDatetime
+
+
+class PostedMessage(BaseModel):
+    """One message of :class:`ChatMessagesPosted` (the fields of :class:`ChatMessagePosted`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    message_id: str
+    seq: int = Field(ge=1)
+    account_id: AccountId
+    text: str
+    client_msg_id: str | None = None
+    posted_at: AwareDatetime
+
+
+class ChatMessagesPosted(Event):
+    """Chat messages of one stream accepted and stored together (one group commit, issue 18),
+    ``messages`` in ``seq`` order: one broker message for many, so fan-out costs per write, not
+    per message. Every gateway instance fans each out to its connected viewers, exactly as a
+    :class:`ChatMessagePosted` (still what a write of a single message publishes)."""
+
+    TYPE: ClassVar[str] = "chat.messages_posted"
+
+    stream_id: StreamId
+    messages: list[PostedMessage] = Field(min_length=1)
 
 
 class ChatMessageDeleted(Event):

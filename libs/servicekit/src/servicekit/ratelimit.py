@@ -9,6 +9,7 @@ pipeline update: right on MongoDB and on the development stand-in (``scripts/MON
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
@@ -75,13 +76,81 @@ class MemoryRateBudgets:
 class MongoRateBudgets:
     """:class:`RateBudgets` in a MongoDB collection, one document ``{_id: key, tat_ms}`` per
     key, shared by every instance. Every decision is one conditional single-document write:
-    instances racing for the last action of a budget cannot both win it."""
+    instances racing for the last action of a budget cannot both win it.
+
+    Takes of one key asked while one of its writes is in flight are decided together (issue 18:
+    a sender's burst costs one write, not one per message): exactly as if taken one by one in
+    the order asked, then stored with one compare-and-set on ``tat`` (the value this instance
+    last wrote for the key, else read first; retried after a read when another instance wrote
+    meanwhile)."""
 
     def __init__(self, collection: AsyncCollection[Doc], budget: Budget) -> None:
         self._col = collection
         self.budget = budget
+        self._waiting: dict[str, list[tuple[int, asyncio.Future[float]]]] = {}
+        self._writers: dict[str, asyncio.Task[None]] = {}
+        self._tat: dict[str, int] = {}  # the tat this instance last wrote, per key
 
     async def take(self, key: str, now_ms: int) -> float:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, []).append((now_ms, future))
+        if key not in self._writers:
+            self._writers[key] = asyncio.get_running_loop().create_task(self._decide(key))
+        return await future
+
+    async def _decide(self, key: str) -> None:
+        try:
+            while group := self._waiting.pop(key, None):
+                times = [now_ms for now_ms, _ in group]
+                try:
+                    if len(group) == 1 and key not in self._tat:
+                        waits = [await self._take_one(key, times[0])]
+                    else:
+                        waits = await self._take_group(key, times)
+                except BaseException as exc:
+                    for _, future in group:
+                        _fail(future, exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for (_, future), wait in zip(group, waits, strict=True):
+                    if not future.done():
+                        future.set_result(wait)
+        finally:
+            del self._writers[key]
+
+    async def _take_group(self, key: str, times: list[int]) -> list[float]:
+        """Decide ``times`` (arrival order) as if taken one by one, and store the outcome with
+        one compare-and-set on ``tat`` (the value this instance wrote last, else read first)."""
+        for _ in range(8):
+            known = self._tat.pop(key, None)
+            if known is None:
+                doc = await self._col.find_one({"_id": key})
+                known = int(doc["tat_ms"]) if doc else _MISSING
+            tat = None if known == _MISSING else known
+            waits = []
+            for now_ms in times:
+                after, wait = self.budget.decide(tat, now_ms)
+                tat = after if after is not None else tat
+                waits.append(wait)
+            if tat is None or tat == known:
+                return waits  # nothing spent
+            if known == _MISSING:
+                try:
+                    await self._col.insert_one({"_id": key, "tat_ms": tat})
+                except DuplicateKeyError:
+                    continue
+            elif not (
+                await self._col.update_one({"_id": key, "tat_ms": known}, {"$set": {"tat_ms": tat}})
+            ).modified_count:
+                continue  # another instance spent from it meanwhile: read it again
+            if len(self._tat) >= _TAT_CACHE:
+                self._tat.clear()
+            self._tat[key] = tat
+            return waits
+        return [self.budget.interval_ms / 1000] * len(times)  # contention beyond reason
+
+    async def _take_one(self, key: str, now_ms: int) -> float:
         step, tolerance = self.budget.interval_ms, self.budget.tolerance_ms
         for _ in range(8):
             ahead = await self._col.update_one(  # tat in the future, within the tolerance
@@ -106,6 +175,22 @@ class MongoRateBudgets:
             if wait > 0:
                 return wait
         return step / 1000  # contention beyond reason: ask to retry shortly
+
+
+#: ``tat`` of a key with no document yet
+_MISSING = -1
+#: Keys whose last written ``tat`` an instance remembers (then it forgets them all).
+_TAT_CACHE = 10_000
+
+
+def _fail(future: asyncio.Future[float], exc: BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(exc, asyncio.CancelledError):
+        future.cancel()
+    else:
+        future.set_exception(exc)
+        future.exception()  # retrieved: the caller re-raises it
 
 
 @dataclass

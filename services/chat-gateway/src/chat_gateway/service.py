@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import secrets
@@ -18,17 +17,23 @@ from chat_gateway.adapters.mongo import (
     VIEW,
     ChatProjection,
     ChatStore,
-    DuplicateMessage,
     GiftLedger,
-    SeqTaken,
 )
 from chat_gateway.adapters.mongo_gifts import GiftStreaks, GiftTotals, SenderTotal
 from chat_gateway.domain.limits import Limiter
 from chat_gateway.domain.room import RoomState
 from chat_gateway.gifts import CATALOG, animation_fields
 from chat_gateway.protocol import clean_text
-from contracts import make_envelope
-from contracts.chat import ChatMessageDeleted, ChatMessagePosted, ChatSlowModeChanged, GiftSent
+from chat_gateway.sequencer import SendOrder, SequenceBusy, Sequencer
+from contracts import Event, make_envelope
+from contracts.chat import (
+    ChatMessageDeleted,
+    ChatMessagePosted,
+    ChatMessagesPosted,
+    ChatSlowModeChanged,
+    GiftSent,
+    PostedMessage,
+)
 from contracts.common import compound_key
 from contracts.roles import may_moderate
 from contracts.ws import ChatMessageFrame
@@ -40,8 +45,6 @@ from servicekit.unavailable import RETRY_AFTER_S
 
 log = logging.getLogger(__name__)
 PRODUCER = "chat-gateway"
-#: Sequence numbers a post tries before giving up (a number is lost only to a gap marker).
-SEQ_ATTEMPTS = 5
 
 
 class Refused(Exception):
@@ -107,6 +110,7 @@ class ChatService:
         self.publisher, self.kick, self.limiter = publisher, kick, limiter
         self.state_for = state_for  # async (stream_id) -> RoomState (live room, else loaded)
         self.clock = clock
+        self.sequencer = Sequencer(store, on_stored=self._announce)
         self._publishes: set[asyncio.Task[None]] = set()
 
     async def known_state(self, stream_id: str) -> RoomState:
@@ -122,6 +126,7 @@ class ChatService:
         text: str,
         client_msg_id: str | None,
         arrived_at: datetime | None = None,
+        order: SendOrder | None = None,
     ) -> Posted:
         """Store a message with the next sequence number and fan it out.
 
@@ -130,6 +135,9 @@ class ChatService:
         ``arrived_at``: when the message reached the server; the rate budget charges it then,
         not when it is processed (issue 17: frames held back while the database stalled were
         processed as a burst and refused a sender who sent one a second).
+        ``order``: the sender's posts handled concurrently still get their numbers in the order
+        they were sent (:class:`chat_gateway.sequencer.SendOrder`; the caller calls its
+        ``done()`` once the post returned or raised).
 
         Raises:
             Refused: unknown stream, read-only, banned, rate limited, slow mode.
@@ -153,6 +161,7 @@ class ChatService:
             client_msg_id or secrets.token_hex(8),
             now,
             request_fp,
+            order,
         )
 
     async def _spend_limits(
@@ -186,51 +195,64 @@ class ChatService:
         client_msg_id: str,
         now: datetime,
         request_fp: str,
+        order: SendOrder | None = None,
     ) -> Posted:
-        for _ in range(SEQ_ATTEMPTS):
-            seq = await self.store.next_seq(stream_id)
-            doc = {
-                "_id": f"m_{secrets.token_hex(10)}",
-                "stream_id": stream_id,
-                "seq": seq,
-                "account_id": account_id,
-                "text": text,
-                "client_msg_id": client_msg_id,
-                "posted_at": now,
-                "deleted": False,
-                FINGERPRINT: request_fp,
-            }
-            try:
-                await self.store.insert(doc)
-                break
-            except SeqTaken:  # a room gave up waiting for this number and filled it
-                log.info("seq %d of %s was filled as a gap; taking the next one", seq, stream_id)
-            except DuplicateMessage as dup:  # a concurrent resend stored it first
-                await self.store.insert_gap(stream_id, seq)
-                replay_allowed(dup.original, request_fp, client_msg_id)
-                return _replayed(dup.original, client_msg_id)
-            except BaseException:
-                with contextlib.suppress(Exception):  # the database may be the reason
-                    await asyncio.shield(self.store.insert_gap(stream_id, seq))
-                raise
-        else:
+        """Sequence and store through the room's group commit (:mod:`chat_gateway.sequencer`),
+        then fan out. Returns once the message is stored."""
+        doc = {
+            "_id": f"m_{secrets.token_hex(10)}",
+            "stream_id": stream_id,
+            "account_id": account_id,
+            "text": text,
+            "client_msg_id": client_msg_id,
+            "posted_at": now,
+            "deleted": False,
+            FINGERPRINT: request_fp,
+        }
+        if order is not None:
+            await order.turn()
+        submitted = self.sequencer.submit(doc)
+        if order is not None:
+            order.done()
+        try:
+            stored = await submitted
+        except SequenceBusy:
             raise Refused(
                 "unavailable", "chat is busy; retry", 503, retry_after_s=float(RETRY_AFTER_S)
-            )
-        self._publish_later(
-            ChatMessagePosted(
-                stream_id=stream_id,
-                message_id=doc["_id"],
-                seq=seq,
-                account_id=account_id,
-                text=text,
-                client_msg_id=client_msg_id,
-                posted_at=now,
-            )
+            ) from None
+        if stored.duplicate:  # a concurrent resend stored it first
+            replay_allowed(stored.doc, request_fp, client_msg_id)
+            return _replayed(stored.doc, client_msg_id)
+        return Posted(
+            str(stored.doc["_id"]),
+            stored.doc["seq"],
+            client_msg_id,
+            False,
+            message_frame(stored.doc),
         )
-        return Posted(str(doc["_id"]), seq, client_msg_id, False, message_frame(doc))
 
-    def _publish_later(self, event: ChatMessagePosted) -> None:
+    def _announce(self, stream_id: str, docs: list[dict[str, Any]]) -> None:
+        """Fan out one write of the room's group commit: one ``chat.messages_posted`` for
+        several messages (``seq`` order), a ``chat.message_posted`` for one (as before issue
+        18, so instances not yet upgraded keep up; they read the messages of a batch from
+        storage when they see the next number)."""
+        messages = [
+            PostedMessage(
+                message_id=d["_id"],
+                seq=d["seq"],
+                account_id=d["account_id"],
+                text=d["text"],
+                client_msg_id=d["client_msg_id"],
+                posted_at=d["posted_at"],
+            )
+            for d in docs
+        ]
+        if len(messages) == 1:
+            self._publish_later(ChatMessagePosted(stream_id=stream_id, **messages[0].model_dump()))
+        else:
+            self._publish_later(ChatMessagesPosted(stream_id=stream_id, messages=messages))
+
+    def _publish_later(self, event: Event) -> None:
         """Fan-out without waiting for the broker's confirm on the poster's path (publishes are
         pipelined on the channel). A message whose publication fails is still stored: rooms read
         it when they see the next sequence number (gap fill)."""
@@ -252,7 +274,8 @@ class ChatService:
         task.add_done_callback(self._publishes.discard)
 
     async def flush(self) -> None:
-        """Wait for fan-out publishes in flight (shutdown, tests)."""
+        """Wait for writes and fan-out publishes in flight (shutdown, tests)."""
+        await self.sequencer.drain()
         if self._publishes:
             await asyncio.gather(*list(self._publishes), return_exceptions=True)
 

@@ -91,6 +91,8 @@ class ChatStore:
         self._msgs = db[MESSAGES]
         self._seq = db[SEQ]
         self._slow = db[SLOW]
+        self._lookups: dict[str, list[tuple[tuple[str, str], asyncio.Future[Doc | None]]]] = {}
+        self._readers: dict[str, asyncio.Task[None]] = {}
 
     async def next_seq(self, stream_id: str) -> int:
         doc = await self._seq.find_one_and_update(
@@ -101,15 +103,87 @@ class ChatStore:
         )
         return int(doc["seq"]) if doc else 1
 
+    async def reserve(self, stream_id: str, count: int) -> int:
+        """Take the stream's next ``count`` sequence numbers in one atomic increment; returns
+        the last of them (the range is ``last - count + 1 .. last``). Raises the driver's
+        errors (``unavailable_dependency`` maps them)."""
+        doc = await self._seq.find_one_and_update(
+            {"_id": stream_id},
+            {"$inc": {"seq": count}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc["seq"]) if doc else count
+
+    async def insert_batch(self, messages: Sequence[Doc]) -> list[int]:
+        """Store ``messages`` in one unordered write; returns the indexes of those refused by a
+        unique key (their ``seq`` holds a gap marker, or their ``client_msg_id`` a message
+        stored before: see :meth:`originals`). The others are stored."""
+        if not messages:
+            return []
+        try:
+            await self._msgs.insert_many(list(messages), ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            return sorted(int(e["index"]) for e in errors)
+        return []
+
+    async def originals(
+        self, stream_id: str, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], Doc]:
+        """The messages stored for these ``(account_id, client_msg_id)`` keys, in one read."""
+        if not keys:
+            return {}
+        wanted = set(keys)
+        cursor = self._msgs.find(
+            {"stream_id": stream_id, "client_msg_id": {"$in": sorted({c for _, c in keys})}}
+        )
+        return {
+            (d["account_id"], d["client_msg_id"]): d
+            async for d in cursor
+            if (d["account_id"], d["client_msg_id"]) in wanted
+        }
+
     async def current_seq(self, stream_id: str) -> int:
         doc = await self._seq.find_one({"_id": stream_id})
         return int(doc["seq"]) if doc else 0
 
     async def original(self, stream_id: str, account_id: str, client_msg_id: str) -> Doc | None:
-        """The message stored for this ``client_msg_id`` (a resend's original), if any."""
-        return await self._msgs.find_one(
-            {"stream_id": stream_id, "account_id": account_id, "client_msg_id": client_msg_id}
-        )
+        """The message stored for this ``client_msg_id`` (a resend's original), if any.
+        Lookups of a stream asked while one of its reads is in flight share the next read
+        (issue 18: one read per batch of posts, not one per post)."""
+        key = (account_id, client_msg_id)
+        future: asyncio.Future[Doc | None] = asyncio.get_running_loop().create_future()
+        self._lookups.setdefault(stream_id, []).append((key, future))
+        if stream_id not in self._readers:
+            task = asyncio.get_running_loop().create_task(self._read_originals(stream_id))
+            self._readers[stream_id] = task
+        return await future
+
+    async def _read_originals(self, stream_id: str) -> None:
+        try:
+            while waiting := self._lookups.pop(stream_id, None):
+                try:
+                    found = await self.originals(stream_id, [key for key, _ in waiting])
+                except BaseException as exc:
+                    for _, future in waiting:
+                        if future.done():
+                            continue
+                        if isinstance(exc, asyncio.CancelledError):
+                            future.cancel()
+                        else:
+                            future.set_exception(exc)
+                            future.exception()  # retrieved: the caller re-raises it
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for key, future in waiting:
+                    if not future.done():
+                        future.set_result(found.get(key))
+        finally:
+            del self._readers[stream_id]
 
     async def insert(self, message: Doc) -> None:
         """Raises ``DuplicateMessage`` for a resent ``client_msg_id``, ``SeqTaken`` when a gap

@@ -20,7 +20,13 @@ from chat_gateway.gifts import gift_frame
 from chat_gateway.hub import Hub, Room
 from chat_gateway.protocol import BANNED, encode
 from contracts import Envelope
-from contracts.chat import ChatMessageDeleted, ChatMessagePosted, ChatSlowModeChanged, GiftSent
+from contracts.chat import (
+    ChatMessageDeleted,
+    ChatMessagePosted,
+    ChatMessagesPosted,
+    ChatSlowModeChanged,
+    GiftSent,
+)
 from contracts.common import StreamStatus
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
 from contracts.stream import (
@@ -113,6 +119,31 @@ def fanout_dispatcher(
             posted_at=p.posted_at,
         )
         await to_room(p.stream_id, lambda room: hub().deliver(room, p.seq, encode(frame)))
+
+    @events.on(ChatMessagesPosted)
+    async def posted_together(env: Envelope[Any]) -> None:
+        p: ChatMessagesPosted = env.payload
+        frames = [
+            (
+                m.seq,
+                encode(
+                    ChatMessageFrame(
+                        message_id=m.message_id,
+                        seq=m.seq,
+                        account_id=m.account_id,
+                        text=m.text,
+                        posted_at=m.posted_at,
+                    )
+                ),
+            )
+            for m in p.messages
+        ]
+
+        def deliver(room: Room) -> None:
+            for seq, text in frames:
+                hub().deliver(room, seq, text)
+
+        await to_room(p.stream_id, deliver)
 
     @events.on(ChatMessageDeleted)
     async def deleted(env: Envelope[Any]) -> None:

@@ -38,6 +38,7 @@ from chat_gateway.protocol import (
     encode,
     error_frame,
 )
+from chat_gateway.sequencer import SendOrder
 from chat_gateway.service import ChatService, Refused, message_frame
 from contracts.ws import (
     ChatAck,
@@ -223,9 +224,15 @@ async def _hello(
         await ws.send(text)
 
 
-#: Frames read ahead of the one being handled (each stamped with its arrival time); beyond
-#: this the socket is not read (TCP back-pressure on the sender).
+#: Frames read ahead of the ones being handled (each stamped with its arrival time).
 READ_AHEAD = 64
+#: Frames handled at once: a sender's posts go to the room's group commit together (issue 18).
+#: Beyond both the socket is not read (TCP back-pressure on the sender).
+IN_FLIGHT = 256
+
+#: What handling a frame gives: the reply to send (if any), and ``False`` when the client is to
+#: be closed for abuse.
+Outcome = tuple[str | None, bool]
 
 
 async def _read_ahead(
@@ -241,29 +248,85 @@ async def _read_ahead(
 
 
 async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps) -> None:
-    """Handle the client's frames in order. Frames are read (and stamped with their arrival
-    time, which the rate budget charges) while earlier ones are handled, so frames held back
-    by a slow database do not count as a burst."""
+    """Handle the client's frames, replies in the order the frames came. Frames are read (and
+    stamped with their arrival time, which the rate budget charges) while earlier ones are
+    handled, so frames held back by a slow database do not count as a burst. Posts are handled
+    concurrently (up to ``IN_FLIGHT``) so one sender's burst shares the room's writes
+    (issue 18), yet they are numbered in the order sent (``SendOrder``); any other frame waits
+    for the frames before it."""
     inbox: asyncio.Queue[tuple[datetime, Any] | None] = asyncio.Queue(READ_AHEAD)
+    handling: asyncio.Queue[asyncio.Task[Outcome] | None] = asyncio.Queue(IN_FLIGHT)
     reader = asyncio.create_task(_read_ahead(ws, inbox))
+    starter = asyncio.create_task(_start_all(inbox, handling, room, client, deps))
+    try:
+        while (task := await handling.get()) is not None:
+            reply, keep_open = await task
+            if reply is not None:
+                await ws.send(reply)
+            if not keep_open:
+                await _close_abusive(ws, reader)
+                return
+    finally:
+        for other in (reader, starter):
+            other.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await other
+        while not handling.empty():
+            if (task := handling.get_nowait()) is not None:
+                task.cancel()
+
+
+async def _start_all(
+    inbox: asyncio.Queue[tuple[datetime, Any] | None],
+    handling: asyncio.Queue[asyncio.Task[Outcome] | None],
+    room: Room,
+    client: Client,
+    deps: WsDeps,
+) -> None:
+    previous: asyncio.Task[Outcome] | None = None
+    order: SendOrder | None = None
     try:
         async for item in traced_items(
             _drain(inbox), "WS /ws/live receive", attributes=_span_attrs(room)
         ):
             arrived, raw = item
-            if not await _handle(ws, room, client, deps, raw, arrived):
-                reader.cancel()
-                # close without waiting here: the handshake needs this loop to keep reading
-                closing = asyncio.create_task(ws.close(RATE_LIMITED, "rate limited too often"))
-                with contextlib.suppress(ConnectionClosed):
-                    async for _ in ws:
-                        pass
-                await closing
-                return
+            if _is_send(raw):
+                order = SendOrder(order)
+                task = asyncio.create_task(_handle(room, client, deps, raw, arrived, order))
+            else:
+                task = asyncio.create_task(_after(previous, room, client, deps, raw, arrived))
+            previous = task
+            await handling.put(task)
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+        await handling.put(None)
+
+
+async def _after(
+    previous: asyncio.Task[Outcome] | None,
+    room: Room,
+    client: Client,
+    deps: WsDeps,
+    raw: Any,
+    arrived: datetime,
+) -> Outcome:
+    if previous is not None:
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(previous)
+    return await _handle(room, client, deps, raw, arrived)
+
+
+async def _close_abusive(ws: ServerConnection, reader: asyncio.Task[None]) -> None:
+    reader.cancel()
+    # close without waiting here: the handshake needs this loop to keep reading
+    closing = asyncio.create_task(ws.close(RATE_LIMITED, "rate limited too often"))
+    with contextlib.suppress(ConnectionClosed):
+        async for _ in ws:
+            pass
+    await closing
+
+
+def _is_send(raw: Any) -> bool:
+    return isinstance(raw, str) and '"chat.send"' in raw
 
 
 async def _drain(
@@ -274,48 +337,53 @@ async def _drain(
 
 
 async def _handle(
-    ws: ServerConnection, room: Room, client: Client, deps: WsDeps, raw: Any, arrived: datetime
-) -> bool:
-    """One frame; ``False`` when the client is to be closed for abuse."""
+    room: Room,
+    client: Client,
+    deps: WsDeps,
+    raw: Any,
+    arrived: datetime,
+    order: SendOrder | None = None,
+) -> Outcome:
+    """One frame: ``(reply, keep_open)``."""
     try:
         frame = decode(raw)
         if isinstance(frame, ChatSend):
             posted = await deps.service.post(
-                room.stream_id, client.account_id, frame.message, frame.client_msg_id, arrived
+                room.stream_id,
+                client.account_id,
+                frame.message,
+                frame.client_msg_id,
+                arrived,
+                order,
             )
-            await ws.send(
-                encode(
-                    ChatAck(
-                        client_msg_id=frame.client_msg_id,
-                        message_id=posted.message_id,
-                        seq=posted.seq,
-                    )
-                )
+            ack = ChatAck(
+                client_msg_id=frame.client_msg_id, message_id=posted.message_id, seq=posted.seq
             )
-        elif isinstance(frame, ChatDelete):
+            return encode(ack), True
+        if isinstance(frame, ChatDelete):
             if not await deps.service.delete(room.stream_id, frame.message_id, client.account_id):
                 raise Refused("not_found", "no such message (or already deleted)", 404)
         elif isinstance(frame, SlowModeSet):
             await deps.service.set_slow_mode(room.stream_id, frame.interval_s, client.account_id)
         elif isinstance(frame, Ping):
-            await ws.send(encode(Pong(nonce=frame.nonce)))
+            return encode(Pong(nonce=frame.nonce)), True
     except ProtocolError as exc:
-        await ws.send(error_frame(exc, _cmid(raw)))
+        return error_frame(exc, _cmid(raw)), True
     except IdempotencyKeyReused as exc:
-        await ws.send(error_frame(ProtocolError(exc.code, exc.message), _cmid(raw)))
+        return error_frame(ProtocolError(exc.code, exc.message), _cmid(raw)), True
     except Refused as exc:
-        await ws.send(
-            error_frame(ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s)
-        )
-        if exc.abusive and deps.limiter.refused(client.account_id):
-            return False
+        reply = error_frame(ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s)
+        return reply, not (exc.abusive and deps.limiter.refused(client.account_id))
     except Exception as exc:
         dependency = unavailable_dependency(exc)
         if dependency is None:
             raise
         log.warning("chat frame refused, %s unavailable: %r", dependency, exc)
-        await ws.send(error_frame(_unavailable(dependency), _cmid(raw), float(RETRY_AFTER_S)))
-    return True
+        return error_frame(_unavailable(dependency), _cmid(raw), float(RETRY_AFTER_S)), True
+    finally:
+        if order is not None:
+            order.done()
+    return None, True
 
 
 def _unavailable(dependency: str) -> ProtocolError:
