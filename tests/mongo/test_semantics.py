@@ -606,31 +606,39 @@ async def test_a_counter_increment_by_n_reserves_a_range_per_stream(
     assert touched(before, after) == {"s1", "s3"}
 
 
-async def test_unordered_insert_many_reports_each_compound_unique_key_refusal(
+@covers("insert_many()")
+async def test_ordered_insert_many_stops_at_the_first_compound_unique_key_refusal(
     mongo_db: AsyncDatabase[Doc],
 ) -> None:
-    """The chat sequencer's batch insert: a refusal by either compound unique index names the
-    refused document's index; the others are stored."""
+    """The chat sequencer's batch insert: the documents before the first refusal (by either
+    compound unique index) are stored, that one and every later one are not, and the error
+    names its index."""
     col = mongo_db["messages"]
     await col.create_index([("stream_id", 1), ("seq", 1)], unique=True)
     await col.create_index([("stream_id", 1), ("account_id", 1), ("cmid", 1)], unique=True)
     await col.insert_many(
         [
-            {"_id": "gap", "stream_id": "s1", "seq": 2, "account_id": "", "cmid": "gap:2"},
+            {"_id": "gap", "stream_id": "s1", "seq": 3, "account_id": "", "cmid": "gap:3"},
             {"_id": "old", "stream_id": "s1", "seq": 1, "account_id": "a", "cmid": "x"},
-            {"_id": "other", "stream_id": "s2", "seq": 3, "account_id": "a", "cmid": "y"},
+            {"_id": "other", "stream_id": "s2", "seq": 5, "account_id": "a", "cmid": "y"},
         ]
     )
-    batch = [
-        {"_id": f"n{i}", "stream_id": "s1", "seq": seq, "account_id": "a", "cmid": cmid}
-        for i, (seq, cmid) in enumerate([(2, "p"), (3, "q"), (4, "x"), (5, "y"), (6, "q")])
-    ]
-    with pytest.raises(BulkWriteError) as caught:
-        await col.insert_many(batch, ordered=False)
-    errors = caught.value.details["writeErrors"]
-    assert sorted((e["index"], e["code"]) for e in errors) == [(0, 11000), (2, 11000), (4, 11000)]
+
+    def batch(start: int, cmids: list[str]) -> list[Doc]:
+        return [
+            {"_id": f"n{start + i}", "stream_id": "s1", "seq": start + i, "account_id": "a"}
+            | {"cmid": cmid}
+            for i, cmid in enumerate(cmids)
+        ]
+
+    with pytest.raises(BulkWriteError) as by_seq:
+        await col.insert_many(batch(2, ["p", "q", "r"]))  # seq 3 holds the gap marker
+    assert [(e["index"], e["code"]) for e in by_seq.value.details["writeErrors"]] == [(1, 11000)]
+    with pytest.raises(BulkWriteError) as by_key:
+        await col.insert_many(batch(6, ["s", "x", "t"]))  # (s1, a, x) is stored
+    assert [(e["index"], e["code"]) for e in by_key.value.details["writeErrors"]] == [(1, 11000)]
     stored = {d["_id"]: d["seq"] async for d in col.find({})}
-    assert stored == {"gap": 2, "old": 1, "other": 3, "n1": 3, "n3": 5}
+    assert stored == {"gap": 3, "old": 1, "other": 5, "n2": 2, "n6": 6}
 
 
 @covers(

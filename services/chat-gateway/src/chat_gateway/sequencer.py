@@ -7,7 +7,7 @@ commit, no fixed delay). One write is:
 
 1. one counter increment by N (``ChatStore.reserve``): the room's numbers ``last-N+1 .. last``
    are this batch's, in the order the messages were submitted;
-2. one ``insert_many`` of the N messages (unordered);
+2. one ordered ``insert_many`` of the N messages;
 3. each sender's future resolved only after that insert returned: a message is stored before it
    is acknowledged.
 
@@ -21,7 +21,9 @@ number ends up holding a message or a gap marker, once.
 
 A message whose number a room already filled with a gap marker (the write was late) is
 re-sequenced in the next batch; a message whose ``client_msg_id`` was stored before (a resend
-racing its original) resolves to that original and its own number is filled.
+racing its original) resolves to that original. The ordered insert stops at such a message,
+so the messages after it go to the next write as well, in their order (a sender's messages
+keep the order sent), and the numbers they leave unused are filled with gap markers.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ class Sequencer:
         first = last - len(batch) + 1
         docs = [{**e.doc, "seq": first + i} for i, e in enumerate(batch)]
         try:
-            taken = set(await self._store.insert_batch(docs))
+            refused = await self._store.insert_batch(docs)
         except BaseException as exc:
             with contextlib.suppress(Exception):  # the database may be the reason
                 await asyncio.shield(self._store.insert_gaps(stream_id, range(first, last + 1)))
@@ -165,55 +167,46 @@ class Sequencer:
                 _fail(entry, exc)
             _reraise_cancel(exc)
             return
-        retry = await self._settle_taken(stream_id, batch, docs, taken)
-        stored = [doc for i, doc in enumerate(docs) if i not in taken]
+        stored = docs if refused is None else docs[:refused]
         if stored and self._on_stored is not None:
             try:
                 batch[0].context.run(self._on_stored, stream_id, stored)
             except Exception:  # stored all the same; rooms read it when they see a later seq
                 log.exception("announcing stored messages failed")
-        for i, (entry, doc) in enumerate(zip(batch, docs, strict=True)):
-            if i not in taken and not entry.future.done():
+        for entry, doc in zip(batch, stored, strict=False):
+            if not entry.future.done():
                 entry.future.set_result(Stored(doc, False))
+        if refused is not None:
+            await self._refused(stream_id, batch[refused:], docs[refused:])
+
+    async def _refused(self, stream_id: str, entries: list[_Entry], docs: list[Doc]) -> None:
+        """The insert stopped at ``entries[0]``: a resend's original resolves it, a number held
+        by a gap marker sends it to the next write. The later entries (not stored) go to the
+        next write too, in their order; every number of theirs is filled so nobody waits."""
+        head, doc = entries[0], docs[0]
+        retry = entries[1:]
+        key = (doc["account_id"], doc["client_msg_id"])
+        try:
+            original = (await self._store.originals(stream_id, [key])).get(key)
+        except Exception as exc:
+            _fail(head, exc)
+        else:
+            if original is not None:  # a concurrent resend stored it first
+                if not head.future.done():
+                    head.future.set_result(Stored(original, True))
+            else:
+                log.info("seq %d of %s was filled as a gap; re-sequencing", doc["seq"], stream_id)
+                head.attempts += 1
+                if head.attempts >= ATTEMPTS:
+                    _fail(head, SequenceBusy(stream_id))
+                else:
+                    retry.insert(0, head)
+        try:
+            await self._store.insert_gaps(stream_id, [d["seq"] for d in docs])
+        except Exception as exc:  # the rooms fill them after gap_give_up_s
+            log.warning("unused numbers of %s not filled: %r", stream_id, exc)
         queue = self._pending.setdefault(stream_id, deque())
         queue.extendleft(reversed(retry))  # first in the next write, in their order
-
-    async def _settle_taken(
-        self, stream_id: str, batch: list[_Entry], docs: list[Doc], taken: set[int]
-    ) -> list[_Entry]:
-        """Messages whose insert hit a unique key: a resend's original resolves it (and its
-        number is filled); a number held by a gap marker sends it to the next write."""
-        if not taken:
-            return []
-        try:
-            originals = await self._store.originals(
-                stream_id, [(docs[i]["account_id"], docs[i]["client_msg_id"]) for i in taken]
-            )
-        except BaseException as exc:
-            for i in taken:
-                _fail(batch[i], exc)
-            _reraise_cancel(exc)
-            return []
-        retry, gaps = [], []
-        for i in sorted(taken):
-            entry, doc = batch[i], docs[i]
-            original = originals.get((doc["account_id"], doc["client_msg_id"]))
-            if original is not None:
-                gaps.append(doc["seq"])
-                if not entry.future.done():
-                    entry.future.set_result(Stored(original, True))
-                continue
-            log.info("seq %d of %s was filled as a gap; re-sequencing", doc["seq"], stream_id)
-            entry.attempts += 1
-            if entry.attempts >= ATTEMPTS:
-                _fail(entry, SequenceBusy(stream_id))
-            else:
-                retry.append(entry)
-        try:
-            await self._store.insert_gaps(stream_id, gaps)
-        except Exception as exc:  # the rooms fill them after gap_give_up_s
-            log.warning("gap markers for resends not written: %r", exc)
-        return retry
 
 
 def _fail(entry: _Entry, exc: BaseException) -> None:

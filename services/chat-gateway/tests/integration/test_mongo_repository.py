@@ -145,6 +145,33 @@ WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
         {(MODS, key(T, "mod"))},
     ),
     "sequence number": (lambda r: r.store.next_seq(T), 3, {(SEQ, T)}),
+    "sequence range reserved": (lambda r: r.store.reserve(T, 5), 7, {(SEQ, T)}),
+    "messages stored together": (
+        lambda r: r.store.insert_batch(
+            [
+                {"_id": f"b{n}", "stream_id": T, "seq": n, "account_id": "v", "client_msg_id": n}
+                for n in (3, 4)
+            ]
+        ),
+        None,
+        {(MESSAGES, "b3"), (MESSAGES, "b4")},
+    ),
+    "a batch whose numbers are taken": (
+        lambda r: r.store.insert_batch(
+            [
+                {"_id": "b2", "stream_id": T, "seq": 2, "account_id": "v", "client_msg_id": "x"},
+                {
+                    "_id": "b5",
+                    "stream_id": T,
+                    "seq": 5,
+                    "account_id": "viewer",
+                    "client_msg_id": "c1",
+                },
+            ]
+        ),
+        0,
+        set(),
+    ),
     "slow gate passes": (
         lambda r: r.store.pass_slow_gate(T, "viewer", 10, T1),
         0.0,

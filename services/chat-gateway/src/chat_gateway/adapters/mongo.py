@@ -115,20 +115,21 @@ class ChatStore:
         )
         return int(doc["seq"]) if doc else count
 
-    async def insert_batch(self, messages: Sequence[Doc]) -> list[int]:
-        """Store ``messages`` in one unordered write; returns the indexes of those refused by a
-        unique key (their ``seq`` holds a gap marker, or their ``client_msg_id`` a message
-        stored before: see :meth:`originals`). The others are stored."""
+    async def insert_batch(self, messages: Sequence[Doc]) -> int | None:
+        """Store ``messages`` in order in one write, stopping at the first one a unique key
+        refuses (its ``seq`` holds a gap marker, or its ``client_msg_id`` a message stored
+        before: see :meth:`originals`); returns that one's index (those before it are stored,
+        it and those after it are not), or ``None`` when every one was stored."""
         if not messages:
-            return []
+            return None
         try:
-            await self._msgs.insert_many(list(messages), ordered=False)
+            await self._msgs.insert_many(list(messages))
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
+            if len(errors) != 1 or errors[0].get("code") != 11000:
                 raise
-            return sorted(int(e["index"]) for e in errors)
-        return []
+            return int(errors[0]["index"])
+        return None
 
     async def originals(
         self, stream_id: str, keys: Sequence[tuple[str, str]]
