@@ -88,18 +88,20 @@ async def repos(mongo_db: AsyncDatabase[dict[str, Any]]) -> Repos:
         await p.set_moderator(s, "mod", True, T0)
         await p.set_ban(s, "bad", Ban(True, T0, None, "spam"))
         for n in (1, 2):
-            seq = await r.store.next_seq(s)
-            await r.store.insert(
-                {
-                    "_id": f"m-{s}-{n}",
-                    "stream_id": s,
-                    "seq": seq,
-                    "account_id": "viewer",
-                    "text": f"hello {n}",
-                    "client_msg_id": f"c{n}",
-                    "posted_at": T0,
-                    "deleted": False,
-                }
+            seq = await r.store.reserve(s, 1)
+            await r.store.insert_batch(
+                [
+                    {
+                        "_id": f"m-{s}-{n}",
+                        "stream_id": s,
+                        "seq": seq,
+                        "account_id": "viewer",
+                        "text": f"hello {n}",
+                        "client_msg_id": f"c{n}",
+                        "posted_at": T0,
+                        "deleted": False,
+                    }
+                ]
             )
         assert await r.store.pass_slow_gate(s, "viewer", 10, T0) == 0.0
         await r.gifts.charge(f"viewer:{s}", {"stream_id": s, "amount": 1}, deleted(s, "g"))
@@ -144,7 +146,7 @@ WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
         True,
         {(MODS, key(T, "mod"))},
     ),
-    "sequence number": (lambda r: r.store.next_seq(T), 3, {(SEQ, T)}),
+    "sequence number": (lambda r: r.store.reserve(T, 1), 3, {(SEQ, T)}),
     "sequence range reserved": (lambda r: r.store.reserve(T, 5), 7, {(SEQ, T)}),
     "messages stored together": (
         lambda r: r.store.insert_batch(

@@ -73,19 +73,6 @@ def _gap(stream_id: str, seq: int) -> Doc:
     }
 
 
-class DuplicateMessage(Exception):
-    """The (stream, account, client_msg_id) was stored before: ``original`` is that message."""
-
-    def __init__(self, original: Doc) -> None:
-        super().__init__(original.get("_id"))
-        self.original = original
-
-
-class SeqTaken(Exception):
-    """The message's sequence number is taken by a gap marker (a room gave up waiting for it):
-    store the message under a new number."""
-
-
 class ChatStore:
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._msgs = db[MESSAGES]
@@ -93,15 +80,6 @@ class ChatStore:
         self._slow = db[SLOW]
         self._lookups: dict[str, list[tuple[tuple[str, str], asyncio.Future[Doc | None]]]] = {}
         self._readers: dict[str, asyncio.Task[None]] = {}
-
-    async def next_seq(self, stream_id: str) -> int:
-        doc = await self._seq.find_one_and_update(
-            {"_id": stream_id},
-            {"$inc": {"seq": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return int(doc["seq"]) if doc else 1
 
     async def reserve(self, stream_id: str, count: int) -> int:
         """Take the stream's next ``count`` sequence numbers in one atomic increment; returns
@@ -185,23 +163,6 @@ class ChatStore:
                         future.set_result(found.get(key))
         finally:
             del self._readers[stream_id]
-
-    async def insert(self, message: Doc) -> None:
-        """Raises ``DuplicateMessage`` for a resent ``client_msg_id``, ``SeqTaken`` when a gap
-        marker holds the message's ``seq``."""
-        try:
-            await self._msgs.insert_one(message)
-        except DuplicateKeyError:
-            original = await self._msgs.find_one(
-                {
-                    "stream_id": message["stream_id"],
-                    "account_id": message["account_id"],
-                    "client_msg_id": message["client_msg_id"],
-                }
-            )
-            if original is None:
-                raise SeqTaken(message["seq"]) from None
-            raise DuplicateMessage(original) from None
 
     async def insert_gap(self, stream_id: str, seq: int) -> None:
         """Fill a sequence number whose message could not be stored, so nobody waits for it."""
