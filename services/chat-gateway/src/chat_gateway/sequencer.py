@@ -95,6 +95,7 @@ class SendOrder:
 
     def done(self) -> None:
         """This message was submitted (or will never be): the next one may go."""
+        self.after = None  # a run of refused posts must not chain up
         if not self._submitted.done():
             self._submitted.set_result(None)
 
