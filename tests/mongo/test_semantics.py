@@ -793,7 +793,6 @@ async def test_finds_by_stream_with_ranges_and_flags(col: AsyncCollection[Doc]) 
     "find_one(_id)",
     "find_one(_id) projection",
     "find_one(= _id)",
-    "find_one(=)",
     "find($in)",
     "find($lt) projection",
     "find($gt) projection limit",
