@@ -1,35 +1,54 @@
-"""Composition root of viewer-svc: adapters, consumers, and the two background loops (expiry
-and coalesced count publication), each safe to run in every instance."""
+"""Composition root of viewer-svc: adapters, consumers, and the two background loops (expiry,
+and the presence batch: this instance's sheets written, coalesced counts published), each safe
+to run in every instance."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
 from servicekit.tasks import cancel_and_wait
-from viewer_svc.adapters.mongo import INDEXES, MongoCounts, MongoPresence, MongoProjection
+from viewer_svc.adapters.mongo import INDEXES, MongoBoard, MongoCounts, MongoProjection
 from viewer_svc.cache import HotPath
 from viewer_svc.deps import Deps
+from viewer_svc.domain.presence import LivePresence
 from viewer_svc.entrypoints.consumers import build_dispatcher
-from viewer_svc.handlers import expire, publish_counts
+from viewer_svc.handlers import expire, flush, publish_counts
 from viewer_svc.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
+def instance_id() -> str:
+    """This process's name on the board: unique per start (a restarted process is a new
+    instance; the sheets of the old one expire)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 def deps_for(infra: Infra, settings: Settings) -> Deps:
     return Deps(
-        presence=MongoPresence(infra.db),
+        live=LivePresence(instance_id()),
+        board=MongoBoard(infra.db),
         counts=MongoCounts(infra.db),
         projection=MongoProjection(infra.db),
         publisher=infra.publisher,
         presence_timeout_s=settings.presence_timeout_s,
         count_interval_s=settings.count_interval_s,
-        hot=HotPath(ttl_s=settings.read_cache_s, touch_every_s=settings.effective_touch_every_s),
+        prune_grace_s=settings.prune_grace_s,
+        hot=HotPath(ttl_s=settings.read_cache_s),
     )
+
+
+async def presence_batch(deps: Deps) -> int:
+    """Write this instance's changed sheets, then publish the counts that are due."""
+    await flush(deps)
+    return await publish_counts(deps)
 
 
 @contextlib.asynccontextmanager
@@ -46,13 +65,17 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra]]:
     loops = [
         asyncio.create_task(_every(settings.sweep_interval_s, lambda: expire(deps), "expiry")),
         asyncio.create_task(
-            _every(settings.count_interval_s / 4, lambda: publish_counts(deps), "counts")
+            _every(settings.flush_interval_s, lambda: presence_batch(deps), "presence")
         ),
     ]
     try:
         yield deps, infra
     finally:
         await cancel_and_wait(loops)
+        # a clean stop writes its last batch; its sheet then expires like a crashed one's, while
+        # its viewers' next heartbeats reach another instance (counted once: distinct accounts)
+        with contextlib.suppress(Exception):
+            await flush(deps)
         await infra.close()
 
 

@@ -1,95 +1,29 @@
-"""Use cases of viewer-svc: join, heartbeat, leave, expiry, coalesced counts, projection."""
+"""Use cases of viewer-svc: join, heartbeat, leave, chat presence, projection. Presence is kept
+in this instance's memory (``deps.live``); ``counting`` writes it in batches and merges every
+instance's into counts. No request writes to the database."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import datetime
 
-from contracts import Event, make_envelope
 from contracts.common import StreamStatus
-from contracts.viewer import (
-    JoinLiveStreamResponse,
-    PresenceEntry,
-    PresenceHeartbeat,
-    ViewerCountChanged,
-    ViewerJoined,
-    ViewerLeft,
+from contracts.viewer import JoinLiveStreamResponse, PresenceEntry, PresenceHeartbeat
+from viewer_svc.counting import (
+    OVER,
+    expire,
+    flush,
+    merged,
+    publish_counts,
+    stream_bans,
+    stream_view,
+    viewer_count,
 )
-from servicekit.logs import correlation_id
 from viewer_svc.deps import Deps
 from viewer_svc.domain.model import JoinRefused, StreamView, check_join
 
+__all__ = ["expire", "flush", "publish_counts", "viewer_count"]  # the batched side, re-exported
 log = logging.getLogger(__name__)
-PRODUCER = "viewer-svc"
-LeaveReason = Literal["left", "timeout", "banned", "stream_ended"]
-
-
-async def _announce(payload: Event, deps: Deps) -> None:
-    """Presence events are ephemeral: published directly, a broker outage drops them (the
-    coalesced count, which other services use, is kept pending and published later)."""
-    try:
-        await deps.publisher.publish(
-            make_envelope(payload, producer=PRODUCER, correlation_id=correlation_id())
-        )
-    except Exception as exc:
-        log.warning("could not publish %s: %s", payload.TYPE, repr(exc)[:200])
-
-
-async def _mark_changed(stream_id: str, deps: Deps) -> None:
-    if deps.hot is not None:
-        deps.hot.changed.add(stream_id)  # flushed by the count loop
-    else:
-        await deps.counts.mark_changed(stream_id)
-
-
-async def _joined(stream_id: str, account_id: str, now: datetime, deps: Deps) -> None:
-    await _mark_changed(stream_id, deps)
-    await _announce(ViewerJoined(stream_id=stream_id, account_id=account_id, joined_at=now), deps)
-
-
-async def _left(
-    stream_id: str,
-    account_id: str,
-    reason: LeaveReason,
-    deps: Deps,
-    session_id: str | None = None,
-) -> None:
-    await _mark_changed(stream_id, deps)
-    if deps.hot is not None:
-        deps.hot.touches.forget(stream_id, account_id, session_id)
-    await _announce(
-        ViewerLeft(stream_id=stream_id, account_id=account_id, left_at=deps.clock(), reason=reason),
-        deps,
-    )
-
-
-async def _admit(stream_id: str, account_id: str, session_id: str, deps: Deps) -> StreamView:
-    now = deps.clock()
-    hot = deps.hot
-    if hot is None:
-        view, ban = (
-            await deps.projection.get(stream_id),
-            await deps.projection.ban(stream_id, account_id),
-        )
-    else:
-        view = await hot.reads.get(("view", stream_id), lambda: deps.projection.get(stream_id))
-        bans = await hot.reads.get(("bans", stream_id), lambda: deps.projection.bans(stream_id))
-        ban = bans.get(account_id)
-    admitted = check_join(view, ban, now)
-    if hot is not None and not hot.touches.due(stream_id, account_id, session_id):
-        return admitted
-    if await deps.presence.touch(stream_id, account_id, session_id, now):
-        await _joined(stream_id, account_id, now, deps)
-    if hot is not None:
-        hot.touches.touched(stream_id, account_id, session_id)
-    return admitted
-
-
-async def _count(stream_id: str, deps: Deps) -> int:
-    if deps.hot is None:
-        return await deps.presence.count(stream_id)
-    return await deps.hot.reads.get(("count", stream_id), lambda: deps.presence.count(stream_id))
 
 
 def http_session(session_id: str | None) -> str:
@@ -103,13 +37,37 @@ def chat_session(entry: PresenceEntry, instance_id: str) -> str:
     return f"chat:{entry.session_id or instance_id}"
 
 
+async def _admit(stream_id: str, account_id: str, session_id: str, deps: Deps) -> StreamView:
+    view = await stream_view(stream_id, deps)
+    ban = (await stream_bans(stream_id, deps)).get(account_id)
+    admitted = check_join(view, ban, deps.clock())
+    deps.live.touch(stream_id, account_id, session_id, deps.now_ms())
+    return admitted
+
+
+async def _count_with(stream_id: str, account_id: str, deps: Deps) -> int:
+    """The count shown to a viewer who was just admitted: every instance's presence as of
+    their last batch (with caches: at most ``ttl_s`` old), always counting this viewer."""
+    if deps.hot is None:
+        accounts = (await merged(stream_id, deps)).accounts
+    else:
+        accounts = await deps.hot.reads.get(
+            ("count", stream_id), lambda: _accounts(stream_id, deps)
+        )
+    return len(accounts) + (account_id not in accounts)
+
+
+async def _accounts(stream_id: str, deps: Deps) -> frozenset[str]:
+    return (await merged(stream_id, deps)).accounts
+
+
 async def join(
     stream_id: str, account_id: str, deps: Deps, session_id: str | None = None
 ) -> JoinLiveStreamResponse:
     """Start (or keep) watching in one session (tab, player). Raises the domain's
     ``JoinRefused`` errors."""
     view = await _admit(stream_id, account_id, http_session(session_id), deps)
-    return _response(view, await _count(stream_id, deps))
+    return _response(view, await _count_with(stream_id, account_id, deps))
 
 
 def _response(view: StreamView, count: int) -> JoinLiveStreamResponse:
@@ -127,52 +85,30 @@ async def heartbeat(
 
 
 async def leave(stream_id: str, account_id: str, deps: Deps, session_id: str | None = None) -> None:
-    """End this session only; the account stops counting when it was its last (another tab,
-    a player or an open chat socket keeps it counted). Without a join nothing changes."""
-    session = http_session(session_id)
-    if await deps.presence.remove(stream_id, account_id, session):
-        await _left(stream_id, account_id, "left", deps, session)
-    elif deps.hot is not None:
-        deps.hot.touches.forget(stream_id, account_id, session)
+    """End this session only, wherever it was seen (the end is written with this instance's
+    next batch and outranks older sightings on every instance); the account stops counting
+    when it was its last session (another tab, a player or a chat socket keeps it counted).
+    Without a join nothing is counted differently."""
+    deps.live.end(stream_id, account_id, http_session(session_id), deps.now_ms())
 
 
-async def expire(deps: Deps, *, limit: int = 500) -> int:
-    """Drop viewers unseen for longer than the presence timeout (safe in every instance: each
-    removal is conditional, so each viewer is counted out and announced once)."""
-    cutoff = deps.clock() - timedelta(seconds=deps.presence_timeout_s)
-    removed = 0
-    for stream_id, account_id, session_id in await deps.presence.expired(cutoff, limit):
-        if await deps.presence.remove_if_unseen_since(stream_id, account_id, session_id, cutoff):
-            await _left(stream_id, account_id, "timeout", deps)
-            removed += 1
-    return removed
-
-
-async def publish_counts(deps: Deps, *, limit: int = 500) -> int:
-    """Publish the current count of each stream whose count changed, at most once per stream
-    per interval across all instances; a failed publication stays pending."""
-    if deps.hot is not None and deps.hot.changed:
-        changed, deps.hot.changed = deps.hot.changed, set()
+async def chat_presence(event: PresenceHeartbeat, deps: Deps) -> int:
+    """Each open chat connection counts as a heartbeat of its account (if it may watch); an
+    ``ended`` entry ends that connection's session (the account stays counted while another
+    session holds it). Returns the heartbeats counted."""
+    touched = 0
+    for entry in event.entries:
+        session = chat_session(entry, event.instance_id)
+        if entry.ended:  # the socket closed: its session only, as a tab's leave
+            deps.live.end(entry.stream_id, entry.account_id, session, deps.now_ms())
+            continue
         try:
-            await deps.counts.mark_changed_many(changed)
-        except BaseException:
-            deps.hot.changed |= changed
-            raise
-    now = deps.clock()
-    published = 0
-    for stream_id in await deps.counts.claim_due(now, deps.count_interval_s, limit):
-        count = await deps.presence.count(stream_id)
-        peak = await deps.counts.published(stream_id, count)
-        event = ViewerCountChanged(
-            stream_id=stream_id, viewer_count=count, peak=peak, as_of=deps.clock()
-        )
-        try:
-            await deps.publisher.publish(make_envelope(event, producer=PRODUCER))
-        except Exception:
-            await deps.counts.unclaim(stream_id)
-            raise
-        published += 1
-    return published
+            await _admit(entry.stream_id, entry.account_id, session, deps)
+        except JoinRefused as exc:  # banned, ended, unknown: not counted
+            log.debug("chat presence not counted: %s", exc)
+            continue
+        touched += 1
+    return touched
 
 
 # ---- projection -------------------------------------------------------------------------------
@@ -185,13 +121,13 @@ async def stream_described(
 
 
 async def stream_status(stream_id: str, status: StreamStatus, deps: Deps) -> None:
-    """Forward-only; ended or deleted streams drop their viewers."""
+    """Forward-only; an ended or deleted stream counts nobody (every instance's merge sees the
+    status; each instance forgets the stream's sessions at its next sweep, this one at once)."""
     await deps.projection.advance(stream_id, status)
     if deps.hot is not None:
         deps.hot.forget_stream(stream_id)
-    if status in (StreamStatus.ENDED, StreamStatus.DELETED):
-        for account in await deps.presence.remove_stream(stream_id):
-            await _left(stream_id, account, "stream_ended", deps)
+    if status in OVER:
+        deps.live.drop_stream(stream_id)
 
 
 async def ban_changed(
@@ -203,32 +139,12 @@ async def ban_changed(
     expires_at: datetime | None,
     deps: Deps,
 ) -> None:
+    """Last write wins by ``at``; a ban ends every session of the account, on every instance
+    (merges skip actively banned accounts; the end is written with the next batch)."""
     if deps.hot is not None:
         deps.hot.forget_stream(stream_id)
     applied = await deps.projection.set_ban(
         stream_id, account_id, banned=banned, at=at, expires_at=expires_at
     )
-    if applied and banned and await deps.presence.remove_account(stream_id, account_id):
-        await _left(stream_id, account_id, "banned", deps)
-
-
-async def chat_presence(event: PresenceHeartbeat, deps: Deps) -> int:
-    """Each open chat connection counts as a heartbeat of its account (if it may watch); an
-    ``ended`` entry ends that connection's session (the account stays counted while another
-    session holds it). Returns the heartbeats counted."""
-    touched = 0
-    for entry in event.entries:
-        if entry.ended:  # the socket closed: its session only, as a tab's leave
-            session = chat_session(entry, event.instance_id)
-            if await deps.presence.remove(entry.stream_id, entry.account_id, session):
-                await _left(entry.stream_id, entry.account_id, "left", deps, session)
-            continue
-        try:
-            await _admit(
-                entry.stream_id, entry.account_id, chat_session(entry, event.instance_id), deps
-            )
-        except JoinRefused as exc:  # banned, ended, unknown: not counted
-            log.debug("chat presence not counted: %s", exc)
-            continue
-        touched += 1
-    return touched
+    if applied and banned:
+        deps.live.end_account(stream_id, account_id, deps.now_ms())

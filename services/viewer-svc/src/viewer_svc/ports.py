@@ -7,42 +7,29 @@ from typing import Protocol
 
 from contracts.common import StreamStatus
 from viewer_svc.domain.model import BanView, StreamView
+from viewer_svc.domain.presence import Sheet
 
 
-class Presence(Protocol):
-    """One presence per (stream, account, session); an account counts once while at least one
-    of its sessions is present, so counts are derived and exact."""
+class Board(Protocol):
+    """Every instance's presence, one :class:`Sheet` per (stream, instance), written in
+    batches by its instance; the count of a stream is merged from its sheets."""
 
-    async def touch(self, stream_id: str, account_id: str, session_id: str, now: datetime) -> bool:
-        """Record that the session is watching now; ``True`` if the account had no session in
-        the stream before (a join)."""
+    async def write(self, sheets: list[Sheet], timeout_ms: int) -> None:
+        """Store these sheets of their instance as they are (an empty one is removed)."""
         ...
 
-    async def remove(self, stream_id: str, account_id: str, session_id: str) -> bool:
-        """End one session; ``True`` if it was present and was the account's last (a leave)."""
+    async def read(self, stream_id: str) -> list[Sheet]:
+        """Every instance's sheet of the stream."""
         ...
 
-    async def remove_account(self, stream_id: str, account_id: str) -> bool:
-        """End every session of the account (a ban); ``True`` if it had any."""
+    async def overdue(self, before_ms: int, limit: int) -> list[Sheet]:
+        """Sheets holding an entry that stopped mattering before ``before_ms`` (epoch ms):
+        normally pruned by their own instance, left behind when it crashed."""
         ...
 
-    async def expired(self, cutoff: datetime, limit: int) -> list[tuple[str, str, str]]:
-        """(stream, account, session) last seen before ``cutoff``."""
-        ...
-
-    async def remove_if_unseen_since(
-        self, stream_id: str, account_id: str, session_id: str, cutoff: datetime
-    ) -> bool:
-        """End the session only if still unseen since ``cutoff`` (no race with a heartbeat);
-        ``True`` if it was the account's last (a leave)."""
-        ...
-
-    async def remove_stream(self, stream_id: str) -> list[str]:
-        """Remove every presence of a stream; the accounts removed."""
-        ...
-
-    async def count(self, stream_id: str) -> int:
-        """Distinct accounts with at least one session in the stream."""
+    async def replace_if_unchanged(self, sheet: Sheet, timeout_ms: int) -> bool:
+        """Store ``sheet`` only if its stored version is still ``sheet.rev`` (another instance
+        pruning a sheet never overwrites a newer write of its owner); ``True`` if stored."""
         ...
 
 
@@ -58,8 +45,9 @@ class Counts(Protocol):
         (across instances) for publication now."""
         ...
 
-    async def published(self, stream_id: str, count: int) -> int:
-        """Record a published count; returns the peak."""
+    async def published(self, stream_id: str, accounts: list[str]) -> tuple[int, list[str]]:
+        """Record the accounts counted in a published count; returns the peak and the accounts
+        of the previous publication (whose difference is announced as joins and leaves)."""
         ...
 
     async def unclaim(self, stream_id: str) -> None:

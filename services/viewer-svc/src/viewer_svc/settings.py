@@ -18,18 +18,17 @@ class Settings(ServiceSettings):
     )
     sweep_interval_s: float = Field(default=5.0, gt=0)
     read_cache_s: float = Field(default=1.0, ge=0, description="how stale a join's reads may be")
-    touch_every_s: float = Field(
-        default=5.0,
-        ge=0,
-        description="skip presence writes more frequent than this (capped at a third of "
-        "presence_timeout_s)",
-    )
     count_interval_s: float = Field(
         default=1.0, gt=0, description="at most one count event per stream per interval"
     )
+    flush_interval_s: float = Field(
+        default=0.25,
+        gt=0,
+        description="this instance's presence is written (one bulk write) this often",
+    )
 
     @property
-    def effective_touch_every_s(self) -> float:
-        """The write throttle actually used: at most a third of the presence timeout, so that a
-        viewer who keeps heart-beating is written often enough never to time out."""
-        return min(self.touch_every_s, self.presence_timeout_s / 3)
+    def prune_grace_s(self) -> float:
+        """How long after a sheet's entry expires another instance prunes it: two sweeps and a
+        batch, so a live instance always prunes its own first."""
+        return 2 * self.sweep_interval_s + self.flush_interval_s + 1.0

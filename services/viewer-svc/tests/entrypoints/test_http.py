@@ -53,7 +53,7 @@ async def test_join_heartbeat_leave(api: tuple[httpx.AsyncClient, World]) -> Non
         "viewer_count"
     ] == 1
     assert (await client.post("/live/live/leave", headers=auth("a"))).status_code == 204
-    assert await world.presence.count("live") == 0
+    assert await world.count("live") == 0
 
 
 async def test_errors(api: tuple[httpx.AsyncClient, World]) -> None:
@@ -78,9 +78,9 @@ async def test_leave_ends_only_its_own_session(api: tuple[httpx.AsyncClient, Wor
         assert r.json()["viewer_count"] == 1  # one account, however many tabs
     r = await client.post("/live/live/leave", params={"session_id": "tab2"}, headers=auth("a"))
     assert r.status_code == 204
-    assert await world.presence.count("live") == 1
+    assert await world.count("live") == 1
     await client.post("/live/live/leave", params={"session_id": "tab1"}, headers=auth("a"))
-    assert await world.presence.count("live") == 0
+    assert await world.count("live") == 0
     bad = await client.post(
         "/live/live/join", params={"session_id": "no spaces"}, headers=auth("a")
     )

@@ -12,19 +12,20 @@ import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.common import StreamStatus
-from servicekit.mongo import ensure_indexes
+from servicekit.mongo import ensure_indexes, to_ms
 from testkit.neighbours import snapshot, touched
 from viewer_svc.adapters.mongo import (
     BANS,
     COUNTS,
     INDEXES,
-    VIEWERS,
+    PRESENCE,
     VIEWS,
+    MongoBoard,
     MongoCounts,
-    MongoPresence,
     MongoProjection,
 )
 from viewer_svc.domain.model import BanView
+from viewer_svc.domain.presence import Sheet
 
 pytestmark = pytest.mark.integration
 
@@ -36,14 +37,18 @@ INTERVAL_S = 60.0
 
 
 S = "http:tab1"  # the session every seeded presence has
+TIMEOUT_MS = 30_000
 
 
 def key(stream_id: str, account_id: str) -> str:
     return f"{stream_id}\x1f{account_id}"
 
 
-def skey(stream_id: str, account_id: str, session_id: str = S) -> str:
-    return f"{stream_id}\x1f{account_id}\x1f{session_id}"
+def sheet(stream_id: str, i: int, instance: str = "i1") -> Sheet:
+    """Stream number i's seeded sheet: a and b seen at T0 + i s; odd streams: c left."""
+    t = to_ms(T0) + 1000 * i
+    ended = {("c", S): t} if i % 2 else {}
+    return Sheet(stream_id, instance, {("a", S): t, ("b", S): t}, ended)
 
 
 def kind(stream_id: str) -> int:
@@ -55,7 +60,7 @@ def kind(stream_id: str) -> int:
 class Repos:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self.db = db
-        self.presence = MongoPresence(db)
+        self.board = MongoBoard(db)
         self.counts = MongoCounts(db)
         self.projection = MongoProjection(db)
 
@@ -64,9 +69,8 @@ class Repos:
 async def repos(mongo_db: AsyncDatabase[dict[str, Any]]) -> Repos:
     await ensure_indexes(mongo_db, INDEXES)
     r = Repos(mongo_db)
+    await r.board.write([sheet(s, i) for i, s in enumerate(STREAMS)], TIMEOUT_MS)
     for i, s in enumerate(STREAMS):
-        for account in ("a", "b"):
-            await r.presence.touch(s, account, S, T0 + timedelta(seconds=i))
         if i % 3:
             await r.projection.describe(s, f"owner-{s}", f"https://stream.example/{s}.m3u8")
         if i % 3 == 1:
@@ -77,7 +81,7 @@ async def repos(mongo_db: AsyncDatabase[dict[str, Any]]) -> Repos:
     claimed = await r.counts.claim_due(T0, INTERVAL_S, 100)
     assert sorted(claimed) == [s for s in STREAMS if kind(s) in (2, 3)]
     for s in claimed:
-        await r.counts.published(s, 2)
+        await r.counts.published(s, ["a", "b"])
     for s in STREAMS:
         if kind(s) in (1, 3):
             await r.counts.mark_changed(s)
@@ -88,27 +92,24 @@ Write = Callable[[Repos], Awaitable[Any]]
 P = T0 + timedelta(seconds=30)
 
 WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
-    "heartbeat": (lambda r: r.presence.touch(T, "a", S, T1), False, {(VIEWERS, skey(T, "a"))}),
-    "join": (lambda r: r.presence.touch(T, "c", S, T1), True, {(VIEWERS, skey(T, "c"))}),
-    "second session": (
-        lambda r: r.presence.touch(T, "a", "chat:c1", T1),
-        False,
-        {(VIEWERS, skey(T, "a", "chat:c1"))},
+    "batch": (
+        lambda r: r.board.write([Sheet(T, "i1", {("a", S): 1}), Sheet(T, "i2", {("d", S): 2})], 1),
+        None,
+        {(PRESENCE, key(T, "i1")), (PRESENCE, key(T, "i2"))},
     ),
-    "leave": (lambda r: r.presence.remove(T, "a", S), True, {(VIEWERS, skey(T, "a"))}),
-    "leave another session": (lambda r: r.presence.remove(T, "a", "http:tab2"), False, set()),
-    "leave twice": (lambda r: r.presence.remove(T, "zz", S), False, set()),
-    "ban": (
-        lambda r: r.presence.remove_account(T, "b"),
+    "batch emptied": (
+        lambda r: r.board.write([Sheet(T, "i1")], 1),
+        None,
+        {(PRESENCE, key(T, "i1"))},
+    ),
+    "batch of nothing": (lambda r: r.board.write([Sheet(T, "zz")], 1), None, set()),
+    "prune left behind": (
+        lambda r: prune(r, T, drop=False),
         True,
-        {(VIEWERS, skey(T, "b"))},
+        {(PRESENCE, key(T, "i1"))},
     ),
-    "timed out": (
-        lambda r: r.presence.remove_if_unseen_since(T, "b", S, P),
-        True,
-        {(VIEWERS, skey(T, "b"))},
-    ),
-    "seen since": (lambda r: r.presence.remove_if_unseen_since(T, "b", S, T0), False, set()),
+    "prune emptied": (lambda r: prune(r, T, drop=True), True, {(PRESENCE, key(T, "i1"))}),
+    "prune after a newer write": (lambda r: prune(r, T, drop=False, stale=True), False, set()),
     "count changed": (lambda r: r.counts.mark_changed("s06"), None, {(COUNTS, "s06")}),
     "first count": (lambda r: r.counts.mark_changed("new"), None, {(COUNTS, "new")}),
     "counts changed": (
@@ -116,7 +117,16 @@ WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
         None,
         {(COUNTS, "s06"), (COUNTS, "s04")},
     ),
-    "published": (lambda r: r.counts.published(T, 9), 9, {(COUNTS, T)}),
+    "published": (
+        lambda r: r.counts.published(T, ["a", "z"]),
+        (2, ["a", "b"]),
+        {(COUNTS, T)},
+    ),
+    "published more": (
+        lambda r: r.counts.published(T, list("abcd")),
+        (4, ["a", "b"]),
+        {(COUNTS, T)},
+    ),
     "publication failed": (lambda r: r.counts.unclaim(T), None, {(COUNTS, T)}),
     "status": (lambda r: r.projection.advance(T, StreamStatus.ENDED), True, {(VIEWS, T)}),
     "status backwards": (lambda r: r.projection.advance(T, StreamStatus.IDLE), False, set()),
@@ -144,6 +154,16 @@ WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
 }
 
 
+async def prune(r: Repos, stream_id: str, *, drop: bool, stale: bool = False) -> bool:
+    (read,) = await r.board.read(stream_id)
+    if stale:
+        read = Sheet(read.stream_id, read.instance_id, read.seen, read.ended, rev="old")
+    pruned = Sheet(stream_id, "i1", rev=read.rev) if drop else read.pruned(to_ms(T1), TIMEOUT_MS)
+    if not drop:
+        pruned.seen[("a", S)] = to_ms(T1)  # so that the write is visible
+    return await r.board.replace_if_unchanged(pruned, TIMEOUT_MS)
+
+
 @pytest.mark.parametrize("name", list(WRITES))
 async def test_a_write_on_one_stream_leaves_the_other_19_untouched(repos: Repos, name: str) -> None:
     write, returned, allowed = WRITES[name]
@@ -166,14 +186,11 @@ async def test_claims_take_exactly_the_due_streams_once(repos: Repos) -> None:
     ]
 
 
-async def test_a_stream_removed_takes_only_its_viewers(repos: Repos) -> None:
-    before = await snapshot(repos.db)
-    assert sorted(await repos.presence.remove_stream(T)) == ["a", "b"]
-    assert touched(before, await snapshot(repos.db)) == {
-        (VIEWERS, skey(T, "a")),
-        (VIEWERS, skey(T, "b")),
-    }
-    assert [await repos.presence.count(s) for s in STREAMS] == [0 if s == T else 2 for s in STREAMS]
+async def test_sheets_read_back_per_stream(repos: Repos) -> None:
+    await repos.board.write([sheet(T, 7, "i2")], TIMEOUT_MS)
+    for i, s in enumerate(STREAMS):
+        got = sorted(await repos.board.read(s), key=lambda x: x.instance_id)
+        assert got == ([sheet(s, i), sheet(s, i, "i2")] if s == T else [sheet(s, i)]), s
 
 
 async def test_bans_read_back_per_stream(repos: Repos) -> None:
@@ -186,6 +203,9 @@ async def test_bans_read_back_per_stream(repos: Repos) -> None:
         assert bans == expected, s
 
 
-async def test_expired_presence_is_read_across_streams(repos: Repos) -> None:
-    expired = await repos.presence.expired(T0 + timedelta(seconds=3), 100)
-    assert sorted(expired) == [(s, a, S) for s in ("s00", "s01", "s02") for a in ("a", "b")]
+async def test_overdue_sheets_are_read_across_streams(repos: Repos) -> None:
+    before = to_ms(T0) + TIMEOUT_MS + 2500  # streams 0, 1, 2: their entries expired before
+    overdue = await repos.board.overdue(before, 100)
+    assert sorted(s.stream_id for s in overdue) == ["s00", "s01", "s02"]
+    assert await repos.board.overdue(before, 2) != []
+    assert len(await repos.board.overdue(before, 2)) == 2

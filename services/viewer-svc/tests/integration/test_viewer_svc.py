@@ -150,8 +150,11 @@ async def test_two_instances_keep_an_exact_count_under_concurrent_joins_and_leav
             return latest.viewer_count if latest and latest.viewer_count == len(stays) else None
 
         assert await eventually(last_count, within=10) == len(stays)
-        joined = bus.of(ViewerJoined)
-        assert len([j for j in joined if j.account_id != "probe"]) == len(accounts)
+        # joins are announced with the count, coalesced: an account that joined and left within
+        # one interval may never be announced, and none is announced twice while it stays
+        joined = [j.account_id for j in bus.of(ViewerJoined) if j.account_id != "probe"]
+        assert stays <= set(joined)
+        assert len(joined) == len(set(joined))
 
 
 async def test_silent_viewers_time_out_and_bans_and_stream_end_remove_viewers(
@@ -169,8 +172,13 @@ async def test_silent_viewers_time_out_and_bans_and_stream_end_remove_viewers(
         await api.post("/live/s2/join", headers=auth(jwt_secret, "troll"))
         await api.post("/live/s2/join", headers=auth(jwt_secret, "fan"))
         await eventually(lambda: any(e.reason == "timeout" for e in bus.of(ViewerLeft)), within=10)
-        await api.post("/live/s2/heartbeat", headers=auth(jwt_secret, "troll"))
-        await api.post("/live/s2/heartbeat", headers=auth(jwt_secret, "fan"))
+
+        async def back() -> bool:  # joins are announced with the next count (coalesced)
+            await api.post("/live/s2/heartbeat", headers=auth(jwt_secret, "troll"))
+            await api.post("/live/s2/heartbeat", headers=auth(jwt_secret, "fan"))
+            return len([j for j in bus.of(ViewerJoined) if j.account_id == "troll"]) >= 2
+
+        await eventually(back, within=10, interval=0.3)
         now = datetime.now(UTC)
         await bus.send(UserBanned(stream_id="s2", account_id="troll", by="owner", at=now))
         await eventually(lambda: any(e.reason == "banned" for e in bus.of(ViewerLeft)), within=10)

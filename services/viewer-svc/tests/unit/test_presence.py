@@ -6,6 +6,7 @@ from contracts.common import StreamStatus
 from contracts.viewer import PresenceEntry, PresenceHeartbeat, ViewerCountChanged, ViewerLeft
 from viewer_svc import handlers
 from viewer_svc.domain.model import Banned, StreamOver, UnknownStream
+from viewer_svc.domain.presence import Sheet
 
 from ..helpers import T0, World
 
@@ -23,7 +24,9 @@ class TestJoin:
         await live_stream(world)
         r = await handlers.join("s1", "a", world.deps)
         assert (r.playback_url, r.viewer_count, r.status) == ("https://p/s1.m3u8", 1, "active")
-        assert world.types() == ["viewer.joined"]
+        assert world.types() == []  # announced with the next batch
+        await world.settle()
+        assert world.presence_types() == ["viewer.joined"]
 
     async def test_one_account_is_one_viewer_however_often_it_joins(self) -> None:
         world = World()
@@ -32,7 +35,8 @@ class TestJoin:
             r = await handlers.join("s1", "a", world.deps)
         r = await handlers.join("s1", "b", world.deps)
         assert r.viewer_count == 2
-        assert world.types() == ["viewer.joined", "viewer.joined"]
+        await world.settle()
+        assert world.presence_types() == ["viewer.joined", "viewer.joined"]
 
     async def test_idle_streams_can_be_joined_before_they_start(self) -> None:
         world = World()
@@ -82,29 +86,39 @@ class TestLeaveAndExpiry:
         await live_stream(world)
         await handlers.join("s1", "a", world.deps)
         await handlers.join("s1", "b", world.deps)
+        await world.settle()
         world.clock.advance(20)
         await handlers.heartbeat("s1", "b", world.deps)
         world.clock.advance(15)  # a: 35 s unseen, b: 15 s
+        assert await world.count("s1") == 1  # the merge already skips a
         assert await handlers.expire(world.deps) == 1
         assert await handlers.expire(world.deps) == 0
+        await world.settle()
+        await world.settle()
         left = world.publisher.events(ViewerLeft)
         assert [(e.account_id, e.reason) for e in left] == [("a", "timeout")]  # type: ignore[attr-defined]
-        assert await world.presence.count("s1") == 1
+        assert await world.count("s1") == 1
 
     async def test_ending_the_stream_drops_its_viewers(self) -> None:
         world = World()
         await live_stream(world)
         await handlers.join("s1", "a", world.deps)
+        await world.settle()
         await handlers.stream_status("s1", StreamStatus.ENDED, world.deps)
-        assert await world.presence.count("s1") == 0
+        assert await world.count("s1") == 0
+        world.clock.advance(1)
+        await world.settle()
         assert world.publisher.events(ViewerLeft)[0].reason == "stream_ended"  # type: ignore[attr-defined]
 
     async def test_a_ban_removes_the_viewer(self) -> None:
         world = World()
         await live_stream(world)
         await handlers.join("s1", "a", world.deps)
+        await world.settle()
         await handlers.ban_changed("s1", "a", banned=True, at=T0, expires_at=None, deps=world.deps)
-        assert await world.presence.count("s1") == 0
+        assert await world.count("s1") == 0
+        world.clock.advance(1)
+        await world.settle()
         assert world.publisher.events(ViewerLeft)[0].reason == "banned"  # type: ignore[attr-defined]
 
 
@@ -114,13 +128,13 @@ class TestCoalescedCounts:
         await live_stream(world)
         for account in "abc":
             await handlers.join("s1", account, world.deps)
-        assert await handlers.publish_counts(world.deps) == 1
+        assert await world.settle() == 1
         await handlers.leave("s1", "a", world.deps)
         await handlers.leave("s1", "b", world.deps)
-        assert await handlers.publish_counts(world.deps) == 0  # interval not over
+        assert await world.settle() == 0  # interval not over
         world.clock.advance(1)
-        assert await handlers.publish_counts(world.deps) == 1
-        assert await handlers.publish_counts(world.deps) == 0  # nothing changed since
+        assert await world.settle() == 1
+        assert await world.settle() == 0  # nothing changed since
         counts = [(e.viewer_count, e.peak) for e in world.publisher.events(ViewerCountChanged)]  # type: ignore[attr-defined]
         assert counts == [(3, 3), (1, 3)]
 
@@ -130,9 +144,9 @@ class TestCoalescedCounts:
         await handlers.join("s1", "a", world.deps)
         world.publisher.fail = True
         with pytest.raises(ConnectionError):
-            await handlers.publish_counts(world.deps)
+            await world.settle()
         world.publisher.fail = False
-        assert await handlers.publish_counts(world.deps) == 1
+        assert await world.settle() == 1
 
 
 class TestProjection:
@@ -171,34 +185,48 @@ class TestProjection:
             ],
         )
         assert await handlers.chat_presence(beat, world.deps) == 1
-        assert await world.presence.count("s1") == 1
+        assert await world.count("s1") == 1
 
 
-class TestHotPath:
-    async def test_repeated_joins_inside_the_throttle_write_nothing_and_changes_are_batched(
-        self,
-    ) -> None:
+class TestNoWritePerRequest:
+    async def test_joins_heartbeats_and_leaves_write_nothing_until_the_batch(self) -> None:
         from viewer_svc.cache import HotPath
 
         world = World()
         await live_stream(world)
         deps = world.deps
-        object.__setattr__(deps, "hot", HotPath(ttl_s=1.0, touch_every_s=5.0))
-        writes: list[str] = []
-        real_touch = world.presence.touch
+        object.__setattr__(deps, "hot", HotPath(ttl_s=1.0))
+        writes: list[list[str]] = []
+        real_write = world.board.write
 
-        async def counting_touch(
-            stream_id: str, account_id: str, session_id: str, now: object
-        ) -> bool:
-            writes.append(account_id)
-            return await real_touch(stream_id, account_id, session_id, now)  # type: ignore[arg-type]
+        async def counting_write(sheets: list[Sheet], timeout_ms: int) -> None:
+            writes.append([s.stream_id for s in sheets])
+            await real_write(sheets, timeout_ms)
 
-        world.presence.touch = counting_touch  # type: ignore[method-assign]
-        for _ in range(5):
-            await handlers.join("s1", "a", deps)
-        assert writes == ["a"]
-        assert world.counts.changed == set()  # in memory until the count loop flushes
-        assert await handlers.publish_counts(deps) == 1
+        world.board.write = counting_write  # type: ignore[method-assign]
+        for account in "abcab":
+            await handlers.join("s1", account, deps)
+            await handlers.heartbeat("s1", account, deps, "tab2")
         await handlers.leave("s1", "a", deps)
-        await handlers.join("s1", "a", deps)  # a join after a leave writes again
-        assert writes == ["a", "a"]
+        assert writes == []
+        assert world.counts.changed == set()
+        assert await handlers.flush(deps) == 1
+        assert writes == [["s1"]]  # one write for the stream, whatever happened in it
+        assert await handlers.flush(deps) == 0  # nothing changed since
+        assert world.counts.changed == {"s1"}
+
+    async def test_a_failed_batch_stays_pending(self) -> None:
+        world = World()
+        await live_stream(world)
+        await handlers.join("s1", "a", world.deps)
+
+        async def down(sheets: list[Sheet], timeout_ms: int) -> None:
+            raise ConnectionError("database down")
+
+        real_write = world.board.write
+        world.board.write = down  # type: ignore[method-assign]
+        with pytest.raises(ConnectionError):
+            await handlers.flush(world.deps)
+        world.board.write = real_write  # type: ignore[method-assign]
+        assert await handlers.flush(world.deps) == 1
+        assert len(await world.board.read("s1")) == 1

@@ -2,55 +2,47 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from contracts.common import StreamStatus
 from viewer_svc.domain.model import BanView, StreamView
+from viewer_svc.domain.presence import Sheet
 
 
-class MemoryPresence:
+class MemoryBoard:
+    """The board in a dict, keyed by (stream, instance); each write gets a new version."""
+
     def __init__(self) -> None:
-        self.seen: dict[tuple[str, str, str], datetime] = {}
+        self.sheets: dict[tuple[str, str], Sheet] = {}
+        self._expiry: dict[tuple[str, str], int] = {}
+        self._revs = itertools.count(1)
 
-    def _has(self, stream_id: str, account_id: str) -> bool:
-        return any(k[0] == stream_id and k[1] == account_id for k in self.seen)
+    def _store(self, sheet: Sheet, timeout_ms: int) -> None:
+        key = (sheet.stream_id, sheet.instance_id)
+        if sheet.empty:
+            self.sheets.pop(key, None)
+        else:
+            self.sheets[key] = replace(sheet, rev=str(next(self._revs)))
+            self._expiry[key] = sheet.next_expiry_ms(timeout_ms)
 
-    async def touch(self, stream_id: str, account_id: str, session_id: str, now: datetime) -> bool:
-        new = not self._has(stream_id, account_id)
-        self.seen[(stream_id, account_id, session_id)] = now
-        return new
+    async def write(self, sheets: list[Sheet], timeout_ms: int) -> None:
+        for sheet in sheets:
+            self._store(sheet, timeout_ms)
 
-    async def remove(self, stream_id: str, account_id: str, session_id: str) -> bool:
-        if self.seen.pop((stream_id, account_id, session_id), None) is None:
+    async def read(self, stream_id: str) -> list[Sheet]:
+        return [s for (stream, _), s in sorted(self.sheets.items()) if stream == stream_id]
+
+    async def overdue(self, before_ms: int, limit: int) -> list[Sheet]:
+        return [s for k, s in sorted(self.sheets.items()) if self._expiry[k] < before_ms][:limit]
+
+    async def replace_if_unchanged(self, sheet: Sheet, timeout_ms: int) -> bool:
+        current = self.sheets.get((sheet.stream_id, sheet.instance_id))
+        if current is None or current.rev != sheet.rev:
             return False
-        return not self._has(stream_id, account_id)
-
-    async def remove_account(self, stream_id: str, account_id: str) -> bool:
-        keys = [k for k in self.seen if k[0] == stream_id and k[1] == account_id]
-        for key in keys:
-            del self.seen[key]
-        return bool(keys)
-
-    async def expired(self, cutoff: datetime, limit: int) -> list[tuple[str, str, str]]:
-        return [k for k, t in self.seen.items() if t < cutoff][:limit]
-
-    async def remove_if_unseen_since(
-        self, stream_id: str, account_id: str, session_id: str, cutoff: datetime
-    ) -> bool:
-        seen = self.seen.get((stream_id, account_id, session_id))
-        if seen is None or seen >= cutoff:
-            return False
-        del self.seen[(stream_id, account_id, session_id)]
-        return not self._has(stream_id, account_id)
-
-    async def remove_stream(self, stream_id: str) -> list[str]:
-        keys = [k for k in self.seen if k[0] == stream_id]
-        for key in keys:
-            del self.seen[key]
-        return sorted({k[1] for k in keys})
-
-    async def count(self, stream_id: str) -> int:
-        return len({a for s, a, _ in self.seen if s == stream_id})
+        self._store(sheet, timeout_ms)
+        return True
 
 
 class MemoryCounts:
@@ -59,6 +51,7 @@ class MemoryCounts:
         self.next_at: dict[str, datetime] = {}
         self.peaks: dict[str, int] = {}
         self.counts: dict[str, int] = {}
+        self.accounts: dict[str, list[str]] = {}
 
     async def mark_changed(self, stream_id: str) -> None:
         self.changed.add(stream_id)
@@ -73,10 +66,12 @@ class MemoryCounts:
             self.next_at[stream_id] = now + timedelta(seconds=interval_s)
         return due
 
-    async def published(self, stream_id: str, count: int) -> int:
-        self.counts[stream_id] = count
-        self.peaks[stream_id] = max(self.peaks.get(stream_id, 0), count)
-        return self.peaks[stream_id]
+    async def published(self, stream_id: str, accounts: list[str]) -> tuple[int, list[str]]:
+        previous = self.accounts.get(stream_id, [])
+        self.accounts[stream_id] = list(accounts)
+        self.counts[stream_id] = len(accounts)
+        self.peaks[stream_id] = max(self.peaks.get(stream_id, 0), len(accounts))
+        return self.peaks[stream_id], previous
 
     async def unclaim(self, stream_id: str) -> None:
         self.changed.add(stream_id)

@@ -1,10 +1,10 @@
 """viewer-svc's collections in MongoDB.
 
-``viewers``: one presence document per (stream, account, session), ``_id`` = the three; the
-count is the number of distinct accounts. The viewer count is
-*derived* (``distinct`` accounts), never kept in a counter that a crash between two writes could
-leave wrong. ``viewer_counts``: per stream, whether the count changed since it was last
-published, when it may be published next, and the peak. ``viewer_stream_view`` and
+``viewer_presence``: one document per (stream, instance), that instance's presence sheet
+(see ``domain/presence.py``), rewritten in batches; the viewer count is *derived* from the
+sheets (distinct accounts with a live session), never kept in a counter. ``viewer_counts``: per
+stream, whether the count changed since it was last published, when it may be published next,
+the peak and the accounts last published. ``viewer_stream_view`` and
 ``viewer_bans``: the projection of stream-svc's events. Times written by updates are epoch ms.
 """
 
@@ -12,26 +12,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import DeleteOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from contracts.common import StreamStatus, compound_key
 from servicekit.mongo import Doc, FieldDefault, IndexSpec, from_ms, to_ms
 from servicekit.writes import write_if_newer
 from viewer_svc.domain.model import BanView, StreamView
+from viewer_svc.domain.presence import Sheet
 
-VIEWERS = "viewers"
+PRESENCE = "viewer_presence"
 COUNTS = "viewer_counts"
 VIEWS = "viewer_stream_view"
 BANS = "viewer_bans"
 
 INDEXES: list[IndexSpec | FieldDefault] = [
     FieldDefault(COUNTS, "next_ms", 0),
-    IndexSpec(VIEWERS, [("stream_id", 1)]),
-    IndexSpec(VIEWERS, [("stream_id", 1), ("account_id", 1)]),
-    IndexSpec(VIEWERS, [("last_seen_ms", 1)]),
+    IndexSpec(PRESENCE, [("stream_id", 1)]),
+    IndexSpec(PRESENCE, [("next_expiry_ms", 1)]),
     IndexSpec(COUNTS, [("changed", 1), ("next_ms", 1)]),
     IndexSpec(BANS, [("stream_id", 1), ("banned", 1)]),
 ]
@@ -41,94 +41,78 @@ def _key(stream_id: str, account_id: str) -> str:
     return compound_key(stream_id, account_id)
 
 
-def _session_key(stream_id: str, account_id: str, session_id: str) -> str:
-    if not session_id:  # a presence written before sessions existed (expired as such)
-        return _key(stream_id, account_id)
-    return compound_key(stream_id, account_id, session_id)
+def _sheet_doc(sheet: Sheet, timeout_ms: int) -> Doc:
+    """Parallel arrays of strings and ints (the stand-in stores arrays of sub-documents badly)."""
+    seen, ended = sorted(sheet.seen.items()), sorted(sheet.ended.items())
+    return {
+        "stream_id": sheet.stream_id,
+        "instance_id": sheet.instance_id,
+        "seen_accounts": [a for (a, _), _ in seen],
+        "seen_sessions": [s for (_, s), _ in seen],
+        "seen_ms": [t for _, t in seen],
+        "ended_accounts": [a for (a, _), _ in ended],
+        "ended_sessions": [s for (_, s), _ in ended],
+        "ended_ms": [t for _, t in ended],
+        "next_expiry_ms": sheet.next_expiry_ms(timeout_ms),
+        "rev": uuid4().hex,
+    }
 
 
-class MongoPresence:
-    """One document per (stream, account, session), ``_id`` = the three. Whether a session
-    was the account's first or last is read after the write (an indexed count of the account's
-    sessions in the stream): two sessions of one account starting or ending in the same instant
-    may announce ``viewer.joined``/``viewer.left`` twice or not at all; the count, derived from
-    the documents, is exact whatever the order."""
+def _sheet(doc: Doc) -> Sheet:
+    return Sheet(
+        doc["stream_id"],
+        doc["instance_id"],
+        {
+            (a, s): int(t)
+            for a, s, t in zip(
+                doc["seen_accounts"], doc["seen_sessions"], doc["seen_ms"], strict=True
+            )
+        },
+        {
+            (a, s): int(t)
+            for a, s, t in zip(
+                doc["ended_accounts"], doc["ended_sessions"], doc["ended_ms"], strict=True
+            )
+        },
+        rev=doc.get("rev", ""),
+    )
+
+
+class MongoBoard:
+    """One document per (stream, instance), ``_id`` = the two, rewritten whole by its instance
+    (one bulk write per batch), read by every instance (``stream_id`` index: one document per
+    instance holding viewers of the stream)."""
 
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
-        self._col = db[VIEWERS]
+        self._col = db[PRESENCE]
 
-    async def _sessions(self, stream_id: str, account_id: str) -> int:
-        return await self._col.count_documents({"stream_id": stream_id, "account_id": account_id})
-
-    async def touch(self, stream_id: str, account_id: str, session_id: str, now: datetime) -> bool:
-        key = _session_key(stream_id, account_id, session_id)
-        try:
-            result = await self._col.update_one(
-                {"_id": key},
-                {
-                    "$set": {"last_seen_ms": to_ms(now)},
-                    "$setOnInsert": {
-                        "stream_id": stream_id,
-                        "account_id": account_id,
-                        "session_id": session_id,
-                        "joined_at": now,
-                    },
-                },
+    async def write(self, sheets: list[Sheet], timeout_ms: int) -> None:
+        ops: list[UpdateOne | DeleteOne] = [
+            DeleteOne({"_id": compound_key(s.stream_id, s.instance_id)})
+            if s.empty
+            else UpdateOne(
+                {"_id": compound_key(s.stream_id, s.instance_id)},
+                {"$set": _sheet_doc(s, timeout_ms)},
                 upsert=True,
             )
-        except DuplicateKeyError:  # a concurrent touch of the same session inserted it first
-            await self._col.update_one({"_id": key}, {"$set": {"last_seen_ms": to_ms(now)}})
-            return False
-        if result.upserted_id is None:
-            return False
-        return await self._sessions(stream_id, account_id) == 1
-
-    async def remove(self, stream_id: str, account_id: str, session_id: str) -> bool:
-        result = await self._col.delete_one(
-            {"_id": _session_key(stream_id, account_id, session_id)}
-        )
-        return result.deleted_count == 1 and await self._sessions(stream_id, account_id) == 0
-
-    async def remove_account(self, stream_id: str, account_id: str) -> bool:
-        result = await self._col.delete_many({"stream_id": stream_id, "account_id": account_id})
-        return result.deleted_count > 0
-
-    async def expired(self, cutoff: datetime, limit: int) -> list[tuple[str, str, str]]:
-        cursor = self._col.find(
-            {"last_seen_ms": {"$lt": to_ms(cutoff)}},
-            {"stream_id": 1, "account_id": 1, "session_id": 1},
-        )
-        return [
-            (d["stream_id"], d["account_id"], d.get("session_id", ""))
-            async for d in cursor.limit(limit)
+            for s in sheets
         ]
+        if ops:
+            await self._col.bulk_write(ops, ordered=False)
 
-    async def remove_if_unseen_since(
-        self, stream_id: str, account_id: str, session_id: str, cutoff: datetime
-    ) -> bool:
-        result = await self._col.delete_one(
-            {
-                "_id": _session_key(stream_id, account_id, session_id),
-                "last_seen_ms": {"$lt": to_ms(cutoff)},
-            }
-        )
-        return result.deleted_count == 1 and await self._sessions(stream_id, account_id) == 0
+    async def read(self, stream_id: str) -> list[Sheet]:
+        return [_sheet(d) async for d in self._col.find({"stream_id": stream_id})]
 
-    async def remove_stream(self, stream_id: str) -> list[str]:
-        accounts = sorted(
-            {
-                d["account_id"]
-                async for d in self._col.find({"stream_id": stream_id}, {"account_id": 1})
-            }
-        )
-        removed = []
-        for account in accounts:  # one by one: each account's removal is announced once
-            if await self.remove_account(stream_id, account):
-                removed.append(account)
-        return removed
+    async def overdue(self, before_ms: int, limit: int) -> list[Sheet]:
+        cursor = self._col.find({"next_expiry_ms": {"$lt": before_ms}}).limit(limit)
+        return [_sheet(d) async for d in cursor]
 
-    async def count(self, stream_id: str) -> int:
-        return len(await self._col.distinct("account_id", {"stream_id": stream_id}))
+    async def replace_if_unchanged(self, sheet: Sheet, timeout_ms: int) -> bool:
+        key = {"_id": compound_key(sheet.stream_id, sheet.instance_id), "rev": sheet.rev}
+        if sheet.empty:
+            return (await self._col.delete_one(key)).deleted_count == 1
+        result = await self._col.update_one(key, {"$set": _sheet_doc(sheet, timeout_ms)})
+        return result.modified_count == 1
 
 
 class MongoCounts:
@@ -169,15 +153,18 @@ class MongoCounts:
                 claimed.append(stream_id)
         return claimed
 
-    async def published(self, stream_id: str, count: int) -> int:
+    async def published(self, stream_id: str, accounts: list[str]) -> tuple[int, list[str]]:
         # no upsert: the stream was just claimed, so its document exists (an upsert here would
         # create one without next_ms, and the stand-in drops $setOnInsert in find_one_and_update)
-        doc = await self._col.find_one_and_update(
+        count = len(accounts)
+        before = await self._col.find_one_and_update(
             {"_id": stream_id},
-            {"$max": {"peak": count}, "$set": {"count": count}},
-            return_document=ReturnDocument.AFTER,
+            {"$max": {"peak": count}, "$set": {"count": count, "accounts": accounts}},
+            return_document=ReturnDocument.BEFORE,
         )
-        return int(doc["peak"]) if doc else count
+        if before is None:
+            return count, []
+        return max(int(before.get("peak", 0)), count), list(before.get("accounts", []))
 
     async def unclaim(self, stream_id: str) -> None:
         await self._col.update_one({"_id": stream_id}, {"$set": {"changed": True, "next_ms": 0}})
