@@ -47,3 +47,28 @@ async def test_callers_that_miss_together_share_one_load() -> None:
     assert loads == [1]
     assert await cache.get(("count", "s1"), load) == 7  # kept
     assert loads == [1]
+
+
+async def test_a_recently_expired_entry_is_answered_while_one_refresh_runs() -> None:
+    now = [0.0]
+    cache = TtlCache(ttl_s=1.0, clock=lambda: now[0])
+    gate = asyncio.Event()
+    values = iter(["v1", "v2"])
+
+    async def load() -> str:
+        if loads:
+            await gate.wait()
+        loads.append(1)
+        return next(values)
+
+    loads: list[int] = []
+    assert await cache.get("k", load) == "v1"
+    now[0] = 1.5  # expired half a ttl ago: stale answers, one refresh in the background
+    assert [await cache.get("k", load) for _ in range(3)] == ["v1"] * 3
+    gate.set()
+    await asyncio.sleep(0.01)
+    assert await cache.get("k", load) == "v2"
+    assert loads == [1, 1]
+    now[0] = 10.0  # long expired: the caller waits for the load
+    values = iter(["v3"])
+    assert await cache.get("k", load) == "v3"
