@@ -22,7 +22,7 @@ class Settings(ServiceSettings):
         default=1.0, gt=0, description="at most one count event per stream per interval"
     )
     flush_interval_s: float = Field(
-        default=0.25,
+        default=0.5,
         gt=0,
         description="this instance's presence is written (one bulk write) this often",
     )
