@@ -4,6 +4,7 @@ expire what nobody saw within the presence timeout. Each is safe to run in every
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Literal
@@ -131,19 +132,25 @@ async def publish_counts(deps: Deps, *, limit: int = 500) -> int:
             await deps.counts.unclaim(stream_id)
             raise
         published += 1
-        now, previous = deps.clock(), set(before)
-        for account in sorted(m.accounts - previous):
-            joined = ViewerJoined(stream_id=stream_id, account_id=account, joined_at=now)
-            await _announce(joined, deps)
-        for account in sorted(previous - m.accounts):
-            left = ViewerLeft(
-                stream_id=stream_id,
-                account_id=account,
-                left_at=now,
-                reason=_reason(account, m, deps),
-            )
-            await _announce(left, deps)
+        await _announce_changes(stream_id, m, set(before), deps)
     return published
+
+
+async def _announce_changes(stream_id: str, m: Merged, before: set[str], deps: Deps) -> None:
+    """``viewer.joined`` for the accounts new since the previous publication, ``viewer.left``
+    for those gone; published concurrently, 100 at a time (a busy stream's second may hold
+    hundreds, and the presence batch waits for them)."""
+    now = deps.clock()
+    events: list[Event] = [
+        ViewerJoined(stream_id=stream_id, account_id=a, joined_at=now)
+        for a in sorted(m.accounts - before)
+    ]
+    events += [
+        ViewerLeft(stream_id=stream_id, account_id=a, left_at=now, reason=_reason(a, m, deps))
+        for a in sorted(before - m.accounts)
+    ]
+    for i in range(0, len(events), 100):
+        await asyncio.gather(*(_announce(e, deps) for e in events[i : i + 100]))
 
 
 async def _announce(payload: Event, deps: Deps) -> None:
