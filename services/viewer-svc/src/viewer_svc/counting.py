@@ -45,18 +45,21 @@ async def stream_bans(stream_id: str, deps: Deps) -> dict[str, BanView]:
     return await deps.hot.reads.get(("bans", stream_id), lambda: deps.projection.bans(stream_id))
 
 
-async def merged(stream_id: str, deps: Deps) -> Merged:
+async def merged(stream_id: str, deps: Deps, *, stored: bool = False) -> Merged:
     """Accounts counted in the stream now: every other instance's sheet as last written, this
-    instance's from memory; none once the stream is over, never an actively banned account."""
+    instance's from memory (``stored``: as last written too, so that whichever instance
+    publishes a count sees the same sets and an account never flaps between two publications);
+    none once the stream is over, never an actively banned account."""
     view = await stream_view(stream_id, deps)
     if view is None or view.status in OVER:
         return Merged(frozenset(), view)
     bans = await stream_bans(stream_id, deps)
     me = deps.live.instance_id
-    sheets = (
-        *(s for s in await deps.board.read(stream_id) if s.instance_id != me),
-        deps.live.sheet(stream_id),
-    )
+    board = await deps.board.read(stream_id)
+    if stored:
+        sheets: tuple[Sheet, ...] = tuple(board)
+    else:
+        sheets = (*(s for s in board if s.instance_id != me), deps.live.sheet(stream_id))
     now = deps.clock()
     accounts = live_accounts(sheets, deps.now_ms(), deps.timeout_ms)
     banned = {a for a, b in bans.items() if b.active(now)}
@@ -117,10 +120,11 @@ def _reason(account: str, m: Merged, deps: Deps) -> LeaveReason:
 async def publish_counts(deps: Deps, *, limit: int = 500) -> int:
     """Publish the merged count of each stream whose presence changed, at most once per stream
     per interval across all instances (a failed publication stays pending), then announce the
-    accounts that joined and left since the previous publication (ephemeral, direct)."""
+    accounts that joined and left since the previous publication (ephemeral, direct). Counts
+    merge the stored sheets only: run :func:`flush` first (the presence batch does)."""
     published = 0
     for stream_id in await deps.counts.claim_due(deps.clock(), deps.count_interval_s, limit):
-        m = await merged(stream_id, deps)
+        m = await merged(stream_id, deps, stored=True)
         accounts = sorted(m.accounts)
         peak, before = await deps.counts.published(stream_id, accounts)
         event = ViewerCountChanged(

@@ -88,8 +88,14 @@ async def leave(stream_id: str, account_id: str, deps: Deps, session_id: str | N
     """End this session only, wherever it was seen (the end is written with this instance's
     next batch and outranks older sightings on every instance); the account stops counting
     when it was its last session (another tab, a player or a chat socket keeps it counted).
-    Without a join nothing is counted differently."""
-    deps.live.end(stream_id, account_id, http_session(session_id), deps.now_ms())
+    Without a join nothing is counted differently; a stream unknown or over records nothing."""
+    await _end(stream_id, account_id, http_session(session_id), deps)
+
+
+async def _end(stream_id: str, account_id: str, session: str, deps: Deps) -> None:
+    view = await stream_view(stream_id, deps)
+    if view is not None and view.status not in OVER:  # nothing counts in the others
+        deps.live.end(stream_id, account_id, session, deps.now_ms())
 
 
 async def chat_presence(event: PresenceHeartbeat, deps: Deps) -> int:
@@ -100,7 +106,7 @@ async def chat_presence(event: PresenceHeartbeat, deps: Deps) -> int:
     for entry in event.entries:
         session = chat_session(entry, event.instance_id)
         if entry.ended:  # the socket closed: its session only, as a tab's leave
-            deps.live.end(entry.stream_id, entry.account_id, session, deps.now_ms())
+            await _end(entry.stream_id, entry.account_id, session, deps)
             continue
         try:
             await _admit(entry.stream_id, entry.account_id, session, deps)

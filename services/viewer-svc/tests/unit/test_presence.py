@@ -80,6 +80,18 @@ class TestLeaveAndExpiry:
         await handlers.leave("s1", "a", world.deps)
         assert world.types() == []
         assert world.counts.changed == set()
+        assert await world.count("s1") == 0
+
+    async def test_leaving_a_stream_unknown_or_over_records_nothing(self) -> None:
+        world = World()
+        await live_stream(world, "over", StreamStatus.ENDED)
+        await world.settle()  # the end's count (0) published
+        await handlers.leave("nope", "a", world.deps)
+        await handlers.leave("over", "a", world.deps)
+        assert world.live.changed == set()
+        world.clock.advance(1)
+        assert await world.settle() == 0
+        assert world.board.sheets == {}
 
     async def test_unseen_viewers_are_counted_out_once(self) -> None:
         world = World()
