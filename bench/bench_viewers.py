@@ -52,22 +52,43 @@ def request_maker(population: int = POPULATION) -> Any:
 
 
 async def sweep(
-    ports: list[int], levels: list[int], seconds: float
+    ports: list[int], levels: list[int], seconds: float, rounds: int = 4
 ) -> list[list[tuple[int, LoadResult]]]:
-    """Warm up each server (every account joins once, not measured), then one run per level
-    on each server in turn, level by level: on a shared machine whose load drifts over minutes,
-    ours and the floor at one level are measured under the same load."""
+    """Warm up each server (every account joins once, not measured), then each level on each
+    server in ``rounds`` alternating slices (``seconds`` in all per server and level): on a
+    shared machine whose load swings within seconds, ours and the floor at one level are
+    measured under the same load."""
     make = request_maker()
     for port in ports:
         await closed_loop("127.0.0.1", port, make, connections=16, duration_s=seconds / 2)
     await asyncio.sleep(2)  # the warm-up's joins are written and announced once, not measured
     out: list[list[tuple[int, LoadResult]]] = [[] for _ in ports]
     for connections in levels:
-        for runs, port in zip(out, ports, strict=True):
-            result = await closed_loop(
-                "127.0.0.1", port, make, connections=connections, duration_s=seconds
-            )
-            runs.append((connections, result))
+        slices: list[list[LoadResult]] = [[] for _ in ports]
+        for _ in range(rounds):
+            for got, port in zip(slices, ports, strict=True):
+                got.append(
+                    await closed_loop(
+                        "127.0.0.1",
+                        port,
+                        make,
+                        connections=connections,
+                        duration_s=seconds / rounds,
+                    )
+                )
+        for runs, got in zip(out, slices, strict=True):
+            runs.append((connections, merged(got)))
+    return out
+
+
+def merged(results: list[LoadResult]) -> LoadResult:
+    """Several runs as one: every answer, over their summed measured time."""
+    out = LoadResult()
+    for r in results:
+        out.latencies += r.latencies
+        out.ok_latencies += r.ok_latencies
+        out.statuses.update(r.statuses)
+        out.wall += r.wall
     return out
 
 
