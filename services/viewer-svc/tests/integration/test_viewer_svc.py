@@ -195,3 +195,48 @@ async def test_silent_viewers_time_out_and_bans_and_stream_end_remove_viewers(
         reasons = {(e.account_id, e.reason) for e in bus.of(ViewerLeft)}
         assert {("quiet", "timeout"), ("troll", "banned")} <= reasons
         assert ("fan", "stream_ended") in reasons or ("fan", "timeout") in reasons
+
+
+async def test_an_instance_that_stops_leaves_its_viewers_counted_until_their_timeout(
+    settings: Settings, bus: Bus, jwt_secret: str
+) -> None:
+    """Presence lives in each instance's memory: when one stops (or crashes), the viewers it
+    saw stay counted by the others until their presence timeout (1.5 s here), then the count
+    event follows and the document it left is pruned."""
+    async with instances(settings, 1) as (b,):
+        await announce_live(bus, "s3")
+
+        async def count_on(api: httpx.AsyncClient, account: str, want: int) -> bool:
+            r = await api.post("/live/s3/heartbeat", headers=auth(jwt_secret, account))
+            return r.status_code == 200 and r.json()["viewer_count"] == want
+
+        def count_on_b(want: int) -> Any:
+            return count_on(b, "bob", want)
+
+        await eventually(lambda: count_on_b(1), within=10)
+
+        async def keep_watching() -> None:  # bob's player, well within the 1.5 s timeout
+            while True:
+                await b.post("/live/s3/heartbeat", headers=auth(jwt_secret, "bob"))
+                await asyncio.sleep(0.2)
+
+        player = asyncio.create_task(keep_watching())
+        try:
+            async with instances(settings, 1) as (a,):
+                # each counts the other's viewer once the other's batch is written
+                await eventually(lambda: count_on(a, "alice", 2), within=10)
+                await eventually(lambda: count_on_b(2), within=10)
+            # a stopped; alice, seen only by a, stops counting at her timeout on b
+            await eventually(lambda: count_on_b(1), within=10)
+        finally:
+            player.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await player
+
+        async def published_one() -> bool:
+            counts = [c for c in bus.of(ViewerCountChanged) if c.stream_id == "s3"]
+            return max(counts, key=lambda c: c.as_of).viewer_count == 1
+
+        await eventually(published_one, within=10)
+        left = [(e.account_id, e.reason) for e in bus.of(ViewerLeft) if e.stream_id == "s3"]
+        assert ("alice", "timeout") in left
