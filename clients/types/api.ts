@@ -25,6 +25,7 @@ export type ServerFrame =
   | StreamUpdatedFrame
   | ModerationFrame
   | SlowModeFrame
+  | PinFrame
   | Pong;
 
 /**
@@ -37,6 +38,9 @@ export interface LivecastApi {
   BanLifted?: BanLifted;
   BanRequest?: BanRequest;
   BanView?: BanView;
+  BlockedTermChange?: BlockedTermChange;
+  BlockedTermRequest?: BlockedTermRequest;
+  BlockedTermView?: BlockedTermView;
   ChatAck?: ChatAck;
   ChatConnectionView?: ChatConnectionView;
   ChatConnections?: ChatConnections;
@@ -74,7 +78,10 @@ export interface LivecastApi {
   PageLiveStreamSummary?: PageLiveStreamSummary;
   PageModerationLogEntry?: PageModerationLogEntry;
   PageNotificationView?: PageNotificationView;
+  PinFrame?: PinFrame;
+  PinRequest?: PinRequest;
   Ping?: Ping;
+  PinnedMessage?: PinnedMessage;
   Pong?: Pong;
   PostedChatMessage?: PostedChatMessage;
   SendGiftRequest?: SendGiftRequest;
@@ -197,6 +204,39 @@ export interface BanView {
   reason: string | null;
 }
 /**
+ * ``POST /live/{stream_id}/blocked-terms`` response: 201 with ``changed: true`` when the
+ * term was added (or given another expiry: a new duration counts from now), 200 with
+ * ``changed: false`` when the same term is in force already on the same terms (both without
+ * expiry, or the same ``duration_s``: a repeat does not extend it); then nothing is logged
+ * or announced and the term in force is returned.
+ */
+export interface BlockedTermChange {
+  term_id: string;
+  term: string;
+  by: string;
+  at: string;
+  expires_at: string | null;
+  changed: boolean;
+}
+/**
+ * ``POST /live/{stream_id}/blocked-terms``: block ``term`` (2-100 characters, optional
+ * ``*`` at either end), for ``duration_s`` seconds if given (else until removed).
+ */
+export interface BlockedTermRequest {
+  term: string;
+  duration_s?: number | null;
+}
+/**
+ * One blocked term (``GET /live/{stream_id}/blocked-terms``, owner and moderators).
+ */
+export interface BlockedTermView {
+  term_id: string;
+  term: string;
+  by: string;
+  at: string;
+  expires_at: string | null;
+}
+/**
  * Your ``chat.send`` was stored as ``seq``.
  */
 export interface ChatAck {
@@ -227,7 +267,8 @@ export interface ChatDelete {
   message_id: string;
 }
 /**
- * Your frame was refused; ``reason`` is a code, ``message`` says why.
+ * Your frame was refused; ``reason`` is a code, ``message`` says why (``blocked_term``:
+ * the message contains a term blocked in this chat; it was not posted).
  */
 export interface ChatError {
   type: "chat.error";
@@ -458,6 +499,26 @@ export interface Hello {
    * true when more messages were missed than a resume replays, or when `last_seq` asked for is beyond the room's newest (a cursor this room never reached): `messages` are then the most recent ones and `last_seq` is the room's real cursor
    */
   reset: boolean;
+  /**
+   * the room's pinned message or announcement, if one is up
+   */
+  pin: PinnedMessage | null;
+}
+/**
+ * What a room shows pinned: in ``hello``, the ``pin`` frame and ``chat.pin_changed``.
+ * A pinned message carries its ``message_id``, ``seq`` and author (``account_id``); an
+ * announcement has ``null`` for the three. ``until``: when the pin goes (``null``: until
+ * unpinned).
+ */
+export interface PinnedMessage {
+  pin_id: string;
+  text: string;
+  message_id: string | null;
+  seq: number | null;
+  account_id: string | null;
+  pinned_by: string;
+  pinned_at: string;
+  until: string | null;
 }
 /**
  * ``POST /live/{stream_id}/join`` response (the original plan's shape).
@@ -536,6 +597,14 @@ export interface ModerationFrame {
   expires_at: string | null;
   reason: string | null;
 }
+/**
+ * One entry of ``GET /live/{stream_id}/moderation-log``. ``action``: ``moderator_added``,
+ * ``moderator_removed``, ``user_banned``, ``user_unbanned`` (``account_id``: the account
+ * concerned); ``blocked_term_added``, ``blocked_term_removed`` (``detail``: the term),
+ * ``message_pinned``, ``message_unpinned`` (``detail``: the pinned text, ``message_id``: the
+ * pinned message if any, ``account_id``: its author, else who acted; ``reason``
+ * ``message_deleted`` when a pin went with its message).
+ */
 export interface ModerationLogEntry {
   action_id: string;
   action: string;
@@ -544,6 +613,8 @@ export interface ModerationLogEntry {
   at: string;
   expires_at: string | null;
   reason: string | null;
+  detail: string | null;
+  message_id: string | null;
 }
 /**
  * ``POST /live/{stream_id}/moderators`` response (201 when added, 200 if already one);
@@ -593,6 +664,24 @@ export interface PageModerationLogEntry {
 export interface PageNotificationView {
   items: NotificationView[];
   next_cursor: string | null;
+}
+/**
+ * The room's pin changed: show ``pin`` (``null``: take the pin down: unpinned, expired
+ * or its message deleted). Clients also take it down themselves at ``pin.until``.
+ */
+export interface PinFrame {
+  type: "pin";
+  pin: PinnedMessage | null;
+}
+/**
+ * ``PUT /live/{stream_id}/pin`` (owner or moderator): pin a message of the room
+ * (``message_id``) or an announcement (``text``, 1-300 characters): exactly one of the two;
+ * ``until`` (ISO 8601, in the future) takes it down then.
+ */
+export interface PinRequest {
+  message_id?: string | null;
+  text?: string | null;
+  until?: string | null;
 }
 /**
  * Answer to ``ping``.

@@ -3,7 +3,19 @@
 Importing this package imports every event module, so the event registry is complete.
 """
 
-from contracts import chat, common, moderation, notification, routing, stream, viewer, webhook, ws
+from contracts import (
+    blocked_terms,
+    chat,
+    common,
+    moderation,
+    notification,
+    pins,
+    routing,
+    stream,
+    viewer,
+    webhook,
+    ws,
+)
 from contracts.envelope import (
     Envelope,
     Event,
@@ -19,6 +31,7 @@ __all__ = [
     "Envelope",
     "Event",
     "UnknownEventError",
+    "blocked_terms",
     "chat",
     "common",
     "derived_event_id",
@@ -28,6 +41,7 @@ __all__ = [
     "moderation",
     "notification",
     "parse_envelope",
+    "pins",
     "routing",
     "stream",
     "viewer",

@@ -98,6 +98,13 @@ class BanView(ResponseModel):
 
 
 class ModerationLogEntry(ResponseModel):
+    """One entry of ``GET /live/{stream_id}/moderation-log``. ``action``: ``moderator_added``,
+    ``moderator_removed``, ``user_banned``, ``user_unbanned`` (``account_id``: the account
+    concerned); ``blocked_term_added``, ``blocked_term_removed`` (``detail``: the term),
+    ``message_pinned``, ``message_unpinned`` (``detail``: the pinned text, ``message_id``: the
+    pinned message if any, ``account_id``: its author, else who acted; ``reason``
+    ``message_deleted`` when a pin went with its message)."""
+
     action_id: str
     action: str
     account_id: AccountId
@@ -105,6 +112,8 @@ class ModerationLogEntry(ResponseModel):
     at: AwareDatetime
     expires_at: AwareDatetime | None = None
     reason: str | None = None
+    detail: str | None = None
+    message_id: str | None = None
 
 
 class ModeratorChange(ResponseModel):

@@ -37,6 +37,8 @@ def rest_models() -> dict[str, type[BaseModel]]:
         contracts.viewer,
         contracts.chat,
         contracts.notification,
+        contracts.blocked_terms,
+        contracts.pins,
     ):
         for value in vars(module).values():
             if (

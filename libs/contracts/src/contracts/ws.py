@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from contracts.common import AccountId, StreamStatus
+from contracts.pins import PinnedMessage
 
 
 class Frame(BaseModel):
@@ -90,6 +91,9 @@ class Hello(Frame):
         "`last_seq` asked for is beyond the room's newest (a cursor this room never reached): "
         "`messages` are then the most recent ones and `last_seq` is the room's real cursor",
     )
+    pin: PinnedMessage | None = Field(
+        default=None, description="the room's pinned message or announcement, if one is up"
+    )
 
 
 class ChatAck(Frame):
@@ -102,7 +106,8 @@ class ChatAck(Frame):
 
 
 class ChatError(Frame):
-    """Your frame was refused; ``reason`` is a code, ``message`` says why."""
+    """Your frame was refused; ``reason`` is a code, ``message`` says why (``blocked_term``:
+    the message contains a term blocked in this chat; it was not posted)."""
 
     type: Literal["chat.error"] = "chat.error"
     reason: str
@@ -181,6 +186,14 @@ class SlowModeFrame(Frame):
     interval_s: int
 
 
+class PinFrame(Frame):
+    """The room's pin changed: show ``pin`` (``null``: take the pin down: unpinned, expired
+    or its message deleted). Clients also take it down themselves at ``pin.until``."""
+
+    type: Literal["pin"] = "pin"
+    pin: PinnedMessage | None = None
+
+
 class Pong(Frame):
     """Answer to ``ping``."""
 
@@ -200,6 +213,7 @@ ServerFrame = Annotated[
     | StreamUpdatedFrame
     | ModerationFrame
     | SlowModeFrame
+    | PinFrame
     | Pong,
     Field(discriminator="type"),
 ]

@@ -24,6 +24,8 @@ from chat_gateway.adapters.mongo import (
     GiftLedger,
 )
 from chat_gateway.adapters.mongo_gifts import GIFT_INDEXES, GiftStreaks, GiftTotals
+from chat_gateway.adapters.mongo_room_extras import INDEXES as EXTRA_INDEXES
+from chat_gateway.adapters.mongo_room_extras import PINS
 from chat_gateway.domain.limits import RATE_COLLECTION, Limiter
 from chat_gateway.domain.room import RoomState
 from chat_gateway.entrypoints import http, ws
@@ -74,8 +76,8 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
     projection_holder: dict[str, ChatProjection] = {}
     infra = await open_infra(
         settings,
-        indexes=[*INDEXES, *GIFT_INDEXES],
-        outbox_collections=[MESSAGES, VIEW, GIFTS],
+        indexes=[*INDEXES, *GIFT_INDEXES, *EXTRA_INDEXES],
+        outbox_collections=[MESSAGES, VIEW, GIFTS, PINS],
         consumers=[
             ConsumerSpec(projection_dispatcher(lambda: projection_holder["p"])),
             ConsumerSpec(

@@ -153,6 +153,7 @@ class ChatService:
         now = db_time(self.clock())
         _may_post(state, account_id, now)
         text = clean_text(text)
+        _refuse_blocked_terms(state, account_id, text, now)
         await self._spend_limits(state, account_id, now, min(arrived_at or now, now))
         return await self._store_and_publish(
             stream_id,
@@ -309,7 +310,14 @@ class ChatService:
         )
         if deleted:
             self.kick(MESSAGES, message_id)
+            await self.after_delete(stream_id, message_id, account_id)
         return deleted
+
+    async def after_delete(self, stream_id: str, message_id: str, by: str) -> None:
+        """Take down the room's pin if it shows the deleted message (chat_gateway.pinning)."""
+        from chat_gateway.pinning import unpin_deleted  # pinning builds on this module
+
+        await unpin_deleted(self, stream_id, message_id, by)
 
     async def set_slow_mode(self, stream_id: str, interval_s: int, account_id: str) -> None:
         await self.require_moderator(stream_id, account_id)
@@ -412,6 +420,18 @@ def _may_post(state: RoomState, account_id: str, now: datetime) -> None:
             if ban.expires_at is None
             else f"you are timed out until {ban.expires_at.isoformat()}",
             403,
+        )
+
+
+def _refuse_blocked_terms(state: RoomState, account_id: str, text: str, now: datetime) -> None:
+    """Raises ``Refused`` (``blocked_term``, 422) when a viewer's text contains a term blocked
+    in the room (matched on what users see: contracts.blocked_terms). The owner and moderators
+    are exempt. The refusal names no term (so the list cannot be probed word by word)."""
+    if state.role(account_id, now) == "viewer" and state.blocklist.blocks(text, now):
+        raise Refused(
+            "blocked_term",
+            "your message contains a term that is blocked in this chat; it was not posted",
+            422,
         )
 
 

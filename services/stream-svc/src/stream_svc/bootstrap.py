@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from servicekit.ratelimit import MongoRateBudgets
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
 from servicekit.tasks import cancel_and_wait
+from stream_svc.adapters.mongo_blocked_terms import INDEXES as TERM_INDEXES
+from stream_svc.adapters.mongo_blocked_terms import MongoBlockedTerms
 from stream_svc.adapters.mongo_moderation import (
     ACTIONS,
     MongoModeration,
@@ -65,7 +67,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra]]:
     dispatcher = build_dispatcher(lambda: holder["deps"])
     infra = await open_infra(
         settings,
-        indexes=[*STREAM_INDEXES, *MODERATION_INDEXES],
+        indexes=[*STREAM_INDEXES, *MODERATION_INDEXES, *TERM_INDEXES],
         outbox_collections=[STREAMS, ACTIONS],
         consumers=[ConsumerSpec(dispatcher)],
         start_consuming=False,
@@ -80,6 +82,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra]]:
             infra.db[MUX_CALL_RATE_COLLECTION],
             mux_call_budget(settings.mux_call_burst, settings.mux_calls_per_minute),
         ),
+        blocked_terms=MongoBlockedTerms(infra.db),
     )
     holder["deps"] = deps
     await infra.broker.start()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from servicekit.ratelimit import Budget, MemoryRateBudgets, RateBudgets
+from stream_svc.adapters.mongo_blocked_terms import MongoBlockedTerms
 from stream_svc.adapters.mongo_moderation import MongoModeration
 from stream_svc.domain.usage import Prices
 from stream_svc.ports import MuxLiveStreams, StreamStore
@@ -51,6 +52,7 @@ class Deps:
     mux_calls: RateBudgets = field(
         default_factory=lambda: MemoryRateBudgets(mux_call_budget(20, 2.0))
     )
+    blocked_terms: MongoBlockedTerms | None = None
 
 
 #: the collection of the shared Mux-call budgets (one document per account)

@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from contracts import Envelope
+from contracts.blocked_terms import BlockedTermAdded, BlockedTermRemoved
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
 from contracts.routing import Names
 from contracts.stream import (
@@ -79,6 +80,8 @@ async def stack(
         ModeratorRemoved,
         UserBanned,
         UserUnbanned,
+        BlockedTermAdded,
+        BlockedTermRemoved,
     )
     async def record(env: Envelope[Any]) -> None:
         published.append(env)

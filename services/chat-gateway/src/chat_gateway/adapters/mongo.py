@@ -23,6 +23,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from chat_gateway.adapters.mongo_room_extras import BlockedTermsProjection, PinStore
 from chat_gateway.domain.room import Ban, RoomState
 from contracts import Envelope, Event
 from contracts.common import StreamStatus, compound_key
@@ -260,6 +261,7 @@ class ChatProjection:
         self._view = db[VIEW]
         self._mods = db[MODS]
         self._bans = db[BANS]
+        self.terms, self.pins = BlockedTermsProjection(db), PinStore(db)
 
     async def load(self, stream_id: str) -> RoomState:
         state = RoomState(stream_id)
@@ -280,6 +282,8 @@ class ChatProjection:
                 from_ms(d.get("expires_ms")),
                 d.get("reason"),
             )
+        state.blocklist = await self.terms.load(stream_id)
+        state.pin = await self.pins.load(stream_id)
         return state
 
     async def describe(self, stream_id: str, owner_id: str) -> None:

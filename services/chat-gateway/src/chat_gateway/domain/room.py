@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from chat_gateway.domain.blocklist import Blocklist
+from chat_gateway.domain.pin import PinSlot
 from contracts.common import StreamStatus
 from contracts.roles import Role, effective_role
 
@@ -35,6 +37,8 @@ class RoomState:
     slow_mode_at: datetime | None = None
     viewer_count: int = 0
     viewer_as_of: datetime | None = None
+    blocklist: Blocklist = field(default_factory=Blocklist)
+    pin: PinSlot = field(default_factory=PinSlot)
 
     @property
     def known(self) -> bool:

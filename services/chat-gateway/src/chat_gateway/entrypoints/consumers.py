@@ -16,6 +16,7 @@ from typing import Any
 
 from chat_gateway.adapters.mongo import ChatProjection
 from chat_gateway.domain.room import Ban
+from chat_gateway.entrypoints import consumers_extras
 from chat_gateway.gifts import gift_frame
 from chat_gateway.hub import Hub, Room
 from chat_gateway.protocol import BANNED, encode
@@ -89,6 +90,7 @@ def projection_dispatcher(projection: Callable[[], ChatProjection]) -> EventDisp
         p: ViewerCountChanged = env.payload
         await projection().set_viewer_count(p.stream_id, p.viewer_count, p.as_of)
 
+    consumers_extras.register_projection(events, projection)
     return events
 
 
@@ -245,4 +247,5 @@ def fanout_dispatcher(
 
         await hub().apply(p.stream_id, banned)
 
+    consumers_extras.register_fanout(events, hub, projection)
     return events

@@ -1,4 +1,4 @@
-"""chat-gateway's HTTP API: history, posting, deleting, slow mode, gifts (bearer JWT)."""
+"""chat-gateway's HTTP API: history, posting, deleting, slow mode, pins, gifts (bearer JWT)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from chat_gateway import pinning
 from chat_gateway.adapters.mongo import ConnectionRegistry
 from chat_gateway.gifts import catalog_items
 from chat_gateway.protocol import ProtocolError
@@ -25,6 +26,7 @@ from contracts.chat import (
     SlowModeRequest,
 )
 from contracts.common import Page
+from contracts.pins import PinnedMessage, PinRequest
 from servicekit.admission import AdmissionLimits
 from servicekit.auth import CurrentAccount
 from servicekit.errors import error_body
@@ -191,4 +193,35 @@ def create_app(readiness: Readiness, admission: AdmissionLimits | None = None) -
             response.headers["Idempotent-Replayed"] = "true"
         return GiftReceipt(**receipt)
 
+    _pin_routes(app)
     return app
+
+
+def _pin_routes(app: FastAPI) -> None:
+    @app.put("/live/{stream_id}/pin", response_model=PinnedMessage)
+    async def put_pin(
+        stream_id: StreamIdPath, body: PinRequest, account: CurrentAccount, service: ServiceDep
+    ) -> PinnedMessage:
+        """Owner or moderator: pin a message of the room or an announcement (replacing the
+        pin), optionally ``until`` a time (at most a week ahead)."""
+        return await pinning.pin(
+            service,
+            stream_id,
+            account,
+            message_id=body.message_id,
+            text=body.text,
+            until=body.until,
+        )
+
+    @app.delete(
+        "/live/{stream_id}/pin",
+        status_code=204,
+        responses={200: {"description": "no pin was up (``changed: false``)"}},
+    )
+    async def delete_pin(
+        stream_id: StreamIdPath, account: CurrentAccount, service: ServiceDep
+    ) -> Response:
+        """Owner or moderator: take the pin down."""
+        if await pinning.unpin(service, stream_id, account):
+            return Response(status_code=204)
+        return JSONResponse({"changed": False}, status_code=200)

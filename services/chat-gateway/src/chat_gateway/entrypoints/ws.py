@@ -214,6 +214,7 @@ async def _hello(
         messages=frames,
         role=client.role,
         reset=reset,
+        pin=state.pin.shown(datetime.now(UTC)),
     )
     await ws.send(encode(hello))
     for message_id in deleted:

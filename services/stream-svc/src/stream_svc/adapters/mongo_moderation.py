@@ -43,9 +43,10 @@ class MongoModeration:
         self._bans = db[BANS]
         self._actions = db[ACTIONS]
 
-    async def log(self, action: ModerationAction, envelope: Envelope[Event]) -> bool:
-        """Insert the action with its event staged; ``False`` if an action with its id is
-        logged already (ids derive from the state they change: a concurrent repeat)."""
+    async def log(self, action: ModerationAction, envelope: Envelope[Event] | None) -> bool:
+        """Insert the action with its event staged (``None``: an action announced by the
+        service that owns it, e.g. a pin); ``False`` if an action with its id is logged
+        already (ids derive from the state they change: a concurrent repeat)."""
         doc = {
             "_id": action.action_id,
             "stream_id": action.stream_id,
@@ -55,7 +56,9 @@ class MongoModeration:
             "at_ms": to_ms(action.at),
             "expires_at": action.expires_at,
             "reason": action.reason,
-            **stage_insert([envelope]),
+            "detail": action.detail,
+            "message_id": action.message_id,
+            **stage_insert([envelope] if envelope is not None else []),
         }
         try:
             await self._actions.insert_one(doc)
@@ -165,6 +168,8 @@ def _action(d: Doc) -> ModerationAction:
         from_ms(d["at_ms"]),
         d.get("expires_at"),
         d.get("reason"),
+        d.get("detail"),
+        d.get("message_id"),
     )
 
 

@@ -117,11 +117,30 @@ class ModerationAction:
     action_id: str
     stream_id: str
     action: str  # moderator_added | moderator_removed | user_banned | user_unbanned
+    # | blocked_term_added | blocked_term_removed | message_pinned | message_unpinned
     account_id: str
     by: str
     at: datetime
     expires_at: datetime | None = None
     reason: str | None = None
+    detail: str | None = None  # the blocked term, or the pinned text
+    message_id: str | None = None  # the pinned message
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedTerm:
+    """A blocked term of a stream (normalized, contracts.blocked_terms); ``term_id`` derives
+    from (stream, term), so adding the same term again updates it."""
+
+    stream_id: str
+    term_id: str
+    term: str
+    by: str
+    at: datetime
+    expires_at: datetime | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
-"""What stream-svc consumes: Mux live stream and asset webhooks, viewer counts, and its own
-moderation events (projection repair). Thin: envelope -> handler."""
+"""What stream-svc consumes: Mux live stream and asset webhooks, viewer counts, its own
+moderation events (projection repair), and chat-gateway's pin changes (logged in the moderation
+log). Thin: envelope -> handler."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from typing import Any
 
 from contracts import Envelope
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
+from contracts.pins import ChatPinChanged
 from contracts.stream import StreamEnded
 from contracts.viewer import ViewerCountChanged
 from contracts.webhook import MuxWebhookReceived
 from servicekit.consumer import EventDispatcher
 from stream_svc.deps import Deps
 from stream_svc.handlers.events import apply_moderation, apply_mux_event, apply_viewer_count
+from stream_svc.handlers.pins import log_pin_change
 from stream_svc.handlers.streams import stop_stream_key
 
 
@@ -36,5 +39,9 @@ def build_dispatcher(deps: Callable[[], Deps]) -> EventDispatcher:
     @events.on(ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned)
     async def on_moderation(env: Envelope[Any]) -> None:
         await apply_moderation(env.payload, deps())
+
+    @events.on(ChatPinChanged)
+    async def on_pin(env: Envelope[Any]) -> None:
+        await log_pin_change(env.payload, env.event_id, deps())
 
     return events

@@ -23,7 +23,7 @@ from servicekit.health import Readiness
 from servicekit.http import create_service_app
 from stream_svc.adapters.mongo_streams import decode_cursor, encode_cursor
 from stream_svc.deps import Deps
-from stream_svc.entrypoints import errors, http_moderation
+from stream_svc.entrypoints import errors, http_blocked_terms, http_moderation
 from stream_svc.entrypoints.provider import DepsDep
 from stream_svc.entrypoints.views import details, summary
 from stream_svc.handlers import streams
@@ -61,6 +61,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
     errors.install(app)
     _stream_routes(app)
     http_moderation.routes(app)
+    http_blocked_terms.routes(app)
     return app
 
 

@@ -154,6 +154,8 @@ def routes(app: FastAPI) -> None:
                 at=a.at,
                 expires_at=a.expires_at,
                 reason=a.reason,
+                detail=a.detail,
+                message_id=a.message_id,
             )
             for a in page
         ]

@@ -38,7 +38,7 @@ class BanRequest:
     reason: str | None = None
 
 
-async def _log(action: ModerationAction, payload: object, deps: Deps) -> bool:
+async def log_action(action: ModerationAction, payload: object, deps: Deps) -> bool:
     """Log and announce ``action``; ``False`` when a concurrent repeat logged it first."""
     if not await deps.moderation.log(action, envelope(payload)):  # type: ignore[arg-type]
         return False
@@ -74,7 +74,7 @@ async def add_moderator(stream_id: str, account_id: str, caller: str, deps: Deps
     now = deps.clock()
     action = _action(stream_id, "moderator_added", account_id, caller, now, version)
     added = ModeratorAdded(stream_id=stream_id, account_id=account_id, by=caller, at=now)
-    if not await _log(action, added, deps):
+    if not await log_action(action, added, deps):
         return False
     await deps.moderation.set_moderator(stream_id, account_id, is_moderator=True, by=caller, at=now)
     return True
@@ -89,7 +89,7 @@ async def remove_moderator(stream_id: str, account_id: str, caller: str, deps: D
     now = deps.clock()
     action = _action(stream_id, "moderator_removed", account_id, caller, now, version)
     removed = ModeratorRemoved(stream_id=stream_id, account_id=account_id, by=caller, at=now)
-    if not await _log(action, removed, deps):
+    if not await log_action(action, removed, deps):
         return False
     await deps.moderation.set_moderator(
         stream_id, account_id, is_moderator=False, by=caller, at=now
@@ -146,7 +146,7 @@ async def ban(stream_id: str, request: BanRequest, caller: str, deps: Deps) -> t
     action = _action(
         stream_id, "user_banned", target, caller, now, version, expires, request.reason
     )
-    logged = await _log(
+    logged = await log_action(
         action,
         UserBanned(
             stream_id=stream_id,
@@ -186,7 +186,7 @@ async def unban(stream_id: str, account_id: str, caller: str, deps: Deps) -> boo
         return False
     action = _action(stream_id, "user_unbanned", account_id, caller, now, version)
     lifted = UserUnbanned(stream_id=stream_id, account_id=account_id, by=caller, at=now)
-    if not await _log(action, lifted, deps):
+    if not await log_action(action, lifted, deps):
         return False
     await deps.moderation.set_ban(stream_id, account_id, banned=False, by=caller, at=now)
     return True
