@@ -163,6 +163,15 @@ export const streams = {
     api("DELETE", `/live/${encodeURIComponent(id)}/bans/${encodeURIComponent(account)}`),
   slowMode: (id, interval_s) =>
     api("PUT", `/live/${encodeURIComponent(id)}/chat/slow-mode`, { interval_s }),
+  /** @returns {Promise<import("../../types/api").BlockedTermView[]>} */
+  blockedTerms: (id) => api("GET", `/live/${encodeURIComponent(id)}/blocked-terms`),
+  /** @param {import("../../types/api").BlockedTermRequest} body */
+  blockTerm: (id, body) => api("POST", `/live/${encodeURIComponent(id)}/blocked-terms`, body),
+  unblockTerm: (id, termId) =>
+    api("DELETE", `/live/${encodeURIComponent(id)}/blocked-terms/${encodeURIComponent(termId)}`),
+  /** @param {import("../../types/api").PinRequest} body */
+  pin: (id, body) => api("PUT", `/live/${encodeURIComponent(id)}/chat/pin`, body),
+  unpin: (id) => api("DELETE", `/live/${encodeURIComponent(id)}/chat/pin`),
 };
 
 export const gifts = {

@@ -4,6 +4,7 @@
 import { session, streams } from "./api.js";
 import { ChatConnection } from "./chat.js";
 import { attempt, h, notice } from "./dom.js";
+import { pinBanner } from "./pin.js";
 
 /**
  * @param {string} id the stream
@@ -41,6 +42,7 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = 
   });
   const sendButton = h("button", { type: "submit" }, "Send");
   const problem = h("div", { class: "chat-problem", role: "alert", "data-testid": "chat-problem" });
+  const pin = pinBanner();
   let role = "viewer";
   let ended = false;
   let blocked = null;
@@ -68,6 +70,16 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = 
             onclick: () => conn.command({ type: "chat.delete", message_id: m.message_id }),
           },
           "delete",
+        ),
+        h(
+          "button",
+          {
+            class: "link",
+            "aria-label": `Pin message from ${m.account_id}`,
+            "aria-describedby": textId,
+            onclick: () => attempt(() => streams.pin(id, { message_id: m.message_id })),
+          },
+          "pin",
         ),
       );
       if (m.account_id !== me) {
@@ -140,7 +152,11 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = 
           ended = frame.status === "ended";
           onStatus && onStatus(frame.status);
           showSlow(frame.slow_mode_s);
+          pin.show(frame.pin ?? null);
           setInputEnabled();
+          break;
+        case "pin":
+          pin.show(frame.pin);
           break;
         case "chat.message":
           append(frame);
@@ -182,6 +198,11 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = 
           setInputEnabled();
           break;
         case "chat.error":
+          if (frame.reason === "blocked_term") {
+            problem.textContent = `Not sent: ${frame.message}.`;
+            if (frame.sent && !input.value) input.value = frame.sent; // to edit and resend
+            break;
+          }
           problem.textContent = frame.retry_after_s
             ? `${frame.message} (try again in ${Math.ceil(frame.retry_after_s)} s)`
             : frame.message;
@@ -227,6 +248,7 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = 
     { class: "chat", "aria-labelledby": "chat-heading", "data-testid": "chat" },
     h("header", {}, h("h2", { id: "chat-heading" }, "Chat"), state),
     slow,
+    pin.element,
     log,
     problem,
     form,

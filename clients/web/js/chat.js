@@ -57,10 +57,13 @@ export class ChatConnection {
         const seq = frame.type === "hello" ? frame.last_seq : frame.seq;
         this.lastSeq = Math.max(this.lastSeq ?? 0, seq);
       }
+      let sent = null;
       if (frame.type === "chat.ack" || (frame.type === "chat.error" && frame.client_msg_id)) {
+        sent = this.pending.get(frame.client_msg_id) ?? null;
         this.pending.delete(frame.client_msg_id);
       }
-      this.onFrame(frame);
+      // a refused message comes back with its text, so the page can give it back to edit
+      this.onFrame(frame.type === "chat.error" && sent ? { ...frame, sent: sent.message } : frame);
     };
     ws.onclose = (event) => {
       if (this.ws !== ws || this.closed) return;

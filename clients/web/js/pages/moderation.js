@@ -1,8 +1,9 @@
 // The streamer's moderation panel on the studio page of one stream: moderators, bans (each
-// with a form that adds one) and slow mode.
+// with a form that adds one), slow mode, blocked terms and the pinned announcement.
 
 import { streams } from "../api.js";
 import { attempt, h, notice } from "../dom.js";
+import { blockedTermsPanel, pinPanel } from "./moderation-chat.js";
 
 /**
  * @param {string} id the stream
@@ -100,6 +101,7 @@ export function moderationPanel(id) {
     return h("fieldset", {}, h("legend", {}, legend), list, form);
   }
 
+  const terms = blockedTermsPanel(id);
   const element = h(
     "div",
     { class: "moderation" },
@@ -110,6 +112,11 @@ export function moderationPanel(id) {
       streams.ban(id, { account_id: account }),
     ),
     h("fieldset", {}, h("legend", {}, "Slow mode"), slowSelect),
+    terms.element,
+    pinPanel(id),
   );
-  return { element, refresh };
+  return {
+    element,
+    refresh: () => Promise.all([refresh(), terms.refresh()]).then(() => undefined),
+  };
 }

@@ -60,7 +60,7 @@ class ChatPinChanged(Event):
 
 
 class PinRequest(ApiModel):
-    """``PUT /live/{stream_id}/pin`` (owner or moderator): pin a message of the room
+    """``PUT /live/{stream_id}/chat/pin`` (owner or moderator): pin a message of the room
     (``message_id``) or an announcement (``text``, 1-300 characters): exactly one of the two;
     ``until`` (ISO 8601, in the future) takes it down then."""
 

@@ -113,12 +113,12 @@ async def test_a_pin_shows_everywhere_and_to_late_joiners_and_goes_with_its_mess
     await viewer.wait(lambda p: p.of("chat.message"))
     message_id = viewer.of("chat.message")[0]["message_id"]
     async with cluster.http(on=0, account="viewer") as http:
-        forbidden = await http.put("/live/pn1/pin", json={"message_id": message_id})
+        forbidden = await http.put("/live/pn1/chat/pin", json={"message_id": message_id})
     assert forbidden.status_code == 403
 
     async def pinned() -> bool:  # the moderator's role reached instance b
         async with cluster.http(on=1, account="mod") as http:
-            r = await http.put("/live/pn1/pin", json={"message_id": message_id})
+            r = await http.put("/live/pn1/chat/pin", json={"message_id": message_id})
             return r.status_code == 200
 
     await eventually(pinned, within=10)
@@ -145,17 +145,17 @@ async def test_an_announcement_pin_until_a_time_and_unpin(cluster: Cluster) -> N
     await cluster.live_stream("pn2", owner="owner")
     viewer = await cluster.peer("pn2", "viewer", on=1)
     async with cluster.http(on=0, account="owner") as http:
-        assert (await http.put("/live/pn2/pin", json={"text": "  "})).status_code == 422
+        assert (await http.put("/live/pn2/chat/pin", json={"text": "  "})).status_code == 422
         assert (
-            await http.put("/live/pn2/pin", json={"text": "a", "message_id": "m"})
+            await http.put("/live/pn2/chat/pin", json={"text": "a", "message_id": "m"})
         ).status_code == 422
         past = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
         assert (
-            await http.put("/live/pn2/pin", json={"text": "x", "until": past})
+            await http.put("/live/pn2/chat/pin", json={"text": "x", "until": past})
         ).status_code == 422
         until = datetime.now(UTC) + timedelta(seconds=1.5)
         r = await http.put(
-            "/live/pn2/pin", json={"text": "Giveaway at 9!", "until": until.isoformat()}
+            "/live/pn2/chat/pin", json={"text": "Giveaway at 9!", "until": until.isoformat()}
         )
         assert r.status_code == 200, r.text
     await viewer.wait(lambda p: p.of("pin"))
@@ -166,9 +166,9 @@ async def test_an_announcement_pin_until_a_time_and_unpin(cluster: Cluster) -> N
     assert late.of("hello")[0]["pin"] is None
 
     async with cluster.http(on=0, account="owner") as http:
-        assert (await http.put("/live/pn2/pin", json={"text": "Welcome"})).status_code == 200
+        assert (await http.put("/live/pn2/chat/pin", json={"text": "Welcome"})).status_code == 200
         await viewer.wait(lambda p: (p.of("pin")[-1]["pin"] or {}).get("text") == "Welcome")
-        assert (await http.delete("/live/pn2/pin")).status_code == 204
+        assert (await http.delete("/live/pn2/chat/pin")).status_code == 204
         await viewer.wait(lambda p: p.of("pin")[-1]["pin"] is None)
-        again = await http.delete("/live/pn2/pin")
+        again = await http.delete("/live/pn2/chat/pin")
         assert (again.status_code, again.json()) == (200, {"changed": False})

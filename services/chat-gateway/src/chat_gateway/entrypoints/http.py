@@ -198,7 +198,7 @@ def create_app(readiness: Readiness, admission: AdmissionLimits | None = None) -
 
 
 def _pin_routes(app: FastAPI) -> None:
-    @app.put("/live/{stream_id}/pin", response_model=PinnedMessage)
+    @app.put("/live/{stream_id}/chat/pin", response_model=PinnedMessage)
     async def put_pin(
         stream_id: StreamIdPath, body: PinRequest, account: CurrentAccount, service: ServiceDep
     ) -> PinnedMessage:
@@ -214,7 +214,7 @@ def _pin_routes(app: FastAPI) -> None:
         )
 
     @app.delete(
-        "/live/{stream_id}/pin",
+        "/live/{stream_id}/chat/pin",
         status_code=204,
         responses={200: {"description": "no pin was up (``changed: false``)"}},
     )
