@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 import pytest
 
 from contracts import make_envelope
+from contracts.blocked_terms import BlockedTermAdded, BlockedTermRemoved
 from contracts.pins import ChatPinChanged, PinnedMessage
 from contracts.routing import Names
 from servicekit.broker import RabbitEventPublisher, make_broker
@@ -141,14 +142,7 @@ async def test_pins_are_logged_once_from_chat_gateways_events(
         ChatPinChanged(stream_id=sid, pin=pin, cause="pinned", by="mod", at=now),
         ChatPinChanged(stream_id=sid, previous=pin, cause="message_deleted", by="alice", at=now),
     ]
-    broker = make_broker(infra.amqp, app_id="pin-test")
-    await broker.connect()
-    bus = RabbitEventPublisher(broker, Names(namespace))
-    for event in events:
-        envelope = make_envelope(event, producer="chat-gateway", event_id=uuid4())
-        await bus.publish(envelope)
-        await bus.publish(envelope)  # redelivered: logged once
-    await broker.stop()
+    await _publish(infra, namespace, events, twice=True)  # redelivered: logged once
 
     async def pins() -> list[tuple[Any, ...]]:
         return [
@@ -162,6 +156,40 @@ async def test_pins_are_logged_once_from_chat_gateways_events(
         ("message_pinned", "fan", "mod", "hello all", "m_1", None),
         ("message_unpinned", "fan", "alice", "hello all", "m_1", "message_deleted"),
     ]
+
+
+async def _publish(infra: InfraUrls, namespace: str, events: list[Any], twice: bool) -> None:
+    broker = make_broker(infra.amqp, app_id="terms-test")
+    await broker.connect()
+    bus = RabbitEventPublisher(broker, Names(namespace))
+    for event in events:
+        envelope = make_envelope(event, producer="test", event_id=uuid4())
+        for _ in range(2 if twice else 1):
+            await bus.publish(envelope)
+    await broker.stop()
+
+
+async def test_a_term_announced_but_not_applied_is_repaired_from_the_event(
+    stack: Stack, infra: InfraUrls, namespace: str
+) -> None:
+    """A request that died between logging (the event is staged) and applying the term: the
+    service applies it from its own event, and an older removal arriving late changes nothing."""
+    sid = await _stream(stack)
+    now = datetime.now(UTC)
+    added = BlockedTermAdded(stream_id=sid, term_id="bt_aa", term="heck", by="mod", at=now)
+    late = BlockedTermRemoved(
+        stream_id=sid, term_id="bt_aa", term="heck", by="mod", at=now - timedelta(seconds=5)
+    )
+    await _publish(infra, namespace, [added, late], twice=False)
+
+    async def listed() -> list[str]:
+        r = await stack.api.get(f"/live/{sid}/blocked-terms", headers=stack.auth("alice"))
+        return [t["term_id"] for t in r.json()]
+
+    async def repaired() -> bool:
+        return await listed() == ["bt_aa"]
+
+    await eventually(repaired, within=10)
 
 
 async def _two(pins: Any) -> bool:

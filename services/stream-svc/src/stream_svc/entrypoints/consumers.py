@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from contracts import Envelope
+from contracts.blocked_terms import BlockedTermAdded, BlockedTermRemoved
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
 from contracts.pins import ChatPinChanged
 from contracts.stream import StreamEnded
@@ -15,6 +16,7 @@ from contracts.viewer import ViewerCountChanged
 from contracts.webhook import MuxWebhookReceived
 from servicekit.consumer import EventDispatcher
 from stream_svc.deps import Deps
+from stream_svc.handlers.blocked_terms import apply_term_event
 from stream_svc.handlers.events import apply_moderation, apply_mux_event, apply_viewer_count
 from stream_svc.handlers.pins import log_pin_change
 from stream_svc.handlers.streams import stop_stream_key
@@ -39,6 +41,10 @@ def build_dispatcher(deps: Callable[[], Deps]) -> EventDispatcher:
     @events.on(ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned)
     async def on_moderation(env: Envelope[Any]) -> None:
         await apply_moderation(env.payload, deps())
+
+    @events.on(BlockedTermAdded, BlockedTermRemoved)
+    async def on_blocked_term(env: Envelope[Any]) -> None:
+        await apply_term_event(env.payload, deps())
 
     @events.on(ChatPinChanged)
     async def on_pin(env: Envelope[Any]) -> None:

@@ -108,3 +108,12 @@ async def remove_term(stream_id: str, term_id: str, caller: str, deps: Deps) -> 
         return False
     await store.set(removed, active=False)
     return True
+
+
+async def apply_term_event(p: BlockedTermAdded | BlockedTermRemoved, deps: Deps) -> None:
+    """Repair from our own events (as for bans): a request that died between logging the action
+    and applying it still gets its term applied. Idempotent and order-tolerant (newest wins)."""
+    added = isinstance(p, BlockedTermAdded)
+    expires = p.expires_at if isinstance(p, BlockedTermAdded) else None
+    term = BlockedTerm(p.stream_id, p.term_id, p.term, p.by, p.at, expires)
+    await _store(deps).set(term, active=added)
