@@ -41,6 +41,8 @@ SEMANTIC_422 = (
     "PATCH /live/{stream_id}",  # text rule, at least one field
     "POST /live/{stream_id}/bans",  # text rule (reason)
     "POST /live/{stream_id}/chats",  # text rule (message)
+    "POST /live/{stream_id}/blocked-terms",  # text rule, 2-100 folded, '*' only at the ends
+    "PUT /live/{stream_id}/chat/pin",  # text rule, one of message_id/text, until ahead
 )
 EXPECTED_WITH_422 = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 
