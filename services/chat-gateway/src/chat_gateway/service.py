@@ -310,7 +310,8 @@ class ChatService:
         )
         if deleted:
             self.kick(MESSAGES, message_id)
-            await self.after_delete(stream_id, message_id, account_id)
+        # also when it was deleted before: a retry takes down a pin a failed first try left up
+        await self.after_delete(stream_id, message_id, account_id)
         return deleted
 
     async def after_delete(self, stream_id: str, message_id: str, by: str) -> None:

@@ -148,3 +148,16 @@ def test_a_term_between_spaces_is_always_blocked_whatever_its_width_or_case(
     b = blocklist(term)
     message = f"{around} {fullwidth(term.swapcase())} {around}"
     assert b.blocks(unicodedata.normalize("NFC", message), T0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_a_stored_term_normalizes_to_itself_and_blocks_its_own_text(raw: str) -> None:
+    """What stream-svc stores is a fixed point of the rule (chat-gateway may fold it again), and
+    a term blocks a message that is the term itself (wildcards aside)."""
+    try:
+        term = normalize_term(raw)
+    except TextRefused:
+        return
+    assert normalize_term(term) == term
+    assert blocklist(term).blocks(term.strip("*"), T0)
