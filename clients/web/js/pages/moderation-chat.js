@@ -60,7 +60,8 @@ export function blockedTermsPanel(id) {
         event.preventDefault();
         const term = input.value.trim();
         const duration_s = Number(expiry.value) || null;
-        if (term && (await attempt(() => streams.blockTerm(id, { term, duration_s }))) !== undefined) {
+        if (!term) return;
+        if ((await attempt(() => streams.blockTerm(id, { term, duration_s }))) !== undefined) {
           input.value = "";
           refresh();
         }
