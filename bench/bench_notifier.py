@@ -33,7 +33,14 @@ async def run(ctx: BenchContext) -> list[BenchResult]:
         for start in range(0, n, 5000):
             await db["follows"].insert_many(
                 [
-                    {"_id": f"{f}\x1fstar", "follower_id": f, "followee_id": "star", "since": now}
+                    {
+                        "_id": f"{f}\x1fstar",
+                        "follower_id": f,
+                        "followee_id": "star",
+                        "state": "following",
+                        "version": 1,
+                        "since": now,
+                    }
                     for f in followers[start : start + 5000]
                 ]
             )

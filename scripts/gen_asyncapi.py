@@ -57,7 +57,7 @@ def consumers() -> dict[str, list[tuple[str, EventDispatcher, bool]]]:
         "viewer-svc": [("viewer-svc", viewer_svc(_nothing), False)],
         "notifier": [("notifier", notifier(_nothing, _nothing), False)],
         "chat-gateway": [
-            ("chat-gateway", projection_dispatcher(_nothing), False),
+            ("chat-gateway", projection_dispatcher(_nothing, _nothing), False),
             ("chat-gateway.fanout.{instance_id}", fanout_dispatcher(_nothing, _nothing), True),
         ],
     }

@@ -26,7 +26,7 @@ def test_only_stream_svc_consumes_mux_webhooks() -> None:
     others = {
         "viewer-svc": viewer_dispatcher(_unused),
         "notifier": notifier_dispatcher(_unused, _unused),
-        "chat-gateway projection": projection_dispatcher(_unused),
+        "chat-gateway projection": projection_dispatcher(_unused, _unused),
         "chat-gateway fan-out": fanout_dispatcher(_unused, _unused),
     }
     assert {name: mux_bindings(d) for name, d in others.items()} == {n: [] for n in others}

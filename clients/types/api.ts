@@ -4,7 +4,7 @@
 /**
  * Any client -> server WebSocket frame of WS /ws/live/{stream_id}, discriminated by `type`.
  */
-export type ClientFrame = ChatSend | ChatDelete | SlowModeSet | Ping;
+export type ClientFrame = ChatSend | ChatDelete | SlowModeSet | FollowersOnlySet | Ping;
 /**
  * Lifecycle of a live stream. Forward-only: ``idle -> active -> ended``; ``deleted`` is
  * terminal from any state.
@@ -26,6 +26,7 @@ export type ServerFrame =
   | ModerationFrame
   | SlowModeFrame
   | PinFrame
+  | FollowersOnlyFrame
   | Pong;
 
 /**
@@ -56,6 +57,9 @@ export interface LivecastApi {
   ErrorBody?: ErrorBody;
   FollowResult?: FollowResult;
   FollowerCount?: FollowerCount;
+  FollowersOnlyFrame?: FollowersOnlyFrame;
+  FollowersOnlyRequest?: FollowersOnlyRequest;
+  FollowersOnlySet?: FollowersOnlySet;
   FollowingEntry?: FollowingEntry;
   GiftCatalogItem?: GiftCatalogItem;
   GiftFrame?: GiftFrame;
@@ -269,6 +273,9 @@ export interface ChatDelete {
 /**
  * Your frame was refused; ``reason`` is a code, ``message`` says why (``blocked_term``:
  * the message contains a term blocked in this chat; it was not posted).
+ *
+ * ``followers_only`` refusals also carry ``min_follow_minutes`` and ``may_post_at``: when
+ * the viewer's follow will be old enough, or ``null`` when they do not follow yet.
  */
 export interface ChatError {
   type: "chat.error";
@@ -276,6 +283,8 @@ export interface ChatError {
   message: string;
   client_msg_id: string | null;
   retry_after_s: number | null;
+  min_follow_minutes: number | null;
+  may_post_at: string | null;
 }
 /**
  * One message in chat history.
@@ -323,6 +332,15 @@ export interface ChatSend {
 export interface SlowModeSet {
   type: "slow_mode.set";
   interval_s: number;
+}
+/**
+ * Owner or moderator: turn followers-only chat on (viewers must have followed the
+ * streamer for at least ``min_follow_minutes``, 0 to 129,600 = 3 months) or off.
+ */
+export interface FollowersOnlySet {
+  type: "followers_only.set";
+  enabled: boolean;
+  min_follow_minutes?: number;
 }
 /**
  * Application-level ping; answered by ``pong`` with the same nonce.
@@ -387,6 +405,23 @@ export interface FollowResult {
 export interface FollowerCount {
   account_id: string;
   followers: number;
+}
+/**
+ * Followers-only chat changed (``enabled`` false: anyone may post).
+ */
+export interface FollowersOnlyFrame {
+  type: "followers_only";
+  enabled: boolean;
+  min_follow_minutes: number;
+}
+/**
+ * ``PUT /live/{stream_id}/chat/followers-only`` body: ``enabled`` turns the mode on or
+ * off; ``min_follow_minutes`` (0 to 129,600 = 3 months) is how long a viewer must have
+ * followed the streamer before posting.
+ */
+export interface FollowersOnlyRequest {
+  enabled: boolean;
+  min_follow_minutes?: number;
 }
 /**
  * One account in ``GET /me/following``.
@@ -489,6 +524,11 @@ export interface Hello {
   status: StreamStatus;
   viewer_count: number;
   slow_mode_s: number;
+  followers_only: boolean;
+  /**
+   * followers-only chat: minutes a viewer must have followed
+   */
+  min_follow_minutes: number;
   /**
    * newest sequence number in the room when this was sent
    */

@@ -716,7 +716,6 @@ MESSAGES = [
     "find(=) sort",
     "find(=) limit sort",
     "find($gt =)",
-    "find($gt =) limit sort",
     "find($gt =) projection limit sort",
     "find($lt =) limit",
     "find($lt =) limit sort",
@@ -769,6 +768,7 @@ async def test_finds_by_stream_with_ranges_and_flags(col: AsyncCollection[Doc]) 
     "find_one(_id)",
     "find_one(_id) projection",
     "find_one(= _id)",
+    "find_one(= _id) projection",
     "find($in)",
     "find($gt) projection limit",
     "find($gt _id$in) projection",
@@ -798,6 +798,8 @@ async def test_point_reads_and_sets(col: AsyncCollection[Doc]) -> None:
     assert await col.find_one({"_id": "c", "stream_id": "s2"}) is None
     assert (await col.find_one({"_id": "d", "banned": True}) or {}).get("n") == 1
     assert await col.find_one({"_id": "c", "banned": True}) is None
+    assert await col.find_one({"_id": "d", "banned": True}, {"_id": 1}) == {"_id": "d"}
+    assert await col.find_one({"_id": "a", "banned": True}, {"_id": 1}) is None
     assert (await col.find_one({"stream_id": "s2", "n": 0}) or {}).get("_id") == "b"
     assert sorted(ids(await col.find({"stream_id": {"$in": ["s1", "s3"]}}).to_list())) == [
         "a",

@@ -42,6 +42,35 @@ class NotificationsCreated(Event):
     created_at: AwareDatetime
 
 
+class FollowCreated(Event):
+    """``follower_id`` now follows ``followee_id`` (notifier owns follows; chat-gateway keeps a
+    projection of them for followers-only chat).
+
+    ``version`` counts the changes of this (follower, followee) pair, starting at 1 and growing
+    by one with every follow and unfollow: a consumer keeps the highest version it has seen, so
+    a ``follow.removed`` that arrives before its ``follow.created`` is not undone by it.
+    ``since``: when this follow began (what "followed for at least N minutes" counts from)."""
+
+    TYPE: ClassVar[str] = "follow.created"
+
+    follower_id: AccountId
+    followee_id: AccountId
+    since: AwareDatetime
+    version: int = Field(ge=1)
+
+
+class FollowRemoved(Event):
+    """``follower_id`` stopped following ``followee_id``; ``version`` as in
+    :class:`FollowCreated` (always higher than the follow it ends)."""
+
+    TYPE: ClassVar[str] = "follow.removed"
+
+    follower_id: AccountId
+    followee_id: AccountId
+    removed_at: AwareDatetime
+    version: int = Field(ge=1)
+
+
 # ---- REST --------------------------------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ def rest_models() -> dict[str, type[BaseModel]]:
         contracts.moderation,
         contracts.viewer,
         contracts.chat,
+        contracts.followers,
         contracts.notification,
         contracts.blocked_terms,
         contracts.pins,

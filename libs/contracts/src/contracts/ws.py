@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from contracts.common import AccountId, StreamStatus
+from contracts.followers import MAX_FOLLOW_MINUTES
 from contracts.pins import PinnedMessage
 
 
@@ -49,6 +50,15 @@ class SlowModeSet(Frame):
     interval_s: int = Field(ge=0, le=3600)
 
 
+class FollowersOnlySet(Frame):
+    """Owner or moderator: turn followers-only chat on (viewers must have followed the
+    streamer for at least ``min_follow_minutes``, 0 to 129,600 = 3 months) or off."""
+
+    type: Literal["followers_only.set"] = "followers_only.set"
+    enabled: bool = Field(strict=True)
+    min_follow_minutes: int = Field(default=0, ge=0, le=MAX_FOLLOW_MINUTES, strict=True)
+
+
 class Ping(Frame):
     """Application-level ping; answered by ``pong`` with the same nonce."""
 
@@ -56,7 +66,9 @@ class Ping(Frame):
     nonce: str | None = Field(default=None, max_length=64)
 
 
-ClientFrame = Annotated[ChatSend | ChatDelete | SlowModeSet | Ping, Field(discriminator="type")]
+ClientFrame = Annotated[
+    ChatSend | ChatDelete | SlowModeSet | FollowersOnlySet | Ping, Field(discriminator="type")
+]
 client_frame_adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 
 
@@ -82,6 +94,10 @@ class Hello(Frame):
     status: StreamStatus
     viewer_count: int
     slow_mode_s: int = 0
+    followers_only: bool = False
+    min_follow_minutes: int = Field(
+        default=0, description="followers-only chat: minutes a viewer must have followed"
+    )
     last_seq: int = Field(description="newest sequence number in the room when this was sent")
     messages: list[ChatMessageFrame] = []
     role: Literal["viewer", "moderator", "owner"] = "viewer"
@@ -107,13 +123,18 @@ class ChatAck(Frame):
 
 class ChatError(Frame):
     """Your frame was refused; ``reason`` is a code, ``message`` says why (``blocked_term``:
-    the message contains a term blocked in this chat; it was not posted)."""
+    the message contains a term blocked in this chat; it was not posted).
+
+    ``followers_only`` refusals also carry ``min_follow_minutes`` and ``may_post_at``: when
+    the viewer's follow will be old enough, or ``null`` when they do not follow yet."""
 
     type: Literal["chat.error"] = "chat.error"
     reason: str
     message: str
     client_msg_id: str | None = None
     retry_after_s: float | None = None
+    min_follow_minutes: int | None = None
+    may_post_at: AwareDatetime | None = None
 
 
 class ChatMessageDeletedFrame(Frame):
@@ -194,6 +215,14 @@ class PinFrame(Frame):
     pin: PinnedMessage | None = None
 
 
+class FollowersOnlyFrame(Frame):
+    """Followers-only chat changed (``enabled`` false: anyone may post)."""
+
+    type: Literal["followers_only"] = "followers_only"
+    enabled: bool
+    min_follow_minutes: int
+
+
 class Pong(Frame):
     """Answer to ``ping``."""
 
@@ -214,6 +243,7 @@ ServerFrame = Annotated[
     | ModerationFrame
     | SlowModeFrame
     | PinFrame
+    | FollowersOnlyFrame
     | Pong,
     Field(discriminator="type"),
 ]

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import uvicorn
 from websockets.asyncio.server import Server, serve
 
+from chat_gateway.adapters.follows import FollowProjection
 from chat_gateway.adapters.mongo import (
     GIFTS,
     INDEXES,
@@ -79,7 +80,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         indexes=[*INDEXES, *GIFT_INDEXES, *EXTRA_INDEXES],
         outbox_collections=[MESSAGES, VIEW, GIFTS, PINS],
         consumers=[
-            ConsumerSpec(projection_dispatcher(lambda: projection_holder["p"])),
+            ConsumerSpec(projection_dispatcher(lambda: projection_holder["p"], lambda: follows)),
             ConsumerSpec(
                 fanout_dispatcher(lambda: holder["hub"], lambda: projection_holder["p"]),
                 queue_suffix="fanout",
@@ -91,6 +92,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         start_consuming=False,
     )
     store, projection = ChatStore(infra.db), ChatProjection(infra.db)
+    follows = FollowProjection(infra.db)
     projection_holder["p"] = projection
     registry, ledger = ConnectionRegistry(infra.db), GiftLedger(infra.db)
 
@@ -134,6 +136,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         state_for=state_for,
         streaks=GiftStreaks(infra.db, window_s=settings.gift_streak_window_s),
         totals=GiftTotals(infra.db),
+        follows=follows,
     )
     presence = Presence(hub, infra, settings, registry)
     verifier = JwtVerifier.from_settings(settings)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -67,13 +69,19 @@ def encode(frame: Frame) -> str:
 
 
 def error_frame(
-    exc: ProtocolError, client_msg_id: str | None = None, retry_after_s: float | None = None
+    exc: ProtocolError,
+    client_msg_id: str | None = None,
+    retry_after_s: float | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> str:
+    """``chat.error``; ``details``: a refusal's extra fields (``min_follow_minutes``,
+    ``may_post_at`` of ``followers_only``)."""
     return encode(
         ChatError(
             reason=exc.reason,
             message=str(exc),
             client_msg_id=client_msg_id,
             retry_after_s=retry_after_s,
+            **(details or {}),
         )
     )

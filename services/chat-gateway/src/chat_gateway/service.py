@@ -1,4 +1,5 @@
-"""Chat use cases shared by the WebSocket and the HTTP API: post, delete, slow mode, gifts."""
+"""Chat use cases shared by the WebSocket and the HTTP API: post, delete, slow mode,
+followers-only mode, gifts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chat_gateway import followers_only
 from chat_gateway.adapters.mongo import (
     GIFTS,
     MESSAGES,
@@ -35,6 +37,7 @@ from contracts.chat import (
     PostedMessage,
 )
 from contracts.common import compound_key
+from contracts.followers import ChatFollowersOnlyChanged
 from contracts.roles import may_moderate
 from contracts.ws import ChatMessageFrame
 from servicekit.broker import EventPublisher
@@ -57,6 +60,7 @@ class Refused(Exception):
         status: int,
         retry_after_s: float | None = None,
         abusive: bool = False,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.reason, self.status, self.retry_after_s, self.abusive = (
@@ -65,6 +69,8 @@ class Refused(Exception):
             retry_after_s,
             abusive,
         )
+        #: extra fields of the refusal (``chat.error`` and the HTTP error body carry them)
+        self.details = details or {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +109,12 @@ class ChatService:
         state_for: Callable[[str], Any],
         streaks: GiftStreaks,
         totals: GiftTotals,
+        follows: followers_only.Follows,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store, self.projection, self.ledger = store, projection, ledger
         self.streaks, self.totals = streaks, totals
+        self.follows = follows
         self.publisher, self.kick, self.limiter = publisher, kick, limiter
         self.state_for = state_for  # async (stream_id) -> RoomState (live room, else loaded)
         self.clock = clock
@@ -140,7 +148,7 @@ class ChatService:
         ``done()`` once the post returned or raised).
 
         Raises:
-            Refused: unknown stream, read-only, banned, rate limited, slow mode.
+            Refused: unknown stream, read-only, banned, followers-only, rate limited, slow mode.
             ProtocolError: the text is not acceptable.
             IdempotencyKeyReused: the key was used for a different message.
         """
@@ -152,6 +160,7 @@ class ChatService:
                 return _replayed(original, client_msg_id)
         now = db_time(self.clock())
         _may_post(state, account_id, now)
+        await self._followers_only(state, account_id, now)
         text = clean_text(text)
         _refuse_blocked_terms(state, account_id, text, now)
         await self._spend_limits(state, account_id, now, min(arrived_at or now, now))
@@ -164,6 +173,22 @@ class ChatService:
             request_fp,
             order,
         )
+
+    async def _followers_only(self, state: RoomState, account_id: str, now: datetime) -> None:
+        """Raises ``Refused`` (``followers_only``, 403) when followers-only chat keeps this
+        viewer from posting; checked before any budget is spent."""
+        refused = await followers_only.refusal(state, account_id, now, self.follows)
+        if refused is not None:
+            message, may_post_at = refused
+            raise Refused(
+                followers_only.REASON,
+                message,
+                followers_only.STATUS,
+                details={
+                    "min_follow_minutes": state.min_follow_minutes,
+                    "may_post_at": may_post_at,
+                },
+            )
 
     async def _spend_limits(
         self, state: RoomState, account_id: str, now: datetime, arrived_at: datetime
@@ -328,6 +353,26 @@ class ChatService:
         )
         envelope = make_envelope(event, producer=PRODUCER, correlation_id=correlation_id())
         if await self.projection.set_slow_mode(stream_id, interval_s, now, [envelope]):
+            self.kick(VIEW, stream_id)
+
+    async def set_followers_only(
+        self, stream_id: str, enabled: bool, min_follow_minutes: int, account_id: str
+    ) -> None:
+        """Owner or moderator: followers-only chat on (viewers must have followed for
+        ``min_follow_minutes``) or off; announced with ``chat.followers_only_changed``."""
+        await self.require_moderator(stream_id, account_id)
+        now = self.clock()
+        event = ChatFollowersOnlyChanged(
+            stream_id=stream_id,
+            enabled=enabled,
+            min_follow_minutes=min_follow_minutes,
+            set_by=account_id,
+            at=now,
+        )
+        envelope = make_envelope(event, producer=PRODUCER, correlation_id=correlation_id())
+        if await self.projection.set_followers_only(
+            stream_id, enabled, min_follow_minutes, now, [envelope]
+        ):
             self.kick(VIEW, stream_id)
 
     async def gift(

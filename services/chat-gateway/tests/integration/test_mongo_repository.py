@@ -232,11 +232,28 @@ async def test_a_stream_first_seen_through_slow_mode_gets_every_clock(repos: Rep
         "slow_at_ms": int(T1.timestamp() * 1000),
         "rank": -1,
         "viewer_as_of_ms": 0,
+        "followers_only_at_ms": 0,
     }
     assert await repos.projection.advance("new", StreamStatus.IDLE)  # rank -1 < idle
     assert await repos.projection.set_viewer_count("new", 3, T0)
     state = await repos.projection.load("new")
     assert (state.status, state.slow_mode_s, state.viewer_count) == (StreamStatus.IDLE, 5, 3)
+
+
+async def test_followers_only_mode_is_last_write_wins_on_its_stream_only(repos: Repos) -> None:
+    before = await snapshot(repos.db)
+    assert await repos.projection.set_followers_only("new", True, 30, T1)
+    after = await snapshot(repos.db)
+    assert touched(before, after) == {(VIEW, "new")}
+    assert after[(VIEW, "new")]["followers_only_at_ms"] == int(T1.timestamp() * 1000)
+    assert (after[(VIEW, "new")]["rank"], after[(VIEW, "new")]["slow_at_ms"]) == (-1, 0)
+    assert not await repos.projection.set_followers_only("new", False, 0, T0)  # older
+    assert await repos.projection.set_slow_mode("new", 5, T0)  # its own clock
+    state = await repos.projection.load("new")
+    assert (state.followers_only, state.min_follow_minutes, state.slow_mode_s) == (True, 30, 5)
+    assert await repos.projection.set_followers_only("new", False, 0, T1 + timedelta(seconds=1))
+    state = await repos.projection.load("new")
+    assert (state.followers_only, state.min_follow_minutes) == (False, 0)
 
 
 async def test_refresh_marks_only_this_instances_connections(repos: Repos) -> None:

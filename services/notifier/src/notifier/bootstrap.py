@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from notifier.adapters.mongo import (
+    FOLLOWS,
     INDEXES,
     NOTIFICATIONS,
     MongoCampaigns,
@@ -84,7 +85,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra, Fanout
     infra = await open_infra(
         settings,
         indexes=INDEXES,
-        outbox_collections=[NOTIFICATIONS],
+        outbox_collections=[NOTIFICATIONS, FOLLOWS],
         consumers=[ConsumerSpec(dispatcher)],
         start_consuming=False,
     )

@@ -7,10 +7,15 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from contracts import derived_event_id, make_envelope
+from contracts import Envelope, Event, derived_event_id, make_envelope
 from contracts.common import compound_key
-from contracts.notification import NotificationCreated, NotificationsCreated
-from notifier.adapters.mongo import NOTIFICATIONS
+from contracts.notification import (
+    FollowCreated,
+    FollowRemoved,
+    NotificationCreated,
+    NotificationsCreated,
+)
+from notifier.adapters.mongo import FOLLOWS, NOTIFICATIONS, Announce
 from notifier.deps import Deps
 from notifier.domain import model
 from notifier.domain.model import FollowRateLimited, Notification, SelfFollow
@@ -23,7 +28,8 @@ PRODUCER = "notifier"
 
 
 async def follow(follower_id: str, followee_id: str, deps: Deps) -> bool:
-    """``True`` if newly followed; repeating changes nothing.
+    """``True`` if newly followed; repeating changes nothing. The follow and its
+    ``follow.created`` (with the pair's next ``version``) are one write (outbox).
 
     A repeat (a retried ``PUT``) is answered before the rate budget is spent or checked, as
     every replay is (servicekit.replay: the duplicate check comes first): it changes nothing,
@@ -40,11 +46,50 @@ async def follow(follower_id: str, followee_id: str, deps: Deps) -> bool:
     wait = await deps.follow_limiter.take(follower_id, to_ms(deps.clock()))
     if wait > 0:
         raise FollowRateLimited(wait)
-    return await deps.follows.follow(follower_id, followee_id, deps.clock())
+    now = deps.clock()
+    changed = await deps.follows.follow(
+        follower_id, followee_id, now, announce_follow(follower_id, followee_id, now)
+    )
+    if changed:
+        deps.kick(FOLLOWS, compound_key(follower_id, followee_id))
+    return changed
 
 
 async def unfollow(follower_id: str, followee_id: str, deps: Deps) -> bool:
-    return await deps.follows.unfollow(follower_id, followee_id)
+    """``True`` if a follow ended; announced with ``follow.removed`` in the same write."""
+    changed = await deps.follows.unfollow(
+        follower_id, followee_id, announce_unfollow(follower_id, followee_id, deps.clock())
+    )
+    if changed:
+        deps.kick(FOLLOWS, compound_key(follower_id, followee_id))
+    return changed
+
+
+def announce_follow(follower_id: str, followee_id: str, now: datetime) -> Announce:
+    """``version -> follow.created`` for a follow beginning at ``now``."""
+    return lambda version: _envelope(
+        FollowCreated(follower_id=follower_id, followee_id=followee_id, since=now, version=version)
+    )
+
+
+def announce_unfollow(follower_id: str, followee_id: str, now: datetime) -> Announce:
+    """``version -> follow.removed`` for a follow ending at ``now``."""
+    return lambda version: _envelope(
+        FollowRemoved(
+            follower_id=follower_id, followee_id=followee_id, removed_at=now, version=version
+        )
+    )
+
+
+def _envelope(event: FollowCreated | FollowRemoved) -> Envelope[Event]:
+    # one id per (pair, version): a change staged twice is one event for consumers
+    key = compound_key(event.follower_id, event.followee_id, str(event.version), sep=":")
+    return make_envelope(
+        event,
+        producer=PRODUCER,
+        correlation_id=correlation_id(),
+        event_id=derived_event_id(event.TYPE, key),
+    )
 
 
 # ---- go live ----------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from notifier.adapters.mongo import (
 )
 from notifier.deps import Deps
 from notifier.domain.model import Notification
-from notifier.handlers import fan_out_one
+from notifier.handlers import announce_follow, announce_unfollow, fan_out_one
 from servicekit.memory import RecordingPublisher
 from servicekit.mongo import ensure_indexes
 from testkit.neighbours import snapshot, touched
@@ -62,7 +62,7 @@ async def repos(mongo_db: AsyncDatabase[dict[str, Any]]) -> Repos:
         account, stream = f"a{n}", f"s{n}"
         assert await r.inbox.deliver([note(account, 1), note(account, 2)]) == 2
         await r.inbox.mark_read(account, [f"n-{account}-1"])
-        await r.follows.follow(account, f"a{IDS[(i + 1) % 20]}", T0)
+        await r.follows.follow(account, f"a{IDS[(i + 1) % 20]}", T0, announce_follow("x", "y", T0))
         if i % 3 == 0:
             await r.campaigns.describe(stream, f"owner-{n}", f"title {n}")
         if i % 2 == 0:
@@ -82,12 +82,25 @@ WRITES: dict[str, tuple[Write, Any, set[tuple[str, Any]]]] = {
     ),
     "read all": (lambda r: r.inbox.mark_read("a07", None), 1, {(NOTIFICATIONS, "n-a07-2")}),
     "follow": (
-        lambda r: r.follows.follow("a07", "a01", T0),
+        lambda r: r.follows.follow("a07", "a01", T0, announce_follow("a07", "a01", T0)),
         True,
         {(FOLLOWS, "a07\x1fa01")},
     ),
-    "follow twice": (lambda r: r.follows.follow("a07", "a08", T0), False, set()),
-    "unfollow": (lambda r: r.follows.unfollow("a07", "a08"), True, {(FOLLOWS, "a07\x1fa08")}),
+    "follow twice": (
+        lambda r: r.follows.follow("a07", "a08", T0, announce_follow("a07", "a08", T0)),
+        False,
+        set(),
+    ),
+    "unfollow": (
+        lambda r: r.follows.unfollow("a07", "a08", announce_unfollow("a07", "a08", T0)),
+        True,
+        {(FOLLOWS, "a07\x1fa08")},
+    ),
+    "unfollow twice": (
+        lambda r: r.follows.unfollow("a07", "a09", announce_unfollow("a07", "a09", T0)),
+        False,
+        set(),
+    ),
     "went live": (lambda r: r.campaigns.trigger("s07", T0), True, {(CAMPAIGNS, "s07")}),
     "went live again": (lambda r: r.campaigns.trigger("s08", T0), False, set()),
     "owner learnt": (

@@ -84,7 +84,14 @@ async def seed_followers(db: Any, owner: str, n: int) -> list[str]:
     followers = [f"fan{i:05d}" for i in range(n)]
     await db["follows"].insert_many(
         [
-            {"_id": f"{f}\x1f{owner}", "follower_id": f, "followee_id": owner, "since": now}
+            {
+                "_id": f"{f}\x1f{owner}",
+                "follower_id": f,
+                "followee_id": owner,
+                "state": "following",
+                "version": 1,
+                "since": now,
+            }
             for f in followers
         ]
     )

@@ -4,7 +4,7 @@
   ``(stream_id, account_id, client_msg_id)`` (a resend returns the original);
 * ``chat_seq``: the per-stream sequence counter;
 * ``chat_stream_view``, ``chat_moderators``, ``chat_bans``: the projection (status, owner, slow
-  mode, viewer count; moderators and bans one document per account);
+  mode, followers-only mode, viewer count; moderators and bans one document per account);
 * ``chat_slow_gate``: last post per (stream, account) while slow mode is on;
 * ``gifts``: the ledger (unique per sender and Idempotency-Key), staging ``gift.sent``;
 * ``chat_connections``: which accounts are connected to which instance.
@@ -44,7 +44,12 @@ log = logging.getLogger(__name__)
 
 #: Every stream view is created with each clock its conditional writes compare (``rank`` -1: no
 #: status seen yet; times 0: never set), so no filter has to accept a missing field.
-VIEW_CREATED_WITH = {"rank": -1, "slow_at_ms": 0, "viewer_as_of_ms": 0}
+VIEW_CREATED_WITH = {
+    "rank": -1,
+    "slow_at_ms": 0,
+    "viewer_as_of_ms": 0,
+    "followers_only_at_ms": 0,
+}
 
 INDEXES: list[IndexSpec | FieldDefault] = [
     *(FieldDefault(VIEW, name, value) for name, value in VIEW_CREATED_WITH.items()),
@@ -271,6 +276,9 @@ class ChatProjection:
             state.status = StreamStatus(view.get("status", "idle"))
             state.slow_mode_s = int(view.get("slow_mode_s") or 0)
             state.slow_mode_at = from_ms(view.get("slow_at_ms") or None)
+            state.followers_only = bool(view.get("followers_only"))
+            state.min_follow_minutes = int(view.get("min_follow_minutes") or 0)
+            state.followers_only_at = from_ms(view.get("followers_only_at_ms") or None)
             state.viewer_count = int(view.get("viewer_count") or 0)
             state.viewer_as_of = from_ms(view.get("viewer_as_of_ms") or None)
         async for d in self._mods.find({"stream_id": stream_id}):
@@ -339,6 +347,25 @@ class ChatProjection:
             clock="slow_at_ms",
             stamp=to_ms(at),
             values={"slow_mode_s": interval_s},
+            created_with=VIEW_CREATED_WITH,
+            envelopes=envelopes,
+        )
+
+    async def set_followers_only(
+        self,
+        stream_id: str,
+        enabled: bool,
+        min_follow_minutes: int,
+        at: datetime,
+        envelopes: Sequence[Envelope[Event]] = (),
+    ) -> bool:
+        """Followers-only mode, last-write-wins by ``at`` (as slow mode)."""
+        return await write_if_newer(
+            self._view,
+            stream_id,
+            clock="followers_only_at_ms",
+            stamp=to_ms(at),
+            values={"followers_only": enabled, "min_follow_minutes": min_follow_minutes},
             created_with=VIEW_CREATED_WITH,
             envelopes=envelopes,
         )

@@ -1,6 +1,7 @@
 """What chat-gateway knows of a stream (its projection of other services' events), with the
-merge rules that make it converge whatever the order: status forward-only, moderators, bans and
-slow mode last-write-wins by the action's time, viewer count newest ``as_of``. No I/O."""
+merge rules that make it converge whatever the order: status forward-only, moderators, bans,
+slow mode and followers-only mode last-write-wins by the action's time, viewer count newest
+``as_of``. No I/O."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ class RoomState:
     bans: dict[str, Ban] = field(default_factory=dict)
     slow_mode_s: int = 0
     slow_mode_at: datetime | None = None
+    followers_only: bool = False
+    min_follow_minutes: int = 0
+    followers_only_at: datetime | None = None
     viewer_count: int = 0
     viewer_as_of: datetime | None = None
     blocklist: Blocklist = field(default_factory=Blocklist)
@@ -89,6 +93,14 @@ class RoomState:
         if self.slow_mode_at is not None and self.slow_mode_at >= at:
             return False
         self.slow_mode_s, self.slow_mode_at = interval_s, at
+        return True
+
+    def set_followers_only(self, enabled: bool, min_follow_minutes: int, at: datetime) -> bool:
+        """Followers-only mode, last-write-wins by the action's time, like slow mode."""
+        if self.followers_only_at is not None and self.followers_only_at >= at:
+            return False
+        self.followers_only, self.min_follow_minutes = enabled, min_follow_minutes
+        self.followers_only_at = at
         return True
 
     def set_viewer_count(self, count: int, as_of: datetime) -> bool:

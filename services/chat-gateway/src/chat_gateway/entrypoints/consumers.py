@@ -1,8 +1,8 @@
 """Two consumers per instance.
 
 * **projection** (the service's durable queue, instances compete): stream-svc's and viewer-svc's
-  events into ``chat_stream_view``/``chat_moderators``/``chat_bans``, idempotent and
-  order-tolerant. New connections load room state from there.
+  events into ``chat_stream_view``/``chat_moderators``/``chat_bans``, notifier's follows into
+  ``chat_follows``, idempotent and order-tolerant. New connections load room state from there.
 * **fan-out** (this instance's exclusive, auto-deleted queue): every chat, gift, moderation,
   stream and count event, pushed into the rooms this instance holds: frames to clients, cached
   room state updated, banned accounts disconnected.
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from chat_gateway.adapters.follows import FollowProjection
 from chat_gateway.adapters.mongo import ChatProjection
 from chat_gateway.domain.room import Ban
 from chat_gateway.entrypoints import consumers_extras
@@ -29,7 +30,9 @@ from contracts.chat import (
     GiftSent,
 )
 from contracts.common import StreamStatus
+from contracts.followers import ChatFollowersOnlyChanged
 from contracts.moderation import ModeratorAdded, ModeratorRemoved, UserBanned, UserUnbanned
+from contracts.notification import FollowCreated, FollowRemoved
 from contracts.stream import (
     StreamCreated,
     StreamDeleted,
@@ -41,6 +44,7 @@ from contracts.viewer import ViewerCountChanged
 from contracts.ws import (
     ChatMessageDeletedFrame,
     ChatMessageFrame,
+    FollowersOnlyFrame,
     ModerationFrame,
     SlowModeFrame,
     StreamStatusFrame,
@@ -64,7 +68,9 @@ def ban_of(p: UserBanned | UserUnbanned) -> Ban:
     return Ban(False, p.at)
 
 
-def projection_dispatcher(projection: Callable[[], ChatProjection]) -> EventDispatcher:
+def projection_dispatcher(
+    projection: Callable[[], ChatProjection], follows: Callable[[], FollowProjection]
+) -> EventDispatcher:
     events = EventDispatcher()
 
     @events.on(*STREAM_EVENTS)
@@ -91,6 +97,20 @@ def projection_dispatcher(projection: Callable[[], ChatProjection]) -> EventDisp
         await projection().set_viewer_count(p.stream_id, p.viewer_count, p.as_of)
 
     consumers_extras.register_projection(events, projection)
+
+    @events.on(FollowCreated, FollowRemoved)
+    async def follow(env: Envelope[Any]) -> None:
+        """notifier's follows, for followers-only chat (newest ``version`` wins)."""
+        p: FollowCreated | FollowRemoved = env.payload
+        created = isinstance(p, FollowCreated)
+        await follows().apply(
+            p.follower_id,
+            p.followee_id,
+            following=created,
+            version=p.version,
+            since=p.since if isinstance(p, FollowCreated) else None,
+        )
+
     return events
 
 
@@ -167,6 +187,20 @@ def fanout_dispatcher(
         def change(room: Room) -> None:
             if room.state.set_slow_mode(p.interval_s, p.at):
                 hub().send(room, encode(SlowModeFrame(interval_s=p.interval_s)))
+
+        await to_room(p.stream_id, change)
+
+    @events.on(ChatFollowersOnlyChanged)
+    async def followers_only(env: Envelope[Any]) -> None:
+        p: ChatFollowersOnlyChanged = env.payload
+        await projection().set_followers_only(p.stream_id, p.enabled, p.min_follow_minutes, p.at)
+
+        def change(room: Room) -> None:
+            if room.state.set_followers_only(p.enabled, p.min_follow_minutes, p.at):
+                frame = FollowersOnlyFrame(
+                    enabled=p.enabled, min_follow_minutes=p.min_follow_minutes
+                )
+                hub().send(room, encode(frame))
 
         await to_room(p.stream_id, change)
 

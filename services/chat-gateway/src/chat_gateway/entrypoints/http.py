@@ -1,4 +1,5 @@
-"""chat-gateway's HTTP API: history, posting, deleting, slow mode, pins, gifts (bearer JWT)."""
+"""chat-gateway's HTTP API: history, posting, deleting, slow mode, followers-only mode, pins,
+gifts (bearer JWT)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from contracts.chat import (
     SlowModeRequest,
 )
 from contracts.common import Page
+from contracts.followers import FollowersOnlyRequest
 from contracts.pins import PinnedMessage, PinRequest
 from servicekit.admission import AdmissionLimits
 from servicekit.auth import CurrentAccount
@@ -56,7 +58,12 @@ def create_app(readiness: Readiness, admission: AdmissionLimits | None = None) -
         headers = (
             {"Retry-After": str(max(1, round(exc.retry_after_s)))} if exc.retry_after_s else None
         )
-        extra = {"retry_after_s": exc.retry_after_s} if exc.retry_after_s else {}
+        extra: dict[str, Any] = {}
+        if exc.retry_after_s:
+            extra["retry_after_s"] = exc.retry_after_s
+        extra |= {
+            k: v.isoformat() if isinstance(v, datetime) else v for k, v in exc.details.items()
+        }
         return JSONResponse(error_body(exc.reason, str(exc), **extra), exc.status, headers=headers)
 
     @app.exception_handler(ProtocolError)
@@ -119,6 +126,17 @@ def create_app(readiness: Readiness, admission: AdmissionLimits | None = None) -
     ) -> Response:
         """Owner or moderator: one message per ``interval_s`` per viewer (0: off)."""
         await service.set_slow_mode(stream_id, body.interval_s, account)
+        return Response(status_code=204)
+
+    @app.put("/live/{stream_id}/chat/followers-only", status_code=204)
+    async def followers_only(
+        stream_id: StreamIdPath,
+        body: FollowersOnlyRequest,
+        account: CurrentAccount,
+        service: ServiceDep,
+    ) -> Response:
+        """Owner or moderator: only followers (of at least ``min_follow_minutes``) may post."""
+        await service.set_followers_only(stream_id, body.enabled, body.min_follow_minutes, account)
         return Response(status_code=204)
 
     @app.get("/live/{stream_id}/chat/connections", response_model=ChatConnections)

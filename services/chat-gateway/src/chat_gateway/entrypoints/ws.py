@@ -46,6 +46,7 @@ from contracts.ws import (
     ChatMessageDeletedFrame,
     ChatMessageFrame,
     ChatSend,
+    FollowersOnlySet,
     Hello,
     Ping,
     Pong,
@@ -210,6 +211,8 @@ async def _hello(
         status=state.status,
         viewer_count=state.viewer_count,
         slow_mode_s=state.slow_mode_s,
+        followers_only=state.followers_only,
+        min_follow_minutes=state.min_follow_minutes,
         last_seq=max(room.last_seq, replayed_up_to),
         messages=frames,
         role=client.role,
@@ -366,6 +369,10 @@ async def _handle(
                 raise Refused("not_found", "no such message (or already deleted)", 404)
         elif isinstance(frame, SlowModeSet):
             await deps.service.set_slow_mode(room.stream_id, frame.interval_s, client.account_id)
+        elif isinstance(frame, FollowersOnlySet):
+            await deps.service.set_followers_only(
+                room.stream_id, frame.enabled, frame.min_follow_minutes, client.account_id
+            )
         elif isinstance(frame, Ping):
             return encode(Pong(nonce=frame.nonce)), True
     except ProtocolError as exc:
@@ -373,7 +380,9 @@ async def _handle(
     except IdempotencyKeyReused as exc:
         return error_frame(ProtocolError(exc.code, exc.message), _cmid(raw)), True
     except Refused as exc:
-        reply = error_frame(ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s)
+        reply = error_frame(
+            ProtocolError(exc.reason, str(exc)), _cmid(raw), exc.retry_after_s, exc.details
+        )
         return reply, not (exc.abusive and deps.limiter.refused(client.account_id))
     except Exception as exc:
         dependency = unavailable_dependency(exc)

@@ -4,7 +4,7 @@ and ``golive_sent`` (when each follower was last told that a streamer went live)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,8 +16,8 @@ from contracts import Envelope, Event
 from contracts.common import compound_key
 from notifier.domain.model import Notification
 from servicekit import tracing
-from servicekit.mongo import Doc, IndexSpec, to_ms
-from servicekit.outbox import stage_insert
+from servicekit.mongo import Doc, FieldDefault, IndexSpec, to_ms
+from servicekit.outbox import stage_insert, stage_update
 
 FOLLOWS = "follows"
 NOTIFICATIONS = "notifications"
@@ -25,7 +25,10 @@ CAMPAIGNS = "golive_campaigns"
 STREAMS = "notifier_streams"
 SENT = "golive_sent"
 
-INDEXES = [
+INDEXES: list[IndexSpec | FieldDefault] = [
+    # follows stored before follows were announced: live ones, at version 1
+    FieldDefault(FOLLOWS, "state", "following"),
+    FieldDefault(FOLLOWS, "version", 1),
     IndexSpec(FOLLOWS, [("followee_id", 1), ("follower_id", 1)]),
     IndexSpec(FOLLOWS, [("follower_id", 1), ("followee_id", 1)]),
     IndexSpec(NOTIFICATIONS, [("account_id", 1), ("created_ms", -1)]),
@@ -102,47 +105,96 @@ class MongoInbox:
         return await self._col.count_documents({"kind": kind})
 
 
+#: ``follows.state`` of a follow that holds / that was removed (kept as a tombstone, so the
+#: unfollow's event is staged in the same write and the pair's ``version`` keeps growing).
+FOLLOWING, REMOVED = "following", "removed"
+#: ``announce(version)``: the event a follow change stages, given the pair's new version.
+Announce = Callable[[int], Envelope[Event]]
+
+
 class MongoFollows:
+    """One document per (follower, followee) ever followed: ``state`` (``following`` or
+    ``removed``), ``version`` (1 at the first follow, +1 at every change), ``since`` /
+    ``since_ms`` (when the current follow began). Each change stages its ``follow.created`` /
+    ``follow.removed`` in the same write (outbox), conditional on the version read, so two
+    concurrent changes cannot both apply."""
+
     def __init__(self, db: AsyncDatabase[Doc]) -> None:
         self._col = db[FOLLOWS]
 
-    async def follow(self, follower_id: str, followee_id: str, now: datetime) -> bool:
-        try:
-            await self._col.insert_one(
-                {
-                    "_id": compound_key(follower_id, followee_id),
-                    "follower_id": follower_id,
-                    "followee_id": followee_id,
-                    "since": now,
-                }
-            )
-        except DuplicateKeyError:
+    async def get(self, follower_id: str, followee_id: str) -> Doc | None:
+        """The pair's document (any state), without staged events."""
+        return await self._col.find_one(
+            {"_id": compound_key(follower_id, followee_id)}, {"_outbox": 0}
+        )
+
+    async def follow(
+        self, follower_id: str, followee_id: str, now: datetime, announce: Announce
+    ) -> bool:
+        """Start following; ``False`` if already following or another change got there first.
+        ``announce(version)`` is the ``follow.created`` staged with it."""
+        current = await self.get(follower_id, followee_id)
+        if current is not None and current["state"] == FOLLOWING:
             return False
-        return True
+        if current is None:
+            try:
+                await self._col.insert_one(
+                    {
+                        "_id": compound_key(follower_id, followee_id),
+                        "follower_id": follower_id,
+                        "followee_id": followee_id,
+                        "state": FOLLOWING,
+                        "version": 1,
+                        "since": now,
+                        "since_ms": to_ms(now),
+                        **stage_insert([announce(1)]),
+                    }
+                )
+            except DuplicateKeyError:
+                return False
+            return True
+        version = int(current["version"]) + 1
+        result = await self._col.update_one(
+            {"_id": current["_id"], "version": version - 1, "state": REMOVED},
+            stage_update(
+                {"$set": {"state": FOLLOWING, "version": version, "since_ms": to_ms(now)}},
+                [announce(version)],
+            ),
+        )
+        return result.modified_count == 1
+
+    async def unfollow(self, follower_id: str, followee_id: str, announce: Announce) -> bool:
+        """End the follow; ``False`` if not following (or it changed meanwhile).
+        ``announce(version)`` is the ``follow.removed`` staged with it."""
+        current = await self.get(follower_id, followee_id)
+        if current is None or current["state"] != FOLLOWING:
+            return False
+        version = int(current["version"]) + 1
+        result = await self._col.update_one(
+            {"_id": current["_id"], "version": version - 1, "state": FOLLOWING},
+            stage_update({"$set": {"state": REMOVED, "version": version}}, [announce(version)]),
+        )
+        return result.modified_count == 1
 
     async def follows(self, follower_id: str, followee_id: str) -> bool:
         """Whether ``follower_id`` follows ``followee_id`` now."""
         found = await self._col.find_one(
-            {"_id": compound_key(follower_id, followee_id)}, {"_id": 1}
+            {"_id": compound_key(follower_id, followee_id), "state": FOLLOWING}, {"_id": 1}
         )
         return found is not None
 
-    async def unfollow(self, follower_id: str, followee_id: str) -> bool:
-        result = await self._col.delete_one({"_id": compound_key(follower_id, followee_id)})
-        return result.deleted_count == 1
-
     async def following(self, follower_id: str, *, limit: int, after: str | None) -> list[Doc]:
-        query: dict[str, Any] = {"follower_id": follower_id}
+        query: dict[str, Any] = {"follower_id": follower_id, "state": FOLLOWING}
         if after is not None:
             query["followee_id"] = {"$gt": after}
-        cursor = self._col.find(query).sort("followee_id", 1).limit(limit)
+        cursor = self._col.find(query, {"_outbox": 0}).sort("followee_id", 1).limit(limit)
         return [d async for d in cursor]
 
     async def followers_count(self, followee_id: str) -> int:
-        return await self._col.count_documents({"followee_id": followee_id})
+        return await self._col.count_documents({"followee_id": followee_id, "state": FOLLOWING})
 
     async def followers_after(self, followee_id: str, cursor: str, limit: int) -> list[str]:
-        query = {"followee_id": followee_id, "follower_id": {"$gt": cursor}}
+        query = {"followee_id": followee_id, "follower_id": {"$gt": cursor}, "state": FOLLOWING}
         found = self._col.find(query, {"follower_id": 1}).sort("follower_id", 1).limit(limit)
         return [d["follower_id"] async for d in found]
 

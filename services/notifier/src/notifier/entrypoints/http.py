@@ -28,6 +28,7 @@ from servicekit.auth import AccountIdPath, CurrentAccount, JwtVerifier
 from servicekit.errors import ApiError
 from servicekit.health import Readiness
 from servicekit.http import create_service_app
+from servicekit.mongo import from_ms
 
 
 async def get_deps(request: Request) -> Deps:
@@ -46,6 +47,11 @@ def _decode(cursor: str, *types: type) -> list[Any]:
         return parsing.decode_cursor(cursor, *types)
     except parsing.Unparsable:
         raise ApiError(422, "validation_error", "invalid cursor") from None
+
+
+def _since(follow: dict[str, Any]) -> Any:
+    """When the current follow began (``since_ms``; follows stored before it: ``since``)."""
+    return from_ms(follow["since_ms"]) if "since_ms" in follow else follow["since"]
 
 
 def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
@@ -121,7 +127,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         found = await deps.follows.following(account, limit=limit + 1, after=after)
         page = found[:limit]
         return {
-            "items": [{"account_id": d["followee_id"], "since": d["since"]} for d in page],
+            "items": [{"account_id": d["followee_id"], "since": _since(d)} for d in page],
             "next_cursor": parsing.encode_cursor(page[-1]["followee_id"])
             if len(found) > limit
             else None,
