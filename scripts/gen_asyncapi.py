@@ -49,13 +49,17 @@ def consumers() -> dict[str, list[tuple[str, EventDispatcher, bool]]]:
     """``{service: [(queue, dispatcher, per_instance)]}`` as each service's bootstrap wires them."""
     from chat_gateway.entrypoints.consumers import fanout_dispatcher, projection_dispatcher
     from notifier.entrypoints.consumers import build_dispatcher as notifier
+    from notifier.entrypoints.consumers import inbox_dispatcher
     from stream_svc.entrypoints.consumers import build_dispatcher as stream_svc
     from viewer_svc.entrypoints.consumers import build_dispatcher as viewer_svc
 
     return {
         "stream-svc": [("stream-svc", stream_svc(_nothing), False)],
         "viewer-svc": [("viewer-svc", viewer_svc(_nothing), False)],
-        "notifier": [("notifier", notifier(_nothing, _nothing), False)],
+        "notifier": [
+            ("notifier", notifier(_nothing, _nothing), False),
+            ("notifier.inbox.{instance_id}", inbox_dispatcher(_nothing), True),
+        ],
         "chat-gateway": [
             ("chat-gateway", projection_dispatcher(_nothing, _nothing), False),
             ("chat-gateway.fanout.{instance_id}", fanout_dispatcher(_nothing, _nothing), True),

@@ -8,7 +8,9 @@ its work is done, so it is always safe to retry. What was admitted keeps its lat
 throughput stays at the server's capacity as offered load rises past it instead of collapsing
 under a growing queue (every queued request holding a connection, a pool slot and memory).
 
-Ops routes (``/healthz``, ``/readyz``, ``/metrics``) and WebSocket scopes are never shed. The
+Ops routes (``/healthz``, ``/readyz``, ``/metrics``) and WebSocket scopes are never shed.
+A long poll gives its slot back while it waits (:func:`parked`): a thousand idle waiters do not
+shed the requests that do work, and each takes a slot again (or is shed) before its last read. The
 bounds are per process (a service with two workers admits twice as much); they come from
 :class:`~servicekit.settings.ServiceSettings` (``HTTP_MAX_IN_FLIGHT``, ``HTTP_MAX_QUEUED``,
 ``HTTP_QUEUE_TIMEOUT_S``, ``HTTP_RETRY_AFTER_S``) through
@@ -17,16 +19,21 @@ bounds are per process (a service with two workers admits twice as much); they c
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import anyio
 from prometheus_client import Counter, Gauge
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from servicekit.errors import error_body
+from servicekit.errors import ApiError, error_body
 
-__all__ = ["OPS_PATHS", "AdmissionLimiter", "AdmissionLimits", "AdmissionMiddleware"]
+__all__ = ["OPS_PATHS", "AdmissionLimiter", "AdmissionLimits", "AdmissionMiddleware", "parked"]
+
+#: Scope key under which the middleware offers a request's :func:`parked` context.
+PARK_KEY = "livecast.admission.park"
 
 OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -136,9 +143,46 @@ class AdmissionMiddleware:
             await send({"type": "http.response.start", "status": 503, "headers": self._headers})
             await send({"type": "http.response.body", "body": self._body})
             return
+        held: list[object] = [token]
+
+        @contextlib.asynccontextmanager
+        async def park() -> AsyncIterator[None]:
+            IN_FLIGHT.dec()
+            self.limiter.release(held.pop())
+            try:
+                yield
+            finally:
+                again = await self.limiter.acquire()
+                if again is None:
+                    SHED.inc()
+                    raise ApiError(
+                        503,
+                        "overloaded",
+                        f"the service is busy; retry in {retry} s",
+                        headers={"Retry-After": str(retry)},
+                        retry_after_s=retry,
+                    )
+                held.append(again)
+                IN_FLIGHT.inc()
+
+        retry = self.limits.retry_after_s
+        scope[PARK_KEY] = park
         IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send)
         finally:
-            IN_FLIGHT.dec()
-            self.limiter.release(token)
+            if held:
+                IN_FLIGHT.dec()
+                self.limiter.release(held.pop())
+
+
+def parked(scope: Scope) -> contextlib.AbstractAsyncContextManager[None]:
+    """Wait inside this block without holding an admission slot (a long poll's idle wait).
+
+    Leaving the block takes a slot again, waiting in the queue like a new request; if none is
+    free in time it raises ``ApiError`` 503 ``overloaded`` with ``Retry-After`` (after a wake-up
+    that reaches many waiters at once, the excess is shed instead of piling onto the
+    database). Without admission control (no middleware, or ``max_in_flight`` 0) it does
+    nothing."""
+    park = scope.get(PARK_KEY)
+    return park() if park is not None else contextlib.nullcontext()

@@ -6,11 +6,11 @@ import asyncio
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from servicekit.admission import AdmissionLimiter, AdmissionLimits
+from servicekit.admission import AdmissionLimiter, AdmissionLimits, parked
 from servicekit.health import Readiness
 from servicekit.http import create_service_app
 from servicekit.settings import ServiceSettings
@@ -212,3 +212,45 @@ class TestSettings:
     def test_nonsense_limits_are_refused(self, kwargs: dict[str, float]) -> None:
         with pytest.raises(ValueError, match="must"):
             AdmissionLimits(**kwargs)  # type: ignore[arg-type]
+
+
+class TestParked:
+    """A long poll gives its slot back while it waits (``parked``) and takes one again (or is
+    shed with 503) before it goes on."""
+
+    def parking_app(self, limits: AdmissionLimits) -> tuple[FastAPI, asyncio.Event, asyncio.Event]:
+        wake, gate = asyncio.Event(), asyncio.Event()
+        app, _, _ = gated_app(limits)
+
+        @app.get("/poll")
+        async def poll(request: Request) -> dict[str, str]:
+            async with parked(request.scope):
+                await wake.wait()
+            return {"poll": "done"}
+
+        @app.get("/hold")
+        async def hold() -> dict[str, str]:
+            await gate.wait()
+            return {"hold": "done"}
+
+        return app, wake, gate
+
+    async def test_parked_waiters_hold_no_slot_and_are_shed_when_none_is_free_after(
+        self,
+    ) -> None:
+        limits = AdmissionLimits(max_in_flight=1, max_queued=0)
+        app, wake, gate = self.parking_app(limits)
+        async with client(app) as c:
+            polls = [asyncio.create_task(c.get("/poll")) for _ in range(3)]
+            holder = asyncio.create_task(c.get("/hold"))  # admitted: the polls hold no slot
+            await asyncio.sleep(0.05)
+            assert not holder.done()
+            wake.set()  # the slot is taken: every poll is shed on its way out
+            answers = await asyncio.gather(*polls)
+            assert [(r.status_code, r.json()["error"]) for r in answers] == [
+                (503, "overloaded")
+            ] * 3
+            assert all(r.headers["Retry-After"] == "1" for r in answers)
+            gate.set()
+            assert (await holder).status_code == 200
+            assert (await c.get("/poll")).json() == {"poll": "done"}

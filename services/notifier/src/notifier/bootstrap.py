@@ -17,8 +17,9 @@ from notifier.adapters.mongo import (
     MongoInbox,
 )
 from notifier.deps import FOLLOW_RATE_COLLECTION, Deps, follow_budget
-from notifier.entrypoints.consumers import build_dispatcher
+from notifier.entrypoints.consumers import build_dispatcher, inbox_dispatcher
 from notifier.handlers import fan_out_one
+from notifier.inbox_watch import UnreadWatch
 from notifier.settings import Settings
 from servicekit.ratelimit import MongoRateBudgets
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
@@ -75,6 +76,7 @@ def deps_for(infra: Infra, settings: Settings) -> Deps:
             follow_budget(settings.follow_burst, settings.follow_per_minute),
         ),
         golive_window_s=settings.golive_window_s,
+        watch=UnreadWatch(settings.max_unread_waiters),
     )
 
 
@@ -86,7 +88,16 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra, Fanout
         settings,
         indexes=INDEXES,
         outbox_collections=[NOTIFICATIONS, FOLLOWS],
-        consumers=[ConsumerSpec(dispatcher)],
+        consumers=[
+            ConsumerSpec(dispatcher),
+            ConsumerSpec(
+                inbox_dispatcher(lambda: holder["worker"].deps.watch),
+                queue_suffix="inbox",
+                exclusive=True,
+                idempotent=False,
+            ),
+        ],
+        instance_id=settings.instance_id,
         start_consuming=False,
     )
     worker = holder["worker"] = FanoutWorker(deps_for(infra, settings), settings.fanout_poll_s)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from notifier.adapters.mongo import MongoCampaigns, MongoFollows, MongoGoLiveSent, MongoInbox
+from notifier.inbox_watch import UnreadWatch
 from servicekit.broker import EventPublisher
 from servicekit.ratelimit import Budget, MemoryRateBudgets, RateBudgets
 
@@ -30,6 +31,8 @@ class Deps:
     follow_limiter: RateBudgets = field(
         default_factory=lambda: MemoryRateBudgets(follow_budget(20, 10.0))
     )
+    #: requests of this instance waiting for an unread count to change (the bell's long poll)
+    watch: UnreadWatch = field(default_factory=UnreadWatch)
 
 
 #: the collection of the shared follow budgets (one document per follower)

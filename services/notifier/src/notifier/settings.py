@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
+
+
+def _instance() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Settings(ServiceSettings):
@@ -23,6 +30,15 @@ class Settings(ServiceSettings):
     )
     follow_per_minute: float = Field(
         default=10.0, gt=0, description="follows per minute an account regains after a burst"
+    )
+    instance_id: str = Field(
+        default_factory=_instance,
+        min_length=1,
+        max_length=128,
+        description="names this instance's own queue (unread-count wake-ups)",
+    )
+    max_unread_waiters: int = Field(
+        default=10_000, ge=0, description="unread-count long polls one instance holds at most"
     )
     golive_window_s: float = Field(
         default=600.0,

@@ -9,6 +9,7 @@ from typing import Any
 from contracts import Envelope
 from contracts.chat import GiftSent
 from contracts.moderation import UserBanned
+from contracts.notification import NotificationCreated, NotificationsCreated
 from contracts.stream import (
     StreamCreated,
     StreamDeleted,
@@ -18,6 +19,7 @@ from contracts.stream import (
 )
 from notifier import handlers
 from notifier.deps import Deps
+from notifier.inbox_watch import UnreadWatch
 from servicekit.consumer import EventDispatcher
 
 
@@ -66,5 +68,21 @@ def build_dispatcher(deps: Callable[[], Deps], wake: Callable[[], None]) -> Even
         await handlers.user_banned(
             p.stream_id, p.account_id, p.at, p.expires_at, p.reason, deps(), ban_id=p.ban_id
         )
+
+    return events
+
+
+def inbox_dispatcher(watch: Callable[[], UnreadWatch]) -> EventDispatcher:
+    """This instance's own queue: new notifications wake the unread-count long polls it holds
+    for their accounts (``notifier.inbox_watch``)."""
+    events = EventDispatcher()
+
+    @events.on(NotificationCreated)
+    async def created(env: Envelope[Any]) -> None:
+        watch().wake([env.payload.account_id])
+
+    @events.on(NotificationsCreated)
+    async def batch(env: Envelope[Any]) -> None:
+        watch().wake(env.payload.account_ids)
 
     return events

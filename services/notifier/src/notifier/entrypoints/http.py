@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,8 +23,10 @@ from contracts.notification import (
 from notifier import handlers
 from notifier.deps import Deps
 from notifier.domain.model import FollowRateLimited, SelfFollow
+from notifier.inbox_watch import MAX_WAIT_S
 from notifier.settings import Settings
 from servicekit import parsing
+from servicekit.admission import parked
 from servicekit.auth import AccountIdPath, CurrentAccount, JwtVerifier
 from servicekit.errors import ApiError
 from servicekit.health import Readiness
@@ -52,6 +55,25 @@ def _decode(cursor: str, *types: type) -> list[Any]:
 def _since(follow: dict[str, Any]) -> Any:
     """When the current follow began (``since_ms``; follows stored before it: ``since``)."""
     return from_ms(follow["since_ms"]) if "since_ms" in follow else follow["since"]
+
+
+async def _wait_unless_gone(request: Request, changed: asyncio.Event, wait_s: float) -> bool:
+    """Wait until ``changed`` is set or ``wait_s`` passes; ``True`` if the client went away
+    first (a closed tab must not hold a waiter, nor delay a shutdown, for the whole wait)."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    woken = asyncio.ensure_future(changed.wait())
+    gone = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({woken, gone}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (woken, gone):
+            task.cancel()
+        await asyncio.gather(woken, gone, return_exceptions=True)
+    return gone.done() and not gone.cancelled()
 
 
 def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
@@ -165,8 +187,26 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         return Page[NotificationView](items=items, next_cursor=nxt)
 
     @app.get("/notifications/unread-count", response_model=UnreadCount)
-    async def unread_count(account: CurrentAccount, deps: DepsDep) -> dict[str, int]:
-        """How many of your notifications are unread."""
+    async def unread_count(
+        account: CurrentAccount,
+        deps: DepsDep,
+        request: Request,
+        known: Annotated[int | None, Query(ge=0)] = None,
+        wait_s: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0,
+    ) -> dict[str, int]:
+        """How many of your notifications are unread. Long poll: with ``known`` (the count
+        you have) and ``wait_s``, answers when the count differs from ``known``, or after
+        ``wait_s`` seconds with the count as it is then."""
+        if known is None or wait_s == 0:
+            return {"unread": await deps.inbox.unread_count(account)}
+        with deps.watch.watching(account) as changed:
+            count = await deps.inbox.unread_count(account)
+            if count != known or changed is None:
+                return {"unread": count}
+            async with parked(request.scope):
+                gone = await _wait_unless_gone(request, changed, wait_s)
+        if gone:  # nobody to answer
+            return {"unread": count}
         return {"unread": await deps.inbox.unread_count(account)}
 
     @app.post("/notifications/read", response_model=MarkReadResult)
@@ -177,6 +217,8 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         if body.all == bool(body.ids):
             raise ApiError(422, "validation_error", "give either 'ids' or 'all': true")
         changed = await deps.inbox.mark_read(account, None if body.all else body.ids)
+        if changed:
+            deps.watch.wake([account])  # this account's other tabs on this instance
         return {"marked": changed}
 
     return app
