@@ -71,6 +71,9 @@ bearer = "{token}"
 [[operations]]
 include-name = [{names}]
 checks.positive_data_acceptance.expected-statuses = [{statuses}]
+[[operations]]
+include-name = ["GET /notifications/unread-count"]
+parameters = {{ "query.wait_s" = 0 }}  # the bell's long poll would outlast the 15 s timeout
 """
     )
 

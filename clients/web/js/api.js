@@ -172,6 +172,9 @@ export const streams = {
   /** @param {import("../../types/api").PinRequest} body */
   pin: (id, body) => api("PUT", `/live/${encodeURIComponent(id)}/chat/pin`, body),
   unpin: (id) => api("DELETE", `/live/${encodeURIComponent(id)}/chat/pin`),
+  /** @param {import("../../types/api").FollowersOnlyRequest} body */
+  followersOnly: (id, body) =>
+    api("PUT", `/live/${encodeURIComponent(id)}/chat/followers-only`, body),
 };
 
 export const gifts = {
@@ -195,6 +198,12 @@ export const notifications = {
   list: (params) => api("GET", `/notifications?${new URLSearchParams(params)}`),
   /** @returns {Promise<import("../../types/api").UnreadCount>} */
   unread: () => api("GET", "/notifications/unread-count"),
+  /**
+   * Long poll: answered when the count differs from `known`, or after `waitS` seconds.
+   * @returns {Promise<import("../../types/api").UnreadCount>}
+   */
+  unreadChange: (known, waitS) =>
+    api("GET", `/notifications/unread-count?${new URLSearchParams({ known, wait_s: waitS })}`),
   /** @param {import("../../types/api").MarkReadRequest} body */
   markRead: (body) => api("POST", "/notifications/read", body),
 };

@@ -6,7 +6,8 @@
 //   #/studio           your streams      #/studio/{id}  run one stream
 //   #/inbox            your notifications
 
-import { inbox, showUnread } from "./pages/inbox.js";
+import { startBell } from "./bell.js";
+import { inbox } from "./pages/inbox.js";
 import { liveNow } from "./pages/live.js";
 import { studioStream } from "./pages/studio-stream.js";
 import { studio } from "./pages/studio.js";
@@ -43,7 +44,7 @@ async function route() {
     a.classList.toggle("active", (parts[0] || "") === a.dataset.route);
   });
   if (needSession(main)) return;
-  if (parts[0] !== "inbox") showUnread();
+  startBell(); // the live unread count on the Inbox link
   if (parts[0] === "inbox") return inbox(view);
   if (parts[0] === "watch" && parts[1]) return watch(view, parts[1]);
   if (parts[0] === "studio" && parts[1]) return studioStream(view, parts[1]);

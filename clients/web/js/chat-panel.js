@@ -10,11 +10,15 @@ import { pinBanner } from "./pin.js";
  * @param {string} id the stream
  * @param {{onStatus?: (status: string) => void, onCount?: (n: number) => void,
  *          onRole?: (role: string) => void, onUpdate?: (frame: object) => void,
- *          onGift?: (frame: import("../../types/api").GiftFrame) => void}} hooks
+ *          onGift?: (frame: import("../../types/api").GiftFrame) => void,
+ *          onFollowersOnly?: (enabled: boolean, minFollowMinutes: number) => void}} hooks
  * @returns {{element: HTMLElement, close: () => void, connection: ChatConnection,
  *            role: () => string}}
  */
-export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = {}) {
+export function chatPanel(
+  id,
+  { onStatus, onCount, onRole, onUpdate, onGift, onFollowersOnly } = {},
+) {
   const me = session().account;
   // the log region: named, polite (new lines are read out without moving focus), and focusable
   // so a keyboard can scroll it; the lines are a list inside it
@@ -33,6 +37,11 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = 
   );
   const state = h("div", { class: "chat-state", "data-testid": "chat-state" }, "Connecting…");
   const slow = h("div", { class: "slow", hidden: true });
+  const followersOnly = h("div", {
+    class: "followers-only",
+    hidden: true,
+    "data-testid": "followers-only",
+  });
   const input = h("input", {
     name: "message",
     maxlength: 500,
@@ -153,6 +162,7 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = 
           onStatus && onStatus(frame.status);
           showSlow(frame.slow_mode_s);
           pin.show(frame.pin ?? null);
+          showFollowersOnly(frame.followers_only, frame.min_follow_minutes);
           setInputEnabled();
           break;
         case "pin":
@@ -179,6 +189,9 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = 
         case "slow_mode":
           showSlow(frame.interval_s);
           break;
+        case "followers_only":
+          showFollowersOnly(frame.enabled, frame.min_follow_minutes);
+          break;
         case "stream_updated":
           onUpdate && onUpdate(frame);
           break;
@@ -203,9 +216,7 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = 
             if (frame.sent && !input.value) input.value = frame.sent; // to edit and resend
             break;
           }
-          problem.textContent = frame.retry_after_s
-            ? `${frame.message} (try again in ${Math.ceil(frame.retry_after_s)} s)`
-            : frame.message;
+          problem.textContent = refusal(frame);
           break;
         case "chat.ack":
           problem.textContent = "";
@@ -222,6 +233,14 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = 
       state.className = `chat-state ${connected ? "ok" : "down"}`;
     },
   );
+
+  function showFollowersOnly(enabled, minutes) {
+    followersOnly.hidden = !enabled;
+    followersOnly.textContent = enabled
+      ? `Followers-only chat${minutes ? `: followers of at least ${duration(minutes)}` : ""}`
+      : "";
+    onFollowersOnly && onFollowersOnly(Boolean(enabled), minutes || 0);
+  }
 
   function showSlow(seconds) {
     slow.hidden = !seconds;
@@ -249,6 +268,7 @@ export function chatPanel(id, { onStatus, onCount, onRole, onUpdate, onGift } = 
     h("header", {}, h("h2", { id: "chat-heading" }, "Chat"), state),
     slow,
     pin.element,
+    followersOnly,
     log,
     problem,
     form,
@@ -264,4 +284,32 @@ function giftLine(frame) {
     { class: "gift-line", "data-testid": "gift-line", dataset: { streak: frame.streak_id } },
     `★ ${frame.sender_id} sent ${frame.amount} × ${frame.gift_type}${combo}`,
   );
+}
+
+/** Why a frame was refused, in words for the person (the server's reason and message). */
+function refusal(frame) {
+  if (frame.reason === "followers_only") {
+    const need = frame.min_follow_minutes ? ` for ${duration(frame.min_follow_minutes)}` : "";
+    return frame.may_post_at
+      ? `Followers-only chat: you can chat from ${new Date(frame.may_post_at).toLocaleString()}` +
+          ` (once you have followed the streamer${need}).`
+      : `Followers-only chat: follow the streamer${need} to chat.`;
+  }
+  return frame.retry_after_s
+    ? `${frame.message} (try again in ${Math.ceil(frame.retry_after_s)} s)`
+    : frame.message;
+}
+
+/** 10 -> "10 min", 90 -> "1 h 30 min", 1440 -> "1 day", 129600 -> "90 days". */
+export function duration(minutes) {
+  const days = Math.floor(minutes / 1440);
+  const hours = Math.floor((minutes % 1440) / 60);
+  const mins = minutes % 60;
+  return [
+    days ? `${days} day${days === 1 ? "" : "s"}` : "",
+    hours ? `${hours} h` : "",
+    mins ? `${mins} min` : "",
+  ]
+    .filter(Boolean)
+    .join(" ");
 }

@@ -1,7 +1,9 @@
 // Page "Inbox" (#/inbox): your notifications (a followed streamer went live, a gift, a ban),
-// newest first; and the unread count beside the "Inbox" link of the navigation.
+// newest first, read or unread, with links to their streams. The list follows the bell
+// (../bell.js): when the unread count changes, it is read again.
 
 import { notifications } from "../api.js";
+import { UNREAD_CHANGED, refreshUnread, setUnread } from "../bell.js";
 import { attempt, h, pageTitle } from "../dom.js";
 
 /** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view */
@@ -13,7 +15,10 @@ export async function inbox({ main, onLeave }) {
     {
       class: "secondary",
       onclick: async () => {
-        if ((await attempt(() => notifications.markRead({ all: true }))) !== undefined) fill();
+        if ((await attempt(() => notifications.markRead({ all: true }))) !== undefined) {
+          setUnread(0);
+          fill();
+        }
       },
     },
     "Mark all read",
@@ -34,11 +39,12 @@ export async function inbox({ main, onLeave }) {
           ]),
     );
     markAll.disabled = !page.items.some((n) => !n.read);
-    showUnread();
   }
   await fill();
-  const timer = setInterval(fill, 30000);
-  onLeave(() => clearInterval(timer));
+  refreshUnread();
+  const changed = () => fill();
+  window.addEventListener(UNREAD_CHANGED, changed);
+  onLeave(() => window.removeEventListener(UNREAD_CHANGED, changed));
 }
 
 /** One notification; its title links to the stream it is about, and opening it marks it read. */
@@ -49,7 +55,11 @@ function entry(n) {
         "a",
         {
           href: `#/watch/${encodeURIComponent(stream)}`,
-          onclick: () => notifications.markRead({ ids: [n.notification_id] }).catch(() => {}),
+          onclick: () =>
+            notifications
+              .markRead({ ids: [n.notification_id] })
+              .then(refreshUnread)
+              .catch(() => {}),
         },
         n.title,
       )
@@ -63,18 +73,4 @@ function entry(n) {
     n.body ? h("p", {}, n.body) : null,
     h("div", { class: "meta" }, new Date(n.created_at).toLocaleString()),
   );
-}
-
-/** Show the unread count on the navigation's Inbox link (quietly: the count is a hint). */
-export async function showUnread() {
-  const link = document.querySelector('nav a[data-route="inbox"]');
-  if (!link) return;
-  let count = 0;
-  try {
-    count = (await notifications.unread()).unread;
-  } catch {
-    /* notifier unavailable: no count */
-  }
-  link.textContent = count ? `Inbox (${count})` : "Inbox";
-  link.setAttribute("aria-label", count ? `Inbox, ${count} unread` : "Inbox");
 }

@@ -14,6 +14,7 @@ import {
 } from "../dom.js";
 import { giftStage, giftTotalsPanel, withGiftStage } from "../gifts.js";
 import { endedLately, Player, playArchiveWhenReady, playStream } from "../player.js";
+import { followersOnlyControl } from "./followers-only.js";
 import { moderationPanel } from "./moderation.js";
 
 /** @param {{main: HTMLElement, onLeave: (fn: () => void) => void}} view @param {string} id */
@@ -138,6 +139,7 @@ export async function studioStream({ main, onLeave }, id) {
   const moderation = moderationPanel(id);
   const stage = giftStage();
   const received = giftTotalsPanel(id);
+  const followersOnly = followersOnlyControl(id);
   const chat = chatPanel(id, {
     onGift: (frame) => {
       stage.show(frame);
@@ -150,6 +152,7 @@ export async function studioStream({ main, onLeave }, id) {
       }
     },
     onCount: (n) => (count.textContent = String(n)),
+    onFollowersOnly: followersOnly.show,
   });
   onLeave(() => chat.close());
   const refresh = setInterval(moderation.refresh, 10000);
@@ -179,6 +182,7 @@ export async function studioStream({ main, onLeave }, id) {
       ),
       received.element,
       moderation.element,
+      followersOnly.element,
     ),
   );
   moderation.refresh();
