@@ -769,6 +769,7 @@ async def test_finds_by_stream_with_ranges_and_flags(col: AsyncCollection[Doc]) 
     "find_one(_id) projection",
     "find_one(= _id)",
     "find_one(= _id) projection",
+    "find($in =) projection",
     "find($in)",
     "find($gt) projection limit",
     "find($gt _id$in) projection",
@@ -807,6 +808,8 @@ async def test_point_reads_and_sets(col: AsyncCollection[Doc]) -> None:
         "d",
     ]
     assert ids(await col.find({"ms": {"$lt": 10}}, {"_id": 1}).to_list()) == ["a"]
+    of_some = {"stream_id": {"$in": ["s1", "s3"]}, "n": 1}
+    assert await col.find(of_some, {"stream_id": 1}).to_list() == [{"_id": "d", "stream_id": "s3"}]
     positive = await col.find({"n": {"$gt": 0}}, {"n": 1}).limit(10).to_list()
     assert sorted(ids(positive)) == ["a", "d"]
     some = await col.find({"_id": {"$in": ["a", "b", "c"]}, "n": {"$gt": 0}}, {"n": 1}).to_list()

@@ -30,7 +30,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servicekit.errors import ApiError, error_body
 
-__all__ = ["OPS_PATHS", "AdmissionLimiter", "AdmissionLimits", "AdmissionMiddleware", "parked"]
+__all__ = [
+    "OPS_PATHS",
+    "AdmissionLimiter",
+    "AdmissionLimits",
+    "AdmissionMiddleware",
+    "Parking",
+    "parked",
+]
 
 #: Scope key under which the middleware offers a request's :func:`parked` context.
 PARK_KEY = "livecast.admission.park"
@@ -146,24 +153,25 @@ class AdmissionMiddleware:
         held: list[object] = [token]
 
         @contextlib.asynccontextmanager
-        async def park() -> AsyncIterator[None]:
+        async def park() -> AsyncIterator[Parking]:
             IN_FLIGHT.dec()
             self.limiter.release(held.pop())
-            try:
-                yield
-            finally:
-                again = await self.limiter.acquire()
-                if again is None:
-                    SHED.inc()
-                    raise ApiError(
-                        503,
-                        "overloaded",
-                        f"the service is busy; retry in {retry} s",
-                        headers={"Retry-After": str(retry)},
-                        retry_after_s=retry,
-                    )
-                held.append(again)
-                IN_FLIGHT.inc()
+            parking = Parking()
+            yield parking  # an exception inside leaves without a slot: nothing more is done
+            if not parking.readmit:
+                return
+            again = await self.limiter.acquire()
+            if again is None:
+                SHED.inc()
+                raise ApiError(
+                    503,
+                    "overloaded",
+                    f"the service is busy; retry in {retry} s",
+                    headers={"Retry-After": str(retry)},
+                    retry_after_s=retry,
+                )
+            held.append(again)
+            IN_FLIGHT.inc()
 
         retry = self.limits.retry_after_s
         scope[PARK_KEY] = park
@@ -176,13 +184,23 @@ class AdmissionMiddleware:
                 self.limiter.release(held.pop())
 
 
-def parked(scope: Scope) -> contextlib.AbstractAsyncContextManager[None]:
+class Parking:
+    """What :func:`parked` yields. Set ``readmit = False`` inside the block when the request
+    has its answer and does no more work after the wait: it then leaves without a slot."""
+
+    __slots__ = ("readmit",)
+
+    def __init__(self) -> None:
+        self.readmit = True
+
+
+def parked(scope: Scope) -> contextlib.AbstractAsyncContextManager[Parking]:
     """Wait inside this block without holding an admission slot (a long poll's idle wait).
 
-    Leaving the block takes a slot again, waiting in the queue like a new request; if none is
-    free in time it raises ``ApiError`` 503 ``overloaded`` with ``Retry-After`` (after a wake-up
-    that reaches many waiters at once, the excess is shed instead of piling onto the
-    database). Without admission control (no middleware, or ``max_in_flight`` 0) it does
-    nothing."""
+    Leaving the block normally takes a slot again (unless ``readmit`` was turned off), waiting
+    in the queue like a new request; if none is free in time it raises ``ApiError`` 503
+    ``overloaded`` with ``Retry-After`` (after a wake-up that reaches many waiters at once, the
+    excess is shed instead of piling onto the database). Without admission control (no
+    middleware, or ``max_in_flight`` 0) it does nothing."""
     park = scope.get(PARK_KEY)
-    return park() if park is not None else contextlib.nullcontext()
+    return park() if park is not None else contextlib.nullcontext(Parking())

@@ -223,9 +223,10 @@ class TestParked:
         app, _, _ = gated_app(limits)
 
         @app.get("/poll")
-        async def poll(request: Request) -> dict[str, str]:
-            async with parked(request.scope):
+        async def poll(request: Request, answered: bool = False) -> dict[str, str]:
+            async with parked(request.scope) as parking:
                 await wake.wait()
+                parking.readmit = not answered  # an answer at hand needs no slot
             return {"poll": "done"}
 
         @app.get("/hold")
@@ -242,6 +243,7 @@ class TestParked:
         app, wake, gate = self.parking_app(limits)
         async with client(app) as c:
             polls = [asyncio.create_task(c.get("/poll")) for _ in range(3)]
+            answered = asyncio.create_task(c.get("/poll", params={"answered": "true"}))
             holder = asyncio.create_task(c.get("/hold"))  # admitted: the polls hold no slot
             await asyncio.sleep(0.05)
             assert not holder.done()
@@ -251,6 +253,7 @@ class TestParked:
                 (503, "overloaded")
             ] * 3
             assert all(r.headers["Retry-After"] == "1" for r in answers)
+            assert (await answered).json() == {"poll": "done"}  # left without a slot
             gate.set()
             assert (await holder).status_code == 200
             assert (await c.get("/poll")).json() == {"poll": "done"}

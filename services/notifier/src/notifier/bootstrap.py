@@ -19,7 +19,7 @@ from notifier.adapters.mongo import (
 from notifier.deps import FOLLOW_RATE_COLLECTION, Deps, follow_budget
 from notifier.entrypoints.consumers import build_dispatcher, inbox_dispatcher
 from notifier.handlers import fan_out_one
-from notifier.inbox_watch import UnreadWatch
+from notifier.inbox_watch import CountReads, UnreadWatch
 from notifier.settings import Settings
 from servicekit.ratelimit import MongoRateBudgets
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
@@ -62,9 +62,11 @@ class FanoutWorker:
 
 
 def deps_for(infra: Infra, settings: Settings) -> Deps:
+    inbox = MongoInbox(infra.db)
     return Deps(
         follows=MongoFollows(infra.db),
-        inbox=MongoInbox(infra.db),
+        inbox=inbox,
+        count_reads=CountReads(inbox.unread_counts),
         campaigns=MongoCampaigns(infra.db),
         sent=MongoGoLiveSent(infra.db),
         publisher=infra.publisher,
@@ -91,7 +93,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra, Fanout
         consumers=[
             ConsumerSpec(dispatcher),
             ConsumerSpec(
-                inbox_dispatcher(lambda: holder["worker"].deps.watch),
+                inbox_dispatcher(lambda: holder["worker"].deps),
                 queue_suffix="inbox",
                 exclusive=True,
                 idempotent=False,

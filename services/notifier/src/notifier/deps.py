@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from notifier.adapters.mongo import MongoCampaigns, MongoFollows, MongoGoLiveSent, MongoInbox
-from notifier.inbox_watch import UnreadWatch
+from notifier.inbox_watch import CountReads, UnreadWatch
 from servicekit.broker import EventPublisher
 from servicekit.ratelimit import Budget, MemoryRateBudgets, RateBudgets
 
@@ -33,6 +33,14 @@ class Deps:
     )
     #: requests of this instance waiting for an unread count to change (the bell's long poll)
     watch: UnreadWatch = field(default_factory=UnreadWatch)
+    #: unread counts read together (``None``: one query per read)
+    count_reads: CountReads | None = None
+
+    async def unread_count(self, account_id: str) -> int:
+        """``account_id``'s unread count, read together with concurrent reads when set up."""
+        if self.count_reads is not None:
+            return await self.count_reads.count(account_id)
+        return await self.inbox.unread_count(account_id)
 
 
 #: the collection of the shared follow budgets (one document per follower)

@@ -144,6 +144,13 @@ async def test_inbox_counts_per_account(repos: Repos) -> None:
     assert [await repos.inbox.unread_count(f"a{n}") for n in IDS] == [
         0 if n == "07" else 1 for n in IDS
     ]
+    await repos.inbox.deliver([note("a08", 3)])
+    assert await repos.inbox.unread_counts(["a07", "a08", "a09", "nobody"]) == {
+        "a07": 0,
+        "a08": 2,
+        "a09": 1,
+        "nobody": 0,
+    }
 
 
 async def test_two_streams_of_one_owner_racing_for_followers_never_both_win(
@@ -196,7 +203,7 @@ async def test_two_go_live_campaigns_of_one_streamer_at_once_tell_each_follower_
     for trial in range(12):
         owner = f"streamer{trial}"
         for fan in fans:
-            await follows.follow(fan, owner, T0)
+            await follows.follow(fan, owner, T0, announce_follow(fan, owner, T0))
         for sid in (f"{owner}-a", f"{owner}-b"):
             await deps.campaigns.trigger(sid, T0)
             await deps.campaigns.describe(sid, owner, "title")

@@ -94,6 +94,17 @@ class MongoInbox:
     async def unread_count(self, account_id: str) -> int:
         return await self._col.count_documents({"account_id": account_id, "read": False})
 
+    async def unread_counts(self, account_ids: Sequence[str]) -> dict[str, int]:
+        """Unread count of each of ``account_ids`` (0 for none), in one query: one small
+        document per unread notification of these accounts."""
+        counts = dict.fromkeys(account_ids, 0)
+        found = self._col.find(
+            {"account_id": {"$in": list(account_ids)}, "read": False}, {"account_id": 1}
+        )
+        async for doc in found:
+            counts[doc["account_id"]] += 1
+        return counts
+
     async def mark_read(self, account_id: str, ids: Sequence[str] | None) -> int:
         query: dict[str, Any] = {"account_id": account_id, "read": False}
         if ids is not None:

@@ -19,7 +19,7 @@ from contracts.stream import (
 )
 from notifier import handlers
 from notifier.deps import Deps
-from notifier.inbox_watch import UnreadWatch
+from notifier.inbox_watch import wake
 from servicekit.consumer import EventDispatcher
 
 
@@ -72,17 +72,19 @@ def build_dispatcher(deps: Callable[[], Deps], wake: Callable[[], None]) -> Even
     return events
 
 
-def inbox_dispatcher(watch: Callable[[], UnreadWatch]) -> EventDispatcher:
-    """This instance's own queue: new notifications wake the unread-count long polls it holds
-    for their accounts (``notifier.inbox_watch``)."""
+def inbox_dispatcher(deps: Callable[[], Deps]) -> EventDispatcher:
+    """This instance's own queue: new notifications answer the unread-count long polls it
+    holds for their accounts (``notifier.inbox_watch``)."""
     events = EventDispatcher()
 
     @events.on(NotificationCreated)
     async def created(env: Envelope[Any]) -> None:
-        watch().wake([env.payload.account_id])
+        d = deps()
+        await wake(d.watch, [env.payload.account_id], d.inbox.unread_counts)
 
     @events.on(NotificationsCreated)
     async def batch(env: Envelope[Any]) -> None:
-        watch().wake(env.payload.account_ids)
+        d = deps()
+        await wake(d.watch, env.payload.account_ids, d.inbox.unread_counts)
 
     return events

@@ -23,7 +23,7 @@ from contracts.notification import (
 from notifier import handlers
 from notifier.deps import Deps
 from notifier.domain.model import FollowRateLimited, SelfFollow
-from notifier.inbox_watch import MAX_WAIT_S
+from notifier.inbox_watch import MAX_WAIT_S, wake
 from notifier.settings import Settings
 from servicekit import parsing
 from servicekit.admission import parked
@@ -198,16 +198,20 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         you have) and ``wait_s``, answers when the count differs from ``known``, or after
         ``wait_s`` seconds with the count as it is then."""
         if known is None or wait_s == 0:
-            return {"unread": await deps.inbox.unread_count(account)}
-        with deps.watch.watching(account) as changed:
-            count = await deps.inbox.unread_count(account)
-            if count != known or changed is None:
+            return {"unread": await deps.unread_count(account)}
+        with deps.watch.watching(account) as waiter:
+            count = await deps.unread_count(account)
+            if count != known or waiter is None:
                 return {"unread": count}
-            async with parked(request.scope):
-                gone = await _wait_unless_gone(request, changed, wait_s)
+            async with parked(request.scope) as parking:
+                gone = await _wait_unless_gone(request, waiter.event, wait_s)
+                if gone or waiter.count is not None:
+                    parking.readmit = False  # the answer is at hand: no more work
         if gone:  # nobody to answer
             return {"unread": count}
-        return {"unread": await deps.inbox.unread_count(account)}
+        if waiter.count is not None:  # the waker read the new count
+            return {"unread": waiter.count}
+        return {"unread": await deps.unread_count(account)}
 
     @app.post("/notifications/read", response_model=MarkReadResult)
     async def mark_read(
@@ -217,8 +221,8 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
         if body.all == bool(body.ids):
             raise ApiError(422, "validation_error", "give either 'ids' or 'all': true")
         changed = await deps.inbox.mark_read(account, None if body.all else body.ids)
-        if changed:
-            deps.watch.wake([account])  # this account's other tabs on this instance
+        if changed:  # this account's other tabs on this instance
+            await wake(deps.watch, [account], deps.inbox.unread_counts)
         return {"marked": changed}
 
     return app
