@@ -4,7 +4,7 @@ refusal that tells a viewer why and when they may post.
 The owner and moderators are exempt (as on Twitch). A viewer posts once they have followed the
 streamer for ``min_follow_minutes``; the follow comes from chat-gateway's own projection of
 notifier's ``follow.*`` events (:mod:`chat_gateway.adapters.follows`), so a follow made a moment
-ago counts as soon as its event has arrived (normally well under a second).
+ago counts as soon as its event has been consumed here.
 """
 
 from __future__ import annotations
