@@ -770,6 +770,7 @@ async def test_finds_by_stream_with_ranges_and_flags(col: AsyncCollection[Doc]) 
     "find_one(= _id)",
     "find_one(= _id) projection",
     "find($in =) projection",
+    "find(= _id$gt) projection limit sort",
     "find($in)",
     "find($gt) projection limit",
     "find($gt _id$in) projection",
@@ -808,6 +809,10 @@ async def test_point_reads_and_sets(col: AsyncCollection[Doc]) -> None:
         "d",
     ]
     assert ids(await col.find({"ms": {"$lt": 10}}, {"_id": 1}).to_list()) == ["a"]
+    after_a = col.find({"stream_id": "s1", "_id": {"$gt": "a"}}, {"stream_id": 1})
+    assert await after_a.sort("_id", 1).limit(5).to_list() == [{"_id": "c", "stream_id": "s1"}]
+    first = col.find({"stream_id": "s1", "_id": {"$gt": ""}}, {"n": 1}).sort("_id", 1).limit(1)
+    assert await first.to_list() == [{"_id": "a", "n": 2}]
     of_some = {"stream_id": {"$in": ["s1", "s3"]}, "n": 1}
     assert await col.find(of_some, {"stream_id": 1}).to_list() == [{"_id": "d", "stream_id": "s3"}]
     positive = await col.find({"n": {"$gt": 0}}, {"n": 1}).limit(10).to_list()

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -17,6 +18,7 @@ import pytest_asyncio
 from pymongo import AsyncMongoClient
 
 from contracts.routing import Names
+from notifier.backfill import announce_live_follows
 from notifier.entrypoints.http import create_app
 from notifier.settings import Settings
 from servicekit.auth import mint_token
@@ -131,3 +133,39 @@ async def test_an_unfollowed_account_is_no_longer_listed_counted_or_notified(
         assert r.json()["items"] == []
         r = await api.get("/me/following", headers=auth(jwt_secret, "b"))
         assert [i["account_id"] for i in r.json()["items"]] == ["star"]
+
+
+async def test_follows_made_before_announcements_are_announced_by_the_backfill(
+    settings: Settings, jwt_secret: str, db: Any, heard: list[dict[str, Any]]
+) -> None:
+    """Follows stored before ``follow.*`` existed (no state, no version) get ``state``/``version``
+    at start-up and are announced by ``python -m notifier.backfill``; a second run announces
+    the same events (same ids), and a removed follow is not announced."""
+    since = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    await db["follows"].insert_many(
+        [
+            {
+                "_id": f"old{i}\x1fstar",
+                "follower_id": f"old{i}",
+                "followee_id": "star",
+                "since": since,
+            }
+            for i in range(3)
+        ]
+    )
+    async with notifier(settings) as api:  # start-up back-fills state and version
+        await api.delete("/users/star/follow", headers=auth(jwt_secret, "old2"))
+        await eventually(lambda: len(heard) >= 1, within=10)  # old2's follow.removed
+        assert await announce_live_follows(db) == 2
+        await eventually(lambda: len(heard) >= 3, within=10)
+        assert await announce_live_follows(db) == 2
+        await eventually(lambda: len(heard) >= 5, within=10)
+    assert sorted(summary(heard)) == sorted(
+        [
+            ("follow.removed", "old2", "star", 2),
+            *[("follow.created", f"old{i}", "star", 1) for i in (0, 1, 0, 1)],
+        ]
+    )
+    created = [e for e in heard if e["event_type"] == "follow.created"]
+    assert {e["payload"]["since"] for e in created} == {"2026-01-02T03:04:05Z"}
+    assert len({e["event_id"] for e in created}) == 2  # a rerun repeats the same events

@@ -187,6 +187,20 @@ class MongoFollows:
         )
         return result.modified_count == 1
 
+    async def live_after(self, after: str, limit: int) -> list[Doc]:
+        """Live follows whose ``_id`` is after ``after``, in ``_id`` order (a backfill's pages)."""
+        query = {"state": FOLLOWING, "_id": {"$gt": after}}
+        return [d async for d in self._col.find(query, {"_outbox": 0}).sort("_id", 1).limit(limit)]
+
+    async def announce_again(self, doc: Doc, announce: Envelope[Event]) -> bool:
+        """Stage ``announce`` on this follow if it is still the same (state and version);
+        ``False`` when it changed meanwhile (the change announced itself)."""
+        result = await self._col.update_one(
+            {"_id": doc["_id"], "version": doc["version"], "state": FOLLOWING},
+            stage_update({"$set": {"state": FOLLOWING}}, [announce]),
+        )
+        return result.modified_count == 1
+
     async def follows(self, follower_id: str, followee_id: str) -> bool:
         """Whether ``follower_id`` follows ``followee_id`` now."""
         found = await self._col.find_one(
