@@ -25,6 +25,7 @@ from servicekit.broker import RabbitEventPublisher, declare_topology, make_broke
 from servicekit.settings import load_settings
 from testkit.infra import InfraUrls
 from testkit.servers import serve_app
+from testkit.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,8 @@ def settings(
 ) -> Settings:
     monkeypatch.setenv("OUTBOX_POLL_S", "0.2")
     monkeypatch.setenv("HTTP_MAX_IN_FLIGHT", "2")
-    monkeypatch.setenv("HTTP_MAX_QUEUED", "2")
+    monkeypatch.setenv("HTTP_MAX_QUEUED", "10")
+    monkeypatch.setenv("HTTP_QUEUE_TIMEOUT_S", "5")
     return load_settings(Settings)
 
 
@@ -59,10 +61,15 @@ async def two_notifiers(settings: Settings) -> AsyncIterator[list[httpx.AsyncCli
         for name in ("nt-a", "nt-b"):
             app = create_app(settings.model_copy(update={"instance_id": name}))
             base = await stack.enter_async_context(serve_app(app))
-            clients.append(
-                await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=60))
-            )
+            client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=60))
+            client.app = app  # type: ignore[attr-defined]
+            clients.append(client)
         yield clients
+
+
+def waiting_polls(*apis: httpx.AsyncClient) -> int:
+    """How many polls are registered on these instances."""
+    return sum(api.app.state.deps.watch.waiting for api in apis)  # type: ignore[attr-defined]
 
 
 def auth(secret: str, account: str) -> dict[str, str]:
@@ -101,7 +108,10 @@ async def test_both_instances_answer_their_polls_when_a_notification_arrives(
     async with two_notifiers(settings) as (a, b):
         polls = [asyncio.create_task(poll(api, star, 0)) for api in (a, b, a, b)]
         other = asyncio.create_task(poll(a, auth(jwt_secret, "bystander"), 0))
-        # while four polls wait on two instances allowing two requests each, work is admitted
+        await eventually(lambda: waiting_polls(a, b) == 5, within=10)
+        # while five polls wait on two instances allowing two requests each, work is admitted
+        # (a request finding both slots taken queues up to 5 s: polls holding their slots for
+        # their whole 30 s wait would make it 503)
         for api in (a, b):
             r = await api.get("/notifications", headers=star)
             assert r.status_code == 200, r.text
