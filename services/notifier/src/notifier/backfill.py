@@ -1,4 +1,4 @@
-"""``python -m notifier.backfill``: announce every live follow once more (``follow.created``
+"""Announce every live follow once more (``follow.created``
 with its current version), for consumers that started keeping a projection of follows after
 those follows were made: chat-gateway's followers-only chat, first of all, whose ``chat_follows``
 otherwise knows only follows made since ``follow.*`` was introduced.
@@ -8,12 +8,17 @@ consumer that has it already dedupes it, and a projection keeping the newest ver
 equal one. A follow that changes while the backfill runs is skipped (its change announced
 itself). Events are staged in the follow documents (outbox) and published by the running
 notifier instances' relays.
+
+Every notifier runs it once at start-up until one run has completed (``backfill_once``: a
+marker in ``notifier_migrations``), so a deployment needs no manual step;
+``python -m notifier.backfill`` runs it again by hand.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -21,7 +26,7 @@ from notifier.adapters.mongo import MongoFollows
 from notifier.handlers import announce_follow
 from notifier.settings import Settings
 from servicekit.logs import configure_logging
-from servicekit.mongo import Doc, from_ms, make_mongo_client
+from servicekit.mongo import Doc, from_ms, make_mongo_client, to_ms
 from servicekit.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,28 @@ async def announce_live_follows(db: AsyncDatabase[Doc], *, page: int = 500) -> i
             announce = announce_follow(doc["follower_id"], doc["followee_id"], since)
             staged += await follows.announce_again(doc, announce(int(doc["version"])))
         after = docs[-1]["_id"]
+    return staged
+
+
+#: the collection of notifier's one-time start-up tasks, one document each
+MIGRATIONS = "notifier_migrations"
+FOLLOW_EVENTS_BACKFILL = "follow_events_backfill"
+
+
+async def backfill_once(db: AsyncDatabase[Doc]) -> int | None:
+    """Run ``announce_live_follows`` unless a run has completed before; ``None`` when one had,
+    else how many follows this run announced. Replicas starting together may each run it
+    (harmless: the same event ids); a run cut short is run again at the next start."""
+    marks = db[MIGRATIONS]
+    done = await marks.find_one({"_id": FOLLOW_EVENTS_BACKFILL})
+    if done is not None:
+        return None
+    staged = await announce_live_follows(db)
+    await marks.update_one(
+        {"_id": FOLLOW_EVENTS_BACKFILL},
+        {"$set": {"staged": staged, "at_ms": to_ms(datetime.now(UTC))}},
+        upsert=True,
+    )
     return staged
 
 

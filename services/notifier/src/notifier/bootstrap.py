@@ -16,6 +16,7 @@ from notifier.adapters.mongo import (
     MongoGoLiveSent,
     MongoInbox,
 )
+from notifier.backfill import backfill_once
 from notifier.deps import FOLLOW_RATE_COLLECTION, Deps, follow_budget
 from notifier.entrypoints.consumers import build_dispatcher, inbox_dispatcher
 from notifier.handlers import fan_out_one
@@ -105,8 +106,22 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra, Fanout
     worker = holder["worker"] = FanoutWorker(deps_for(infra, settings), settings.fanout_poll_s)
     await infra.broker.start()
     worker.start()
+    backfill = asyncio.create_task(_backfill_follow_events(infra))
     try:
         yield worker.deps, infra, worker
     finally:
+        await cancel_and_wait([backfill])
         await worker.stop()
         await infra.close()
+
+
+async def _backfill_follow_events(infra: Infra) -> None:
+    """Announce follows made before ``follow.*`` existed, once per deployment (see
+    ``notifier.backfill``); a failure is logged and retried at the next start."""
+    try:
+        staged = await backfill_once(infra.db)
+    except Exception:
+        log.exception("follow events backfill failed; it runs again at the next start")
+        return
+    if staged is not None:  # the relay's poll publishes what was staged
+        log.info("follow events backfill staged %d follows", staged)

@@ -18,7 +18,12 @@ import pytest_asyncio
 from pymongo import AsyncMongoClient
 
 from contracts.routing import Names
-from notifier.backfill import announce_live_follows
+from notifier.backfill import (
+    FOLLOW_EVENTS_BACKFILL,
+    MIGRATIONS,
+    announce_live_follows,
+    backfill_once,
+)
 from notifier.entrypoints.http import create_app
 from notifier.settings import Settings
 from servicekit.auth import mint_token
@@ -139,8 +144,9 @@ async def test_follows_made_before_announcements_are_announced_by_the_backfill(
     settings: Settings, jwt_secret: str, db: Any, heard: list[dict[str, Any]]
 ) -> None:
     """Follows stored before ``follow.*`` existed (no state, no version) get ``state``/``version``
-    at start-up and are announced by ``python -m notifier.backfill``; a second run announces
-    the same events (same ids), and a removed follow is not announced."""
+    at start-up and are announced by the start-up backfill, once per deployment (a restart
+    does not run it again); by hand (``python -m notifier.backfill``) it announces the same
+    events again (same ids), and a removed follow is not announced."""
     since = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     await db["follows"].insert_many(
         [
@@ -153,19 +159,23 @@ async def test_follows_made_before_announcements_are_announced_by_the_backfill(
             for i in range(3)
         ]
     )
-    async with notifier(settings) as api:  # start-up back-fills state and version
-        await api.delete("/users/star/follow", headers=auth(jwt_secret, "old2"))
-        await eventually(lambda: len(heard) >= 1, within=10)  # old2's follow.removed
-        assert await announce_live_follows(db) == 2
+    async with notifier(settings) as api:  # start-up back-fills state and version, announces
         await eventually(lambda: len(heard) >= 3, within=10)
-        assert await announce_live_follows(db) == 2
-        await eventually(lambda: len(heard) >= 5, within=10)
+        await api.delete("/users/star/follow", headers=auth(jwt_secret, "old2"))
+        await eventually(lambda: len(heard) >= 4, within=10)  # old2's follow.removed
+    marker = await db[MIGRATIONS].find_one({"_id": FOLLOW_EVENTS_BACKFILL})
+    assert marker is not None and marker["staged"] == 3
+    async with notifier(settings):  # a restart: the backfill ran already
+        assert await backfill_once(db) is None
+        assert await announce_live_follows(db) == 2  # by hand: the two still followed
+        await eventually(lambda: len(heard) >= 6, within=10)
+        await asyncio.sleep(0.5)
     assert sorted(summary(heard)) == sorted(
         [
             ("follow.removed", "old2", "star", 2),
-            *[("follow.created", f"old{i}", "star", 1) for i in (0, 1, 0, 1)],
+            *[("follow.created", f"old{i}", "star", 1) for i in (0, 1, 2, 0, 1)],
         ]
     )
     created = [e for e in heard if e["event_type"] == "follow.created"]
     assert {e["payload"]["since"] for e in created} == {"2026-01-02T03:04:05Z"}
-    assert len({e["event_id"] for e in created}) == 2  # a rerun repeats the same events
+    assert len({e["event_id"] for e in created}) == 3  # a rerun repeats the same events
