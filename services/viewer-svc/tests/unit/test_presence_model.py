@@ -91,3 +91,21 @@ def test_a_leave_on_another_instance_outranks_older_sightings_only() -> None:
     b.end_account("s1", "alice", 4_000)  # banned
     assert b.sheet("s1").ended[("alice", EVERY_SESSION)] == 4_000
     assert live_accounts([a.sheet("s1"), b.sheet("s1")], 4_001, TIMEOUT_MS) == set()
+
+
+def test_an_account_keeps_its_most_recently_seen_sessions_up_to_the_bound() -> None:
+    live = LivePresence("i1", max_sessions_per_account=2)
+    live.touch("s1", "a", "x", 1)
+    live.touch("s1", "a", "y", 2)
+    live.touch("s1", "b", "z", 3)  # another account: its own bound
+    live.touch("s1", "a", "x", 4)  # x is seen again: y is now the least recent
+    live.touch("s1", "a", "w", 5)
+    assert live.sheet("s1").seen == {("a", "x"): 4, ("a", "w"): 5, ("b", "z"): 3}
+    for i in range(10):
+        live.end("s1", "a", f"gone{i}", 10 + i)
+    assert live.sheet("s1").ended == {("a", "gone8"): 18, ("a", "gone9"): 19}
+    live.end_account("s1", "a", 30)  # a ban outranks the account's other ends
+    assert live.sheet("s1").ended == {("a", EVERY_SESSION): 30}
+    assert live.sheet("s1").seen == {("b", "z"): 3}
+    live.expire(40_000, TIMEOUT_MS)
+    assert live.sheet("s1").empty and live.streams() == []
