@@ -97,8 +97,9 @@ class LivePresence:
         self.max_sessions_per_account = max_sessions_per_account
         self._seen: dict[str, dict[Session, int]] = {}
         self._ended: dict[str, dict[Session, int]] = {}
-        # per book, (stream, account) -> its session ids, least recently written first
-        self._recent: dict[int, dict[tuple[str, str], dict[str, None]]] = {
+        # per stream and account, its session ids in each book, least recently written first
+        # (one id as a plain string: most accounts have one session, and memory is per viewer)
+        self._order: dict[int, dict[str, dict[str, str | list[str]]]] = {
             id(self._seen): {},
             id(self._ended): {},
         }
@@ -173,14 +174,24 @@ class LivePresence:
     def _put(
         self, book: dict[str, dict[Session, int]], stream_id: str, key: Session, t: int
     ) -> None:
-        """Write ``key`` in ``book``; the account's least recently written one goes beyond
-        :data:`MAX_SESSIONS_PER_ACCOUNT`."""
+        """Write ``key`` in ``book``; beyond ``max_sessions_per_account`` the account's least
+        recently written one is forgotten."""
         book.setdefault(stream_id, {})[key] = t
-        recent = self._recent[id(book)].setdefault((stream_id, key[0]), {})
-        recent.pop(key[1], None)
-        recent[key[1]] = None
-        while len(recent) > self.max_sessions_per_account:
-            self._drop(book, stream_id, (key[0], next(iter(recent))))
+        accounts = self._order[id(book)].setdefault(stream_id, {})
+        account, session = key
+        held = accounts.get(account)
+        if held is None:
+            accounts[account] = session
+            return
+        if isinstance(held, str):
+            if held == session:
+                return
+            held = accounts[account] = [held]
+        elif session in held:
+            held.remove(session)
+        held.append(session)
+        while len(held) > self.max_sessions_per_account:
+            self._drop(book, stream_id, (account, held[0]))
 
     def _drop(self, book: dict[str, dict[Session, int]], stream_id: str, key: Session) -> bool:
         """Remove ``key`` from ``book``; ``True`` if it was there."""
@@ -189,10 +200,16 @@ class LivePresence:
             return False
         if not entries:
             del book[stream_id]
-        recents = self._recent[id(book)]
-        recent = recents.get((stream_id, key[0]))
-        if recent is not None:
-            recent.pop(key[1], None)
-            if not recent:
-                del recents[(stream_id, key[0])]
+        order = self._order[id(book)]
+        accounts = order.get(stream_id, {})
+        account, session = key
+        held = accounts.get(account)
+        if isinstance(held, list):
+            held.remove(session)
+            if len(held) == 1:
+                accounts[account] = held[0]
+        elif held == session:
+            del accounts[account]
+        if not accounts:
+            order.pop(stream_id, None)
         return True
