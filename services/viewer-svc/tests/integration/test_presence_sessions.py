@@ -22,7 +22,7 @@ from viewer_svc import handlers
 from viewer_svc.adapters.memory import MemoryProjection
 from viewer_svc.adapters.mongo import INDEXES, MongoBoard, MongoCounts
 from viewer_svc.deps import Deps
-from viewer_svc.domain.presence import LivePresence, Sheet
+from viewer_svc.domain.presence import MAX_SESSIONS_PER_ACCOUNT, LivePresence, Sheet
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -212,3 +212,30 @@ async def test_a_closed_chat_socket_ends_its_session_at_once(mongo_db: AsyncData
     await c.settle()
     left = c.publisher.events(ViewerLeft)
     assert [(e.account_id, e.reason) for e in left] == [("alice", "left")]  # type: ignore[attr-defined]
+
+
+async def test_an_account_minting_session_ids_keeps_a_bounded_sheet_and_counts_once(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    """Session ids are the client's: one account joining (and leaving) with a new id per
+    request must not grow the instance's memory and its sheet (one document, 16 MB at most on
+    MongoDB: ~120,000 entries) without bound; it still counts once, others are untouched."""
+    c = await live_s1(mongo_db)
+    a, b = c["a"], c["b"]
+    await handlers.join("s1", "bob", a, "tab")
+    await handlers.join("s1", "carol", b, "tab")
+    for i in range(3000):
+        await handlers.join("s1", "mallory", a, f"j{i}")
+        await handlers.leave("s1", "mallory", a, f"l{i}")
+    await c.settle()
+    (sheet,) = [s for s in await a.board.read("s1") if s.instance_id == "a"]
+    assert len([k for k in sheet.seen if k[0] == "mallory"]) == MAX_SESSIONS_PER_ACCOUNT
+    assert len([k for k in sheet.ended if k[0] == "mallory"]) == MAX_SESSIONS_PER_ACCOUNT
+    assert ("bob", "http:tab") in sheet.seen
+    assert await handlers.viewer_count("s1", a) == await handlers.viewer_count("s1", b) == 3
+    # the newest sessions are the ones kept: their leave ends the account's presence
+    for i in range(3000 - MAX_SESSIONS_PER_ACCOUNT, 3000):
+        await handlers.leave("s1", "mallory", b, f"j{i}")
+    c.advance(1)
+    await c.settle()
+    assert await handlers.viewer_count("s1", a) == await handlers.viewer_count("s1", b) == 2

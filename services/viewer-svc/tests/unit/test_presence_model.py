@@ -91,3 +91,98 @@ def test_a_leave_on_another_instance_outranks_older_sightings_only() -> None:
     b.end_account("s1", "alice", 4_000)  # banned
     assert b.sheet("s1").ended[("alice", EVERY_SESSION)] == 4_000
     assert live_accounts([a.sheet("s1"), b.sheet("s1")], 4_001, TIMEOUT_MS) == set()
+
+
+def test_an_account_keeps_its_most_recently_seen_sessions_up_to_the_bound() -> None:
+    live = LivePresence("i1", max_sessions_per_account=2)
+    live.touch("s1", "a", "x", 1)
+    live.touch("s1", "a", "y", 2)
+    live.touch("s1", "b", "z", 3)  # another account: its own bound
+    live.touch("s1", "a", "x", 4)  # x is seen again: y is now the least recent
+    live.touch("s1", "a", "w", 5)
+    assert live.sheet("s1").seen == {("a", "x"): 4, ("a", "w"): 5, ("b", "z"): 3}
+    for i in range(10):
+        live.end("s1", "a", f"gone{i}", 10 + i)
+    assert live.sheet("s1").ended == {("a", "gone8"): 18, ("a", "gone9"): 19}
+    live.end_account("s1", "a", 30)  # a ban outranks the account's other ends
+    assert live.sheet("s1").ended == {("a", EVERY_SESSION): 30}
+    assert live.sheet("s1").seen == {("b", "z"): 3}
+    live.expire(40_000, TIMEOUT_MS)
+    assert live.sheet("s1").empty and live.streams() == []
+
+
+BOUNDED_OP = st.one_of(
+    st.tuples(
+        st.sampled_from(["touch", "end"]),
+        st.sampled_from(STREAMS),
+        st.sampled_from(["a", "b"]),
+        st.sampled_from(["s0", "s1", "s2", "s3", "s4"]),
+    ),
+    st.tuples(st.just("ban"), st.sampled_from(STREAMS), st.sampled_from(["a", "b"])),
+    st.tuples(st.just("drop"), st.sampled_from(STREAMS)),
+    st.tuples(st.just("expire"), st.integers(min_value=1, max_value=40_000)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=st.lists(BOUNDED_OP, max_size=60), bound=st.integers(min_value=1, max_value=3))
+def test_each_account_keeps_its_most_recent_sessions_and_ends_within_the_bound(
+    ops: list[tuple],  # type: ignore[type-arg]
+    bound: int,
+) -> None:
+    """Against a model: per stream and account, each book (seen, ended) holds the ``bound``
+    most recently written sessions, none older than the timeout (a ban's ``*`` replaces the
+    account's ends)."""
+    live = LivePresence("i1", max_sessions_per_account=bound)
+    books: dict[str, dict[tuple[str, str], dict[str, int]]] = {"seen": {}, "ended": {}}
+    now = 1_000_000
+
+    def put(book: str, stream: str, account: str, session: str) -> None:
+        held = books[book].setdefault((stream, account), {})
+        held.pop(session, None)
+        held[session] = now
+        while len(held) > bound:
+            del held[next(iter(held))]
+
+    for op in ops:
+        now += 1
+        if op[0] == "touch":
+            _, stream, account, session = op
+            live.touch(stream, account, session, now)
+            put("seen", stream, account, session)
+            books["ended"].get((stream, account), {}).pop(session, None)
+        elif op[0] == "end":
+            _, stream, account, session = op
+            live.end(stream, account, session, now)
+            books["seen"].get((stream, account), {}).pop(session, None)
+            put("ended", stream, account, session)
+        elif op[0] == "ban":
+            _, stream, account = op
+            live.end_account(stream, account, now)
+            books["seen"].pop((stream, account), None)
+            books["ended"].pop((stream, account), None)
+            put("ended", stream, account, EVERY_SESSION)
+        elif op[0] == "drop":
+            live.drop_stream(op[1])
+            for book in books.values():
+                for key in [k for k in book if k[0] == op[1]]:
+                    del book[key]
+        else:
+            now += op[1]
+            live.expire(now, TIMEOUT_MS)
+            for book in books.values():
+                for held in book.values():
+                    for session in [s for s, t in held.items() if t < now - TIMEOUT_MS]:
+                        del held[session]
+        for stream in STREAMS:
+            sheet = live.sheet(stream)
+            for name, entries in (("seen", sheet.seen), ("ended", sheet.ended)):
+                expected = {
+                    (account, session): t
+                    for (s, account), held in books[name].items()
+                    if s == stream
+                    for session, t in held.items()
+                }
+                assert entries == expected, (name, stream)
+    for stream in live.streams():
+        assert not live.sheet(stream).empty

@@ -24,6 +24,14 @@ from dataclasses import dataclass, field
 
 Session = tuple[str, str]  # (account_id, session_id)
 EVERY_SESSION = "*"  # an "ended" entry for (account, "*") ends all of the account's sessions
+#: Sessions (and ends) an instance keeps per account and stream; beyond it the least recently
+#: seen (ended) one is forgotten. Session ids are the client's: without a bound one account
+#: minting a new id per request grows the instance's memory and its sheet (one MongoDB
+#: document, 16 MB at most: about 120,000 entries) without limit. Forgetting one of an
+#: account's sessions never changes the count while it has newer ones (a forgotten session that
+#: still heart-beats is seen again); a forgotten end may let that session, if another instance
+#: saw it earlier, count until its timeout: only an account with this many ends at once.
+MAX_SESSIONS_PER_ACCOUNT = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +90,19 @@ class LivePresence:
     """This instance's sessions, per stream, in memory. Every change marks its stream in
     ``changed`` for the next batch write."""
 
-    def __init__(self, instance_id: str) -> None:
+    def __init__(
+        self, instance_id: str, *, max_sessions_per_account: int = MAX_SESSIONS_PER_ACCOUNT
+    ) -> None:
         self.instance_id = instance_id
+        self.max_sessions_per_account = max_sessions_per_account
         self._seen: dict[str, dict[Session, int]] = {}
         self._ended: dict[str, dict[Session, int]] = {}
+        # per stream and account, its session ids in each book, least recently written first
+        # (one id as a plain string: most accounts have one session, and memory is per viewer)
+        self._order: dict[int, dict[str, dict[str, str | list[str]]]] = {
+            id(self._seen): {},
+            id(self._ended): {},
+        }
         self.changed: set[str] = set()
 
     def streams(self) -> list[str]:
@@ -94,16 +111,14 @@ class LivePresence:
     def touch(self, stream_id: str, account_id: str, session_id: str, now_ms: int) -> None:
         """The session is watching now."""
         key = (account_id, session_id)
-        self._seen.setdefault(stream_id, {})[key] = now_ms
-        ended = self._ended.get(stream_id)
-        if ended is not None:
-            ended.pop(key, None)
+        self._put(self._seen, stream_id, key, now_ms)
+        self._drop(self._ended, stream_id, key)
         self.changed.add(stream_id)
 
     def end(self, stream_id: str, account_id: str, session_id: str, now_ms: int) -> bool:
         """The session ended (wherever it was seen); ``True`` if this instance had it."""
         had = self._forget(stream_id, (account_id, session_id))
-        self._ended.setdefault(stream_id, {})[(account_id, session_id)] = now_ms
+        self._put(self._ended, stream_id, (account_id, session_id), now_ms)
         self.changed.add(stream_id)
         return had
 
@@ -113,14 +128,17 @@ class LivePresence:
         keys = [k for k in seen if k[0] == account_id]
         for key in keys:
             self._forget(stream_id, key)
-        self._ended.setdefault(stream_id, {})[(account_id, EVERY_SESSION)] = now_ms
+        for key in [k for k in self._ended.get(stream_id, {}) if k[0] == account_id]:
+            self._drop(self._ended, stream_id, key)  # outranked by the account's "*"
+        self._put(self._ended, stream_id, (account_id, EVERY_SESSION), now_ms)
         self.changed.add(stream_id)
         return bool(keys)
 
     def drop_stream(self, stream_id: str) -> None:
         """The stream is over: forget it (its sheet is deleted by the next write)."""
-        self._seen.pop(stream_id, None)
-        self._ended.pop(stream_id, None)
+        for book in (self._seen, self._ended):
+            for key in list(book.get(stream_id, {})):
+                self._drop(book, stream_id, key)
         self.changed.add(stream_id)
 
     def expire(self, now_ms: int, timeout_ms: int) -> int:
@@ -131,13 +149,11 @@ class LivePresence:
                 entries = book.get(stream_id, {})
                 old = [k for k, t in entries.items() if t < cutoff]
                 for key in old:
-                    del entries[key]
+                    self._drop(book, stream_id, key)
                 if old:
                     self.changed.add(stream_id)
                 if book is self._seen:
                     expired += len(old)
-                if not entries:
-                    book.pop(stream_id, None)
         return expired
 
     def sheet(self, stream_id: str) -> Sheet:
@@ -153,9 +169,47 @@ class LivePresence:
         return changed
 
     def _forget(self, stream_id: str, key: Session) -> bool:
-        seen = self._seen.get(stream_id)
-        if seen is None or seen.pop(key, None) is None:
+        return self._drop(self._seen, stream_id, key)
+
+    def _put(
+        self, book: dict[str, dict[Session, int]], stream_id: str, key: Session, t: int
+    ) -> None:
+        """Write ``key`` in ``book``; beyond ``max_sessions_per_account`` the account's least
+        recently written one is forgotten."""
+        book.setdefault(stream_id, {})[key] = t
+        accounts = self._order[id(book)].setdefault(stream_id, {})
+        account, session = key
+        held = accounts.get(account)
+        if held is None:
+            accounts[account] = session
+            return
+        if isinstance(held, str):
+            if held == session:
+                return
+            held = accounts[account] = [held]
+        elif session in held:
+            held.remove(session)
+        held.append(session)
+        while len(held) > self.max_sessions_per_account:
+            self._drop(book, stream_id, (account, held[0]))
+
+    def _drop(self, book: dict[str, dict[Session, int]], stream_id: str, key: Session) -> bool:
+        """Remove ``key`` from ``book``; ``True`` if it was there."""
+        entries = book.get(stream_id)
+        if entries is None or entries.pop(key, None) is None:
             return False
-        if not seen:
-            del self._seen[stream_id]
+        if not entries:
+            del book[stream_id]
+        order = self._order[id(book)]
+        accounts = order.get(stream_id, {})
+        account, session = key
+        held = accounts.get(account)
+        if isinstance(held, list):
+            held.remove(session)
+            if len(held) == 1:
+                accounts[account] = held[0]
+        elif held == session:
+            del accounts[account]
+        if not accounts:
+            order.pop(stream_id, None)
         return True
