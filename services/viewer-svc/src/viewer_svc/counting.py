@@ -9,10 +9,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bson.errors import InvalidDocument
+from pymongo.errors import PyMongoError
+
 from contracts import Event, make_envelope
 from contracts.common import StreamStatus
 from contracts.viewer import ViewerCountChanged, ViewerJoined, ViewerLeft
 from servicekit.logs import correlation_id
+from servicekit.unavailable import unavailable_dependency
 from viewer_svc.deps import Deps
 from viewer_svc.domain.model import BanView, StreamView
 from viewer_svc.domain.presence import Sheet, live_accounts
@@ -73,18 +77,65 @@ async def viewer_count(stream_id: str, deps: Deps) -> int:
 
 async def flush(deps: Deps) -> int:
     """Write the sheets of this instance's streams that changed since the last batch (one bulk
-    write) and mark their counts changed; a failed write keeps them pending."""
+    write) and mark their counts changed; a failed write keeps them pending.
+
+    A sheet the database refuses on its own (on MongoDB, a stream whose sessions on this
+    instance pass the 16 MB document limit: ``DocumentTooLarge``) does not hold the other
+    streams back: the batch is written again one sheet at a time, every stream written is
+    marked, and the refused ones stay pending and are logged. An unavailable database still
+    fails the whole batch (raised: the caller retries).
+
+    Returns:
+        The number of streams written.
+    """
     changed = deps.live.take_changed()
     if not changed:
         return 0
+    sheets = [deps.live.sheet(s) for s in sorted(changed)]
     try:
-        sheets = [deps.live.sheet(s) for s in sorted(changed)]
         await deps.board.write(sheets, deps.timeout_ms)
-        await deps.counts.mark_changed_many(changed)
+        written = changed
+    except BaseException as exc:
+        if len(sheets) == 1 or not _refused_by_the_database(exc):
+            deps.live.changed |= changed
+            raise
+        written = await _write_one_by_one(sheets, deps)
+    try:
+        await deps.counts.mark_changed_many(written)
     except BaseException:
         deps.live.changed |= changed
         raise
-    return len(changed)
+    return len(written)
+
+
+async def _write_one_by_one(sheets: list[Sheet], deps: Deps) -> set[str]:
+    written: set[str] = set()
+    try:
+        for sheet in sheets:
+            try:
+                await deps.board.write([sheet], deps.timeout_ms)
+            except Exception as exc:
+                if not _refused_by_the_database(exc):
+                    raise
+                deps.live.changed.add(sheet.stream_id)
+                log.error(
+                    "presence sheet of stream %s refused by the database: %r",
+                    sheet.stream_id,
+                    exc,
+                )
+            else:
+                written.add(sheet.stream_id)
+    except BaseException:
+        deps.live.changed |= {s.stream_id for s in sheets} - written
+        raise
+    return written
+
+
+def _refused_by_the_database(exc: BaseException) -> bool:
+    """The database answered and refused this write (too large, invalid), as opposed to being
+    unavailable (``servicekit.unavailable``): retrying other sheets can succeed."""
+    refused = isinstance(exc, PyMongoError | InvalidDocument)  # DocumentTooLarge is the latter
+    return refused and unavailable_dependency(exc) is None
 
 
 async def expire(deps: Deps, *, limit: int = 500) -> int:

@@ -242,3 +242,30 @@ class TestNoWritePerRequest:
         world.board.write = real_write  # type: ignore[method-assign]
         assert await handlers.flush(world.deps) == 1
         assert len(await world.board.read("s1")) == 1
+
+    async def test_a_sheet_the_database_refuses_does_not_hold_other_streams_back(self) -> None:
+        """On MongoDB a stream with more sessions on one instance than fit in 16 MB is refused
+        (``DocumentTooLarge``, raised for the whole bulk write): the other streams are still
+        written and counted, the refused one stays pending; a database that is down still
+        fails the whole batch."""
+        from pymongo.errors import DocumentTooLarge
+
+        world = World()
+        for stream in ("s1", "s2", "s3"):
+            await live_stream(world, stream)
+            await handlers.join(stream, "a", world.deps)
+        real_write = world.board.write
+
+        async def refuses_s2(sheets: list[Sheet], timeout_ms: int) -> None:
+            if any(s.stream_id == "s2" for s in sheets):
+                raise DocumentTooLarge("BSON document too large (17000000 bytes)")
+            await real_write(sheets, timeout_ms)
+
+        world.board.write = refuses_s2  # type: ignore[method-assign]
+        assert await handlers.flush(world.deps) == 2
+        assert world.counts.changed == {"s1", "s3"}
+        assert [len(await world.board.read(s)) for s in ("s1", "s2", "s3")] == [1, 0, 1]
+        assert world.deps.live.changed == {"s2"}  # pending: written once it fits again
+        world.board.write = real_write  # type: ignore[method-assign]
+        assert await handlers.flush(world.deps) == 1
+        assert len(await world.board.read("s2")) == 1
