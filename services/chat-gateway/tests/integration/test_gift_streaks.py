@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chat_gateway.adapters.mongo import GIFTS
-from chat_gateway.adapters.mongo_gifts import STREAKS, GiftStreaks, GiftTotals
+from chat_gateway.adapters.mongo_gifts import CLAIMS, STREAKS, GiftStreaks, GiftTotals
 from chat_gateway.gifts import CATALOG
 from testkit.infra import InfraUrls
 
@@ -178,7 +178,7 @@ class TestStreakRepository:
                 at_ms=0,
             )
         await repo.join(
-            stream_id="s", sender_id="fan", gift_type="crown", amount=1, key="c", at_ms=0
+            stream_id="s", sender_id="fan", gift_type="crown", amount=1, key="crown", at_ms=0
         )
         return repo
 
@@ -229,6 +229,28 @@ class TestStreakRepository:
         )
         assert len({s.streak_id for s in joined}) == 1
         assert sorted(s.count for s in joined) == list(range(1, 9))
+
+    async def test_a_key_counts_once_whatever_comes_between_or_races_it(
+        self, streaks: GiftStreaks, mongo_db: AsyncDatabase[Doc]
+    ) -> None:
+        """K1, K2, K1 again (a retry whose first try joined, with another gift in between):
+        the retry gets its first try's streak and counts nothing (it counted 3 before; found by
+        the attack on issue 21); five concurrent tries of one key count once."""
+
+        async def join(key: str, gift_type: str = "star") -> Any:
+            return await streaks.join(
+                stream_id="s", sender_id="fan", gift_type=gift_type, amount=1, key=key, at_ms=70_000
+            )
+
+        k1, k2, k1_again = await join("K1"), await join("K2"), await join("K1")
+        assert (k1.count, k2.count) == (1, 2)
+        assert k1_again == k1
+        stored = await mongo_db[STREAKS].find_one({"_id": "s\x1ffan\x1fstar"})
+        assert stored is not None and stored["count"] == 2
+        raced = await asyncio.gather(*(join("K3", "rocket") for _ in range(5)))
+        assert len(set(raced)) == 1 and raced[0].count == 1
+        stored = await mongo_db[STREAKS].find_one({"_id": "s\x1ffan\x1frocket"})
+        assert stored is not None and stored["count"] == 1
 
 
 class TestTotalsRepository:
@@ -285,6 +307,7 @@ async def test_streaks_follow_the_rule_for_any_sequence_of_gifts(
     the streak and adds its amount; a longer pause starts a new streak; a retry adds nothing.
     Neighbour streaks (another stream) are never touched."""
     await mongo_db[STREAKS].delete_many({"stream_id": "s"})
+    await mongo_db[CLAIMS].delete_many({})  # keys k0.. are another gift in each example
     streaks = GiftStreaks(mongo_db, window_s=5)
     await streaks.join(
         stream_id="elsewhere", sender_id="fan", gift_type="rose", amount=9, key="x", at_ms=0

@@ -3,14 +3,20 @@
 * ``gift_streaks``: one document per (stream, sender, gift type): the current combo streak's
   ``streak_id``, ``count`` (sum of ``amount``), ``last_ms`` (epoch ms of its last gift) and
   ``last_key`` (the ledger key of that gift), created with every field its filters compare.
+* ``gift_streak_claims``: one document per ledger key (``_id``) that joined a streak, with the
+  streak it got: a key counts in a streak once, whatever retries or reused keys race it
+  (expires a day later).
 * the totals per sender are read from the ``gifts`` ledger (``adapters/mongo.GiftLedger``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -24,11 +30,17 @@ from servicekit.mongo import Doc, IndexSpec
 log = logging.getLogger(__name__)
 
 STREAKS = "gift_streaks"
+CLAIMS = "gift_streak_claims"
+#: How long a retry waits for its first try's streak (s) before showing a streak of its own.
+CLAIM_WAIT_S = 2.0
 #: Tries before a gift is shown as a streak of its own (each lost try means another gift of the
 #: same sender and type changed the streak at the same moment).
 ATTEMPTS = 5
 
-GIFT_INDEXES: list[IndexSpec] = [IndexSpec(GIFTS, [("stream_id", 1)])]
+GIFT_INDEXES: list[IndexSpec] = [
+    IndexSpec(GIFTS, [("stream_id", 1)]),
+    IndexSpec(CLAIMS, [("at", 1)], ttl_s=24 * 3600),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +54,7 @@ class GiftStreaks:
 
     def __init__(self, db: AsyncDatabase[Doc], *, window_s: float) -> None:
         self._col = db[STREAKS]
+        self._claims = db[CLAIMS]
         self.window_s = window_s
         self._window_ms = int(window_s * 1000)
 
@@ -50,8 +63,44 @@ class GiftStreaks:
     ) -> Streak:
         """Add a gift (``amount`` units, ledger key ``key``, sent at ``at_ms``) to its sender's
         streak of ``gift_type`` on ``stream_id``: the current one when its last gift was at most
-        the window before ``at_ms``, a new one otherwise. The same ``key`` twice in a row (a
-        retry whose first try got this far) counts once."""
+        the window before ``at_ms``, a new one otherwise.
+
+        A ``key`` counts once: the first request to claim it joins the streak and records the
+        result; any other request with it (a retry whose first try got this far, a concurrent
+        retry, the same key reused with another body, on any instance) gets that result and
+        counts nothing. A claim whose first try died before deciding is released on failure;
+        if it never completes, the retry shows a streak of its own after ``CLAIM_WAIT_S``."""
+        try:
+            await self._claims.insert_one(
+                {"_id": key, "at": datetime.now(UTC), "streak_id": "", "count": 0}
+            )
+        except DuplicateKeyError:
+            return await self._claimed(key, amount)
+        try:
+            streak = await self._join(stream_id, sender_id, gift_type, amount, key, at_ms)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._claims.delete_one({"_id": key})
+            raise
+        await self._claims.update_one(
+            {"_id": key}, {"$set": {"streak_id": streak.streak_id, "count": streak.count}}
+        )
+        return streak
+
+    async def _claimed(self, key: str, amount: int) -> Streak:
+        deadline = asyncio.get_running_loop().time() + CLAIM_WAIT_S
+        while True:
+            claim = await self._claims.find_one({"_id": key})
+            if claim is not None and claim["streak_id"]:
+                return Streak(claim["streak_id"], claim["count"])
+            if claim is None or asyncio.get_running_loop().time() >= deadline:
+                # released (the first try failed) or never completed: count nothing
+                return Streak(f"st_{secrets.token_hex(8)}", amount)
+            await asyncio.sleep(0.05)
+
+    async def _join(
+        self, stream_id: str, sender_id: str, gift_type: str, amount: int, key: str, at_ms: int
+    ) -> Streak:
         _id = compound_key(stream_id, sender_id, gift_type)
         for _ in range(ATTEMPTS):
             doc = await self._col.find_one_and_update(
