@@ -161,3 +161,28 @@ def test_a_stored_term_normalizes_to_itself_and_blocks_its_own_text(raw: str) ->
         return
     assert normalize_term(term) == term
     assert blocklist(term).blocks(term.strip("*"), T0)
+
+
+class TestInvisibleCharacters:
+    """Found by atk19: a zero-width character inside a word (which clean_text keeps, since
+    emoji sequences need U+200D) showed the word to users but slipped past the matcher."""
+
+    @pytest.mark.parametrize(
+        "hidden", ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad", "\ufe0f", "\u034f", "\ufeff"]
+    )
+    def test_a_zero_width_character_inside_a_word_does_not_hide_it(self, hidden: str) -> None:
+        assert blocklist("heck").blocks(f"h{hidden}e{hidden}ck", T0)
+        assert blocklist("heck").blocks(f"what the H{hidden}ECK", T0)
+
+    def test_a_blank_that_takes_room_separates_words(self) -> None:
+        assert blocklist("heck").blocks("heck\u2800yes", T0)  # BRAILLE PATTERN BLANK
+        assert blocklist("heck").blocks("oh\u3164heck", T0)  # HANGUL FILLER
+
+    def test_a_term_written_with_invisible_characters_is_the_visible_term(self) -> None:
+        assert normalize_term("he\u200bck") == "heck"
+        assert blocklist("he\u200dck").blocks("heck", T0)
+
+    def test_emoji_sequences_still_match_themselves(self) -> None:
+        family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+        assert blocklist(family * 2).blocks(f"look {family}{family} here", T0)
+        assert not blocklist(family * 2).blocks(f"look {family} here", T0)
