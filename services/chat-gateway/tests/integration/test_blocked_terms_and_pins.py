@@ -100,6 +100,30 @@ async def test_invisible_characters_and_unspaced_scripts_do_not_slip_past(
     assert [m["text"] for m in owner.of("chat.message")] == ["fine"]
 
 
+async def test_a_socket_probing_the_list_with_refused_messages_is_closed(
+    cluster: Cluster,
+) -> None:
+    """atk19: a blocked-term refusal spent no rate budget and was not counted as abuse, so a
+    viewer could send refused messages without limit and learn the list word by word (the
+    refusal names no term, but refused or not answers "is this word blocked?")."""
+    await cluster.live_stream("bt4", owner="owner")
+    now = datetime.now(UTC)
+    prober = await cluster.peer("bt4", "prober", on=0)
+    await cluster.peer("bt4", "owner", on=1)
+    await cluster.publish(
+        BlockedTermAdded(stream_id="bt4", term_id="bt_p", term="heck", by="owner", at=now)
+    )
+    await _known_everywhere(cluster, "bt4", "bt_p", active=True)
+    for i in range(60):
+        try:
+            await prober.send(type="chat.send", client_msg_id=f"p{i}", message=f"heck {i}")
+        except Exception:
+            break
+    await prober.wait(lambda p: p.closed_code is not None, within=30)
+    assert prober.closed_code == 4008
+    assert {e["reason"] for e in prober.of("chat.error")} == {"blocked_term"}
+
+
 async def test_a_term_reaches_an_instance_without_the_room_through_the_projection(
     cluster: Cluster,
 ) -> None:
