@@ -20,7 +20,7 @@ from pydantic import AfterValidator, AwareDatetime, Field
 
 from contracts.common import JSON_INTEGER, AccountId, ApiModel, ResponseModel, StreamId
 from contracts.envelope import Event
-from contracts.text import TextRefused, clean_text, visible_length
+from contracts.text import TextRefused, clean_text, is_visible, visible_length
 
 __all__ = [
     "MAX_TERMS",
@@ -39,13 +39,27 @@ MIN_TERM_CHARS, MAX_TERM_CHARS = 2, 100
 _SPACES = re.compile(r"\s+")
 
 
+def _unseen(ch: str) -> str:
+    """What an invisible code point looks like: nothing for zero-width ones (format characters
+    such as ``U+200B``/``U+200D``/``U+2060``/``U+00AD``, variation selectors, the combining
+    grapheme joiner), a space for blanks that take room (Hangul fillers, Braille blank)."""
+    if ch.isspace() or is_visible(ch):
+        return ch
+    return "" if unicodedata.category(ch) in ("Cf", "Cc", "Mn", "Cs") else " "
+
+
 def fold(text: str) -> str:
     """What matching compares: NFKC, case-folded, NFKC again (case folding can leave text that
-    is not NFKC), whitespace runs as one space.
+    is not NFKC), invisible code points (taken first) as users see them (zero-width ones dropped, so
+    ``b\u200dad`` is ``bad``; blank ones as a space), whitespace runs as one space.
 
     >>> fold("ＢＡＤ ﬁsh")
     'bad fish'
+    >>> fold("b\u200bA\u00adD")
+    'bad'
     """
+    if not text.isascii():  # first, so that NFKC composes what an invisible character split
+        text = "".join(map(_unseen, text))
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     return _SPACES.sub(" ", folded)
 

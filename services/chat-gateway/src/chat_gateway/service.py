@@ -184,6 +184,7 @@ class ChatService:
                 followers_only.REASON,
                 message,
                 followers_only.STATUS,
+                abusive=True,  # each try costs a read of the follow: no flood without limit
                 details={
                     "min_follow_minutes": state.min_follow_minutes,
                     "may_post_at": may_post_at,
@@ -472,12 +473,15 @@ def _may_post(state: RoomState, account_id: str, now: datetime) -> None:
 def _refuse_blocked_terms(state: RoomState, account_id: str, text: str, now: datetime) -> None:
     """Raises ``Refused`` (``blocked_term``, 422) when a viewer's text contains a term blocked
     in the room (matched on what users see: contracts.blocked_terms). The owner and moderators
-    are exempt. The refusal names no term (so the list cannot be probed word by word)."""
+    are exempt. The refusal names no term, and counts as abuse like a rate-limit refusal (on the
+    socket, ``abuse_limit`` refusals within ``abuse_window_s`` close it with 4008): refused or
+    not tells whether a word is blocked, so probing the list must not be free."""
     if state.role(account_id, now) == "viewer" and state.blocklist.blocks(text, now):
         raise Refused(
             "blocked_term",
             "your message contains a term that is blocked in this chat; it was not posted",
             422,
+            abusive=True,  # refused or not tells a word is blocked: no probing without limit
         )
 
 

@@ -73,6 +73,57 @@ async def test_a_blocked_term_is_refused_for_viewers_only_and_never_stored(
     await mod.wait(lambda p: any(m["text"] == "heck again" for m in p.of("chat.message")))
 
 
+async def test_invisible_characters_and_unspaced_scripts_do_not_slip_past(
+    cluster: Cluster,
+) -> None:
+    """atk19: ``h\u200deck`` (a zero-width joiner inside the word, kept by the text rule) showed
+    "heck" yet was stored and fanned out; a Han term was never found inside a sentence."""
+    await cluster.live_stream("bt3", owner="owner")
+    now = datetime.now(UTC)
+    viewer = await cluster.peer("bt3", "viewer", on=0)
+    owner = await cluster.peer("bt3", "owner", on=1)
+    for term_id, term in (("bt_h", "heck"), ("bt_c", "坏蛋")):
+        await cluster.publish(
+            BlockedTermAdded(stream_id="bt3", term_id=term_id, term=term, by="owner", at=now)
+        )
+        await _known_everywhere(cluster, "bt3", term_id, active=True)
+
+    await viewer.send(type="chat.send", client_msg_id="z1", message="what the h\u200dE\u00adck")
+    await viewer.wait(lambda p: p.of("chat.error"))
+    assert viewer.of("chat.error")[0]["reason"] == "blocked_term"
+    async with cluster.http(on=1, account="viewer") as http:
+        for message in ("he\u2060ck!", "你是坏蛋吗"):
+            refused = await http.post("/live/bt3/chats", json={"message": message})
+            assert (refused.status_code, refused.json()["error"]) == (422, "blocked_term")
+        assert (await http.post("/live/bt3/chats", json={"message": "fine"})).status_code == 201
+    await owner.wait(lambda p: p.of("chat.message"))
+    assert [m["text"] for m in owner.of("chat.message")] == ["fine"]
+
+
+async def test_a_socket_probing_the_list_with_refused_messages_is_closed(
+    cluster: Cluster,
+) -> None:
+    """atk19: a blocked-term refusal spent no rate budget and was not counted as abuse, so a
+    viewer could send refused messages without limit and learn the list word by word (the
+    refusal names no term, but refused or not answers "is this word blocked?")."""
+    await cluster.live_stream("bt4", owner="owner")
+    now = datetime.now(UTC)
+    prober = await cluster.peer("bt4", "prober", on=0)
+    await cluster.peer("bt4", "owner", on=1)
+    await cluster.publish(
+        BlockedTermAdded(stream_id="bt4", term_id="bt_p", term="heck", by="owner", at=now)
+    )
+    await _known_everywhere(cluster, "bt4", "bt_p", active=True)
+    for i in range(60):
+        try:
+            await prober.send(type="chat.send", client_msg_id=f"p{i}", message=f"heck {i}")
+        except Exception:
+            break
+    await prober.wait(lambda p: p.closed_code is not None, within=30)
+    assert prober.closed_code == 4008
+    assert {e["reason"] for e in prober.of("chat.error")} == {"blocked_term"}
+
+
 async def test_a_term_reaches_an_instance_without_the_room_through_the_projection(
     cluster: Cluster,
 ) -> None:

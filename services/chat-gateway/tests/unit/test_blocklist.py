@@ -106,14 +106,19 @@ class TestTerms:
         assert refused.value.reason == reason
 
 
-PIECES = st.sampled_from(["a", "b", "c", "A", "ｂ", "ﬁ", " ", "\t", "-", "é", "e\u0301"])
+PIECES = st.sampled_from(
+    ["a", "b", "c", "A", "ｂ", "ﬁ", " ", "\t", "-", "é", "e\u0301", "坏", "蛋", "ば"]
+)
 MESSAGES = st.lists(PIECES, max_size=20).map("".join)
 TERMS = st.builds(
     lambda core, left, right: ("*" if left else "") + core + ("*" if right else ""),
-    st.text(st.sampled_from("abcﬁé"), min_size=2, max_size=5),
+    st.text(st.sampled_from("abcﬁé坏蛋ば"), min_size=2, max_size=5),
     st.booleans(),
     st.booleans(),
 )
+
+
+UNSPACED = "坏蛋ば"  # the characters of the strategies written without spaces (Han, kana)
 
 
 def one_by_one(terms: set[str], message: str) -> bool:
@@ -121,8 +126,8 @@ def one_by_one(terms: set[str], message: str) -> bool:
     folded = fold(message)
     for term in terms:
         core = term.strip("*")
-        left = "" if term.startswith("*") else r"(?<!\w)"
-        right = "" if term.endswith("*") else r"(?!\w)"
+        left = "" if term.startswith("*") or core[0] in UNSPACED else r"(?<!\w)"
+        right = "" if term.endswith("*") or core[-1] in UNSPACED else r"(?!\w)"
         body = r"\s+".join(re.escape(part) for part in core.split(" "))
         if re.search(left + body + right, folded):
             return True
@@ -161,3 +166,53 @@ def test_a_stored_term_normalizes_to_itself_and_blocks_its_own_text(raw: str) ->
         return
     assert normalize_term(term) == term
     assert blocklist(term).blocks(term.strip("*"), T0)
+
+
+class TestInvisibleCharacters:
+    """Found by atk19: a zero-width character inside a word (which clean_text keeps, since
+    emoji sequences need U+200D) showed the word to users but slipped past the matcher."""
+
+    @pytest.mark.parametrize(
+        "hidden", ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad", "\ufe0f", "\u034f", "\ufeff"]
+    )
+    def test_a_zero_width_character_inside_a_word_does_not_hide_it(self, hidden: str) -> None:
+        assert blocklist("heck").blocks(f"h{hidden}e{hidden}ck", T0)
+        assert blocklist("heck").blocks(f"what the H{hidden}ECK", T0)
+
+    def test_a_blank_that_takes_room_separates_words(self) -> None:
+        assert blocklist("heck").blocks("heck\u2800yes", T0)  # BRAILLE PATTERN BLANK
+        assert blocklist("heck").blocks("oh\u3164heck", T0)  # HANGUL FILLER
+
+    def test_a_term_written_with_invisible_characters_is_the_visible_term(self) -> None:
+        assert normalize_term("he\u200bck") == "heck"
+        assert blocklist("he\u200dck").blocks("heck", T0)
+
+    def test_emoji_sequences_still_match_themselves(self) -> None:
+        family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+        assert blocklist(family * 2).blocks(f"look {family}{family} here", T0)
+        assert not blocklist(family * 2).blocks(f"look {family} here", T0)
+
+
+class TestScriptsWithoutSpaces:
+    """atk19: whole-word matching looked for a word boundary that Chinese, Japanese or Thai text
+    does not have, so a Han or kana term was never found inside a sentence."""
+
+    @pytest.mark.parametrize(
+        ("term", "message"),
+        [
+            ("坏蛋", "你是坏蛋吗"),
+            ("ばか", "おまえはばかだ"),
+            ("バカ", "ﾊﾞｶだな"),  # half-width katakana: NFKC
+            ("ควาย", "แกมันควายจริงๆ"),
+            ("坏蛋", "坏蛋!"),
+        ],
+    )
+    def test_a_term_in_an_unspaced_script_is_found_inside_a_sentence(
+        self, term: str, message: str
+    ) -> None:
+        assert blocklist(term).blocks(message, T0)
+
+    def test_a_latin_side_still_needs_its_word_boundary(self) -> None:
+        assert not blocklist("heck坏").blocks("oheck坏", T0)
+        assert blocklist("heck坏").blocks("oh heck坏蛋", T0)
+        assert not blocklist("heck").blocks("坏heckler", T0)

@@ -79,7 +79,7 @@ def deps_for(infra: Infra, settings: Settings) -> Deps:
             follow_budget(settings.follow_burst, settings.follow_per_minute),
         ),
         golive_window_s=settings.golive_window_s,
-        watch=UnreadWatch(settings.max_unread_waiters),
+        watch=UnreadWatch(settings.max_unread_waiters, settings.max_unread_waiters_per_account),
     )
 
 

@@ -44,10 +44,14 @@ class UnreadWatch:
     Args:
         max_waiters: waiting requests held at most; beyond it a request is answered at once
             (the client then polls again after its minimum interval).
+        max_per_account: waiting requests one account holds at most (its tabs and devices);
+            beyond it its request is answered at once, so one token opening thousands of
+            polls cannot take every place and turn everyone else's bell into polling.
     """
 
-    def __init__(self, max_waiters: int = 10_000) -> None:
+    def __init__(self, max_waiters: int = 10_000, max_per_account: int = 16) -> None:
         self.max_waiters = max_waiters
+        self.max_per_account = max_per_account
         self._waiters: dict[str, set[Waiter]] = {}
         self._count = 0
 
@@ -58,7 +62,8 @@ class UnreadWatch:
     @contextlib.contextmanager
     def watching(self, account_id: str) -> Iterator[Waiter | None]:
         """A waiter woken when ``account_id``'s notifications change; ``None`` when full."""
-        if self._count >= self.max_waiters:
+        mine = self._waiters.get(account_id, ())
+        if self._count >= self.max_waiters or len(mine) >= self.max_per_account:
             yield None
             return
         waiter = Waiter()

@@ -40,6 +40,9 @@ class Settings(ServiceSettings):
     max_unread_waiters: int = Field(
         default=10_000, ge=0, description="unread-count long polls one instance holds at most"
     )
+    max_unread_waiters_per_account: int = Field(
+        default=16, ge=0, description="unread-count long polls one account holds at most"
+    )
     golive_window_s: float = Field(
         default=600.0,
         ge=0,

@@ -4,6 +4,7 @@ counts shared by concurrent requests."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -34,6 +35,21 @@ def test_beyond_the_bound_a_request_does_not_wait() -> None:
     with watch.watching("ann") as first, watch.watching("bob") as second:
         assert first is not None
         assert second is None
+
+
+def test_one_account_cannot_take_every_place() -> None:
+    """Found by atk19: one token opening 10,000 long polls took every place of the instance,
+    and every other account's bell was answered at once (polling) from then on."""
+    watch = UnreadWatch(max_waiters=100, max_per_account=3)
+    with contextlib.ExitStack() as stack:
+        mine = [stack.enter_context(watch.watching("mallory")) for _ in range(50)]
+        assert sum(w is not None for w in mine) == 3
+        assert watch.waiting == 3
+        other = stack.enter_context(watch.watching("ann"))
+        assert other is not None
+    assert watch.waiting == 0
+    with watch.watching("mallory") as again:  # places given back are taken again
+        assert again is not None
 
 
 async def test_concurrent_count_reads_share_one_query() -> None:
