@@ -59,6 +59,7 @@ def running_stack(offset: int = OFFSET, root: Path = ROOT) -> Iterator[Stack]:
     # Schemathesis and the browser tests create streams as one account far faster than a
     # streamer would; the per-account Mux-call budget is tested on its own (stream-svc tests).
     env.setdefault("STREAM_MUX_CALL_BURST", "100000")
+    env.setdefault("STREAM_TERM_CHANGE_BURST", "100000")
     namespace = f"e2e{uuid.uuid4().hex[:8]}."
     proc = subprocess.Popen(  # noqa: S603 (our own script)
         [

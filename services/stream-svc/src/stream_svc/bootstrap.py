@@ -22,7 +22,14 @@ from stream_svc.adapters.mongo_moderation import (
 from stream_svc.adapters.mongo_streams import INDEXES as STREAM_INDEXES
 from stream_svc.adapters.mongo_streams import STREAMS, MongoStreams
 from stream_svc.adapters.mux import MuxApi
-from stream_svc.deps import MUX_CALL_RATE_COLLECTION, Config, Deps, mux_call_budget
+from stream_svc.deps import (
+    MUX_CALL_RATE_COLLECTION,
+    TERM_CHANGE_RATE_COLLECTION,
+    Config,
+    Deps,
+    mux_call_budget,
+    term_change_budget,
+)
 from stream_svc.domain.usage import Prices
 from stream_svc.entrypoints.consumers import build_dispatcher
 from stream_svc.handlers.reconcile import reconcile_quiet_streams
@@ -83,6 +90,10 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra]]:
             mux_call_budget(settings.mux_call_burst, settings.mux_calls_per_minute),
         ),
         blocked_terms=MongoBlockedTerms(infra.db),
+        term_changes=MongoRateBudgets(
+            infra.db[TERM_CHANGE_RATE_COLLECTION],
+            term_change_budget(settings.term_change_burst, settings.term_changes_per_minute),
+        ),
     )
     holder["deps"] = deps
     await infra.broker.start()

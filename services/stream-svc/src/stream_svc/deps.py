@@ -53,6 +53,23 @@ class Deps:
         default_factory=lambda: MemoryRateBudgets(mux_call_budget(20, 2.0))
     )
     blocked_terms: MongoBlockedTerms | None = None
+    #: each stream's budget of blocked-term changes (adds and removals, all moderators together)
+    term_changes: RateBudgets = field(
+        default_factory=lambda: MemoryRateBudgets(term_change_budget(200, 20.0))
+    )
+
+
+#: the collection of the shared blocked-term change budgets (one document per stream)
+TERM_CHANGE_RATE_COLLECTION = "term_change_budgets"
+
+
+def term_change_budget(burst: int, per_minute: float) -> Budget:
+    """A stream's budget of blocked-term changes: ``burst`` at once (a list pasted in), then
+    ``per_minute``. Every change makes each chat-gateway instance holding the room compile its
+    matcher again (about 180 ms for 1,000 terms of 100 characters), so the rate of changes, not
+    only the number of terms, bounds what one stream can cost every instance.
+    """
+    return Budget(burst, per_minute / 60)
 
 
 #: the collection of the shared Mux-call budgets (one document per account)

@@ -49,6 +49,13 @@ class Settings(ServiceSettings):
         default=2.0, gt=0, description="the rate at which that budget refills"
     )
 
+    term_change_burst: int = Field(
+        default=200, ge=1, description="blocked-term changes a stream may make at once"
+    )
+    term_changes_per_minute: float = Field(
+        default=20.0, gt=0, description="the rate at which that budget refills"
+    )
+
     @model_validator(mode="after")
     def _mux_credentials(self) -> Settings:
         if self.mux_token_id is None or self.mux_token_secret is None:

@@ -11,14 +11,14 @@ action time.
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from contracts.blocked_terms import MAX_TERMS, BlockedTermAdded, BlockedTermRemoved
 from contracts.common import compound_key
 from servicekit.mongo import from_ms, to_ms
 from stream_svc.adapters.mongo_blocked_terms import MongoBlockedTerms
 from stream_svc.deps import Deps
-from stream_svc.domain.errors import Invalid, NotFound
+from stream_svc.domain.errors import Invalid, NotFound, RateLimited
 from stream_svc.domain.model import BlockedTerm, ModerationAction
 from stream_svc.handlers.moderation import log_action, require_moderator
 
@@ -69,7 +69,8 @@ async def add_term(
             return current, False
     elif len(await store.of_stream(stream_id, now)) >= MAX_TERMS:
         raise Invalid(f"a stream has at most {MAX_TERMS} blocked terms; remove some first")
-    expires = now + timedelta(seconds=duration_s) if duration_s else None
+    await _spend_change(stream_id, deps)
+    expires = expiry_of(now, duration_s) if duration_s else None
     blocked = BlockedTerm(stream_id, term_id, term, caller, now, expires)
     action = _action(blocked, "blocked_term_added", version)
     event = BlockedTermAdded(
@@ -86,7 +87,27 @@ def _same_expiry(current: BlockedTerm, duration_s: int | None) -> bool:
     for bans: :func:`stream_svc.handlers.moderation.same_terms`)."""
     if current.expires_at is None or duration_s is None:
         return current.expires_at is None and duration_s is None
-    return round((current.expires_at - current.at).total_seconds()) == duration_s
+    return current.expires_at == expiry_of(current.at, duration_s)
+
+
+def expiry_of(at: datetime, duration_s: int) -> datetime:
+    """When a term blocked at ``at`` for ``duration_s`` expires: rounded up to a whole minute,
+    so a stream's terms expire at most once a minute (each expiry makes every gateway instance
+    holding the room compile its matcher again: staggered expiries cannot keep it compiling)."""
+    end = at + timedelta(seconds=duration_s)
+    whole = end.replace(second=0, microsecond=0)
+    return whole if whole == end else whole + timedelta(minutes=1)
+
+
+async def _spend_change(stream_id: str, deps: Deps) -> None:
+    """Spend one of the stream's blocked-term changes (``deps.term_changes``).
+
+    Raises:
+        RateLimited: the stream's budget is spent (``retry_after_s`` until the next change).
+    """
+    wait = await deps.term_changes.take(stream_id, to_ms(deps.clock()))
+    if wait > 0:
+        raise RateLimited("blocked terms are changing too fast on this stream", wait)
 
 
 async def remove_term(stream_id: str, term_id: str, caller: str, deps: Deps) -> bool:
@@ -100,6 +121,7 @@ async def remove_term(stream_id: str, term_id: str, caller: str, deps: Deps) -> 
     current = await store.get(stream_id, term_id)
     if current is None or not current.active(now):
         return False
+    await _spend_change(stream_id, deps)
     removed = BlockedTerm(stream_id, term_id, current.term, caller, now)
     event = BlockedTermRemoved(
         stream_id=stream_id, term_id=term_id, term=current.term, by=caller, at=now
