@@ -55,6 +55,14 @@ async def pin(
     previous = (await service.projection.pins.load(stream_id)).shown(now)
     if not await _change(service, stream_id, new, previous, "pinned", account_id, now):
         raise Refused("conflict", "the pin changed at the same moment; retry", 409)
+    if message_id is not None:
+        # A delete racing this pin writes the deletion, then looks for a pin of the message
+        # (ChatService.delete); this writes the pin, then looks at the message again: of the
+        # two, at least one sees the other's write, so a deleted message never stays pinned.
+        doc = await service.store.get(stream_id, message_id)
+        if doc is None or doc.get("deleted"):
+            await unpin_deleted(service, stream_id, message_id, account_id)
+            raise Refused("not_found", "no such message (deleted meanwhile)", 404)
     return new
 
 

@@ -4,9 +4,11 @@ real instances on the real broker and database."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from chat_gateway.service import Refused
 from contracts.blocked_terms import BlockedTermAdded, BlockedTermRemoved
 from contracts.moderation import ModeratorAdded
 from testkit.wait import eventually
@@ -223,3 +225,33 @@ async def test_an_announcement_pin_until_a_time_and_unpin(cluster: Cluster) -> N
         await viewer.wait(lambda p: p.of("pin")[-1]["pin"] is None)
         again = await http.delete("/live/pn2/chat/pin")
         assert (again.status_code, again.json()) == (200, {"changed": False})
+
+
+async def test_a_message_deleted_while_it_is_being_pinned_never_stays_pinned(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race the attack on issue 19 read in the code: the pin checks the message, the
+    delete runs to its end (finding no pin yet), then the pin is written. The pin must not
+    show the deleted message."""
+    from chat_gateway import pinning
+
+    await cluster.live_stream("pn3", owner="owner")
+    viewer = await cluster.peer("pn3", "viewer", on=0)
+    await viewer.send(type="chat.send", client_msg_id="c1", message="soon gone")
+    await viewer.wait(lambda p: p.of("chat.message"))
+    message_id = viewer.of("chat.message")[0]["message_id"]
+    service = cluster.gateways[0].service
+    real_change = pinning._change
+
+    async def delete_first(*args: Any, **kwargs: Any) -> bool:
+        if args[4] == "pinned":
+            assert await service.delete("pn3", message_id, "owner")
+        return await real_change(*args, **kwargs)
+
+    monkeypatch.setattr(pinning, "_change", delete_first)
+    with pytest.raises(Refused) as refused:
+        await pinning.pin(service, "pn3", "owner", message_id=message_id, text=None, until=None)
+    assert refused.value.status == 404
+    pins = await service.projection.pins.load("pn3")
+    assert pins.shown(datetime.now(UTC)) is None
+    await viewer.wait(lambda p: p.of("pin") and p.of("pin")[-1]["pin"] is None)
