@@ -1170,6 +1170,24 @@ async def test_gap_push_keeps_sub_documents(
     }
 
 
+async def test_gap_not_equal_to_a_value_an_array_holds_matches_nothing(
+    col: AsyncCollection[Doc], known_gap: Callable[[str], None]
+) -> None:
+    """MongoDB: ``{arr: {$ne: x}}`` matches documents whose array does not hold ``x``. The
+    stand-in matches the ones that hold it too (``count_documents`` is right, ``find`` and
+    updates are not; found by the attack on issue 21). The code compares ``$ne`` with scalar
+    fields only (the inventory cannot tell the two apart: this test is the record)."""
+    known_gap("$ne against an array holding the value")
+    await seed(col, {"_id": "a", "arr": ["x", "y"]}, {"_id": "b", "arr": ["y"]})
+    assert await col.count_documents({"arr": {"$ne": "x"}}) == 1
+    assert [d["_id"] async for d in col.find({"arr": {"$ne": "x"}})] == ["b"]
+    await col.update_one({"arr": {"$ne": "x"}}, {"$set": {"hit": 1}})
+    assert await contents(col) == {
+        "a": {"_id": "a", "arr": ["x", "y"]},
+        "b": {"_id": "b", "arr": ["y"], "hit": 1},
+    }
+
+
 async def test_gap_add_to_set_creates_a_missing_array(
     col: AsyncCollection[Doc], known_gap: Callable[[str], None]
 ) -> None:
