@@ -253,32 +253,35 @@ class MongoGoLiveSent:
             return []
         keys = {compound_key(owner_id, f): f for f in followers}
         now_ms = to_ms(now)
+        docs = [
+            {"_id": key, "follower_id": f, "stream_id": stream_id, "at_ms": now_ms}
+            for key, f in keys.items()
+        ]
+        told_before: list[str] = []  # keys some stream claimed earlier
         try:
-            await self._col.insert_many(
+            await self._col.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            told_before = [docs[e["index"]]["_id"] for e in errors]
+        ours = set(keys.values())
+        if told_before:  # due again if claimed before the window (or by this very stream)
+            await self._col.bulk_write(
                 [
-                    {"_id": key, "follower_id": f, "stream_id": stream_id, "at_ms": now_ms}
-                    for key, f in keys.items()
+                    UpdateOne(
+                        {"_id": key, "at_ms": {"$lt": to_ms(since)}},
+                        {"$set": {"stream_id": stream_id, "at_ms": now_ms}},
+                    )
+                    for key in told_before
                 ],
                 ordered=False,
             )
-        except BulkWriteError as exc:  # the followers told before: claimed below if due
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
-        await self._col.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": key, "at_ms": {"$lt": to_ms(since)}},
-                    {"$set": {"stream_id": stream_id, "at_ms": now_ms}},
-                )
-                for key in keys
-            ],
-            ordered=False,
-        )
-        ours = {
-            d["follower_id"]
-            async for d in self._col.find({"_id": {"$in": list(keys)}})
-            if d["stream_id"] == stream_id
-        }
+            ours -= {
+                d["follower_id"]
+                async for d in self._col.find({"_id": {"$in": told_before}})
+                if d["stream_id"] != stream_id
+            }
         return [f for f in followers if f in ours]
 
 
