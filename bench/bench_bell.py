@@ -59,10 +59,11 @@ async def notifiers(ctx: BenchContext) -> AsyncIterator[list[tuple[httpx.AsyncCl
 
 async def announce(ctx: BenchContext, apps: list[Any], accounts: list[str], stream: str) -> float:
     """Store a go-live notification for every account and announce the batch; returns the
-    time of the announcement."""
+    time the storing started."""
     deps = apps[0].state.deps
     now = datetime.now(UTC)
     batch = [go_live(stream, "star", "Bench", a, now) for a in accounts]
+    started = time.perf_counter()  # storing may already wake the bells (outbox relay)
     await deps.inbox.deliver(batch)
     broker = make_broker(ctx.amqp_url, app_id="bench-bell")
     await broker.connect()
@@ -76,7 +77,6 @@ async def announce(ctx: BenchContext, apps: list[Any], accounts: list[str], stre
         notification_ids=[n.notification_id for n in batch],
         created_at=now,
     )
-    started = time.perf_counter()
     await publisher.publish(make_envelope(event, producer="bench"))
     await broker.stop()
     return started
@@ -108,10 +108,13 @@ async def long_poll_phase(
                 return
 
     tasks = [asyncio.create_task(bell(i, a)) for i, a in enumerate(accounts)]
-    while sum(app.state.deps.watch.waiting for _, app in instances) < n:  # noqa: ASYNC110
+    deadline = time.monotonic() + 60
+    while (waiting := sum(app.state.deps.watch.waiting for _, app in instances)) < n:
+        if time.monotonic() > deadline:  # a stuck phase fails with what it saw, never hangs
+            raise RuntimeError(f"only {waiting} of {n} bells waiting after 60 s ({shed} shed)")
         await asyncio.sleep(0.05)  # the servers' waiting rooms fill; nothing to wait on here
     started = await announce(ctx, [app for _, app in instances], accounts, "ls_bell_lp")
-    await asyncio.gather(*tasks)
+    await asyncio.wait_for(asyncio.gather(*tasks), 120)
     return [seen[a] - started for a in accounts], shed
 
 
@@ -141,9 +144,9 @@ async def interval_phase(
             await asyncio.sleep(POLL_INTERVAL_S)
 
     tasks = [asyncio.create_task(bell(i, a)) for i, a in enumerate(accounts)]
-    await first_round.wait()
+    await asyncio.wait_for(first_round.wait(), 60)
     started = await announce(ctx, [app for _, app in instances], accounts, "ls_bell_iv")
-    await asyncio.gather(*tasks)
+    await asyncio.wait_for(asyncio.gather(*tasks), 120)
     return [seen[a] - started for a in accounts]
 
 
