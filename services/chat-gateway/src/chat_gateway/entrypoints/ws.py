@@ -228,27 +228,14 @@ async def _hello(
         await ws.send(text)
 
 
-#: Frames read ahead of the ones being handled (each stamped with its arrival time).
-READ_AHEAD = 64
-#: Frames handled at once: a sender's posts go to the room's group commit together (issue 18).
-#: Beyond both the socket is not read (TCP back-pressure on the sender).
+#: Frames read and handled at once (each stamped with its arrival time): a sender's posts go
+#: to the room's group commit together (issue 18). Beyond it the socket is not read (TCP
+#: back-pressure on the sender).
 IN_FLIGHT = 256
 
 #: What handling a frame gives: the reply to send (if any), and ``False`` when the client is to
 #: be closed for abuse.
 Outcome = tuple[str | None, bool]
-
-
-async def _read_ahead(
-    ws: ServerConnection, inbox: asyncio.Queue[tuple[datetime, Any] | None]
-) -> None:
-    try:
-        async for raw in ws:
-            await inbox.put((datetime.now(UTC), raw))
-    except ConnectionClosed:
-        pass
-    finally:
-        await inbox.put(None)
 
 
 async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps) -> None:
@@ -257,11 +244,10 @@ async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps
     handled, so frames held back by a slow database do not count as a burst. Posts are handled
     concurrently (up to ``IN_FLIGHT``) so one sender's burst shares the room's writes
     (issue 18), yet they are numbered in the order sent (``SendOrder``); any other frame waits
-    for the frames before it."""
-    inbox: asyncio.Queue[tuple[datetime, Any] | None] = asyncio.Queue(READ_AHEAD)
+    for the frames before it. One task reads and starts the handling; this one replies (two
+    per socket, as before the pipelining: memory per idle socket is what a storm costs)."""
     handling: asyncio.Queue[asyncio.Task[Outcome] | None] = asyncio.Queue(IN_FLIGHT)
-    reader = asyncio.create_task(_read_ahead(ws, inbox))
-    starter = asyncio.create_task(_start_all(inbox, handling, room, client, deps))
+    reader = asyncio.create_task(_read_all(ws, handling, room, client, deps))
     try:
         while (task := await handling.get()) is not None:
             reply, keep_open = await task
@@ -271,17 +257,16 @@ async def _frames(ws: ServerConnection, room: Room, client: Client, deps: WsDeps
                 await _close_abusive(ws, reader)
                 return
     finally:
-        for other in (reader, starter):
-            other.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await other
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
         while not handling.empty():
             if (task := handling.get_nowait()) is not None:
                 task.cancel()
 
 
-async def _start_all(
-    inbox: asyncio.Queue[tuple[datetime, Any] | None],
+async def _read_all(
+    ws: ServerConnection,
     handling: asyncio.Queue[asyncio.Task[Outcome] | None],
     room: Room,
     client: Client,
@@ -291,7 +276,7 @@ async def _start_all(
     order: SendOrder | None = None
     try:
         async for item in traced_items(
-            _drain(inbox), "WS /ws/live receive", attributes=_span_attrs(room)
+            _received(ws), "WS /ws/live receive", attributes=_span_attrs(room)
         ):
             arrived, raw = item
             if _is_send(raw):
@@ -300,9 +285,16 @@ async def _start_all(
             else:
                 task = asyncio.create_task(_after(previous, room, client, deps, raw, arrived))
             previous = task
-            await handling.put(task)
+            await handling.put(task)  # full: the socket is not read (TCP back-pressure)
     finally:
         await handling.put(None)
+
+
+async def _received(ws: ServerConnection) -> AsyncIterator[tuple[datetime, Any]]:
+    """The client's frames, each with the time it was read."""
+    with contextlib.suppress(ConnectionClosed):
+        async for raw in ws:
+            yield datetime.now(UTC), raw
 
 
 async def _after(
@@ -331,13 +323,6 @@ async def _close_abusive(ws: ServerConnection, reader: asyncio.Task[None]) -> No
 
 def _is_send(raw: Any) -> bool:
     return isinstance(raw, str) and '"chat.send"' in raw
-
-
-async def _drain(
-    inbox: asyncio.Queue[tuple[datetime, Any] | None],
-) -> AsyncIterator[tuple[datetime, Any]]:
-    while (item := await inbox.get()) is not None:
-        yield item
 
 
 async def _handle(
