@@ -20,6 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from servicekit.mongo import Doc
+from servicekit.tasks import fail_future
 
 __all__ = ["AbuseCounter", "Budget", "MemoryRateBudgets", "MongoRateBudgets", "RateBudgets"]
 
@@ -109,7 +110,7 @@ class MongoRateBudgets:
                         waits = await self._take_group(key, times)
                 except BaseException as exc:
                     for _, future in group:
-                        _fail(future, exc)
+                        fail_future(future, exc)
                     if not isinstance(exc, Exception):
                         raise
                     continue
@@ -181,16 +182,6 @@ class MongoRateBudgets:
 _MISSING = -1
 #: Keys whose last written ``tat`` an instance remembers (then it forgets them all).
 _TAT_CACHE = 10_000
-
-
-def _fail(future: asyncio.Future[float], exc: BaseException) -> None:
-    if future.done():
-        return
-    if isinstance(exc, asyncio.CancelledError):
-        future.cancel()
-    else:
-        future.set_exception(exc)
-        future.exception()  # retrieved: the caller re-raises it
 
 
 @dataclass

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["cancel_and_wait"]
+__all__ = ["cancel_and_wait", "fail_future"]
 
 log = logging.getLogger(__name__)
 
@@ -50,3 +51,16 @@ async def cancel_and_wait(
             return False
         _, pending = await asyncio.wait(pending, timeout=min(retry_every, left))
     return True
+
+
+def fail_future(future: asyncio.Future[Any], exc: BaseException) -> None:
+    """Hand ``exc`` to a waiter of a grouped operation (a group commit, a shared read): a
+    cancellation cancels ``future``, anything else is set on it and marked retrieved (the
+    waiter re-raises it; asyncio does not log it as never retrieved). A done future is left."""
+    if future.done():
+        return
+    if isinstance(exc, asyncio.CancelledError):
+        future.cancel()
+    else:
+        future.set_exception(exc)
+        future.exception()

@@ -29,6 +29,7 @@ from contracts import Envelope, Event
 from contracts.common import StreamStatus, compound_key
 from servicekit.mongo import Doc, FieldDefault, IndexSpec, from_ms, to_ms
 from servicekit.outbox import stage_insert, stage_update
+from servicekit.tasks import fail_future
 from servicekit.writes import write_if_newer
 
 MESSAGES, SEQ, VIEW, MODS, BANS = (
@@ -154,13 +155,7 @@ class ChatStore:
                     found = await self.originals(stream_id, [key for key, _ in waiting])
                 except BaseException as exc:
                     for _, future in waiting:
-                        if future.done():
-                            continue
-                        if isinstance(exc, asyncio.CancelledError):
-                            future.cancel()
-                        else:
-                            future.set_exception(exc)
-                            future.exception()  # retrieved: the caller re-raises it
+                        fail_future(future, exc)
                     if not isinstance(exc, Exception):
                         raise
                     continue
