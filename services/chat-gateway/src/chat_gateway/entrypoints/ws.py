@@ -286,8 +286,13 @@ async def _read_all(
                 task = asyncio.create_task(_after(previous, room, client, deps, raw, arrived))
             previous = task
             await handling.put(task)  # full: the socket is not read (TCP back-pressure)
-    finally:
-        await handling.put(None)
+    except BaseException:
+        # cancelled (the socket is being closed): never wait for room in the queue here,
+        # nobody drains it any more
+        with contextlib.suppress(asyncio.QueueFull):
+            handling.put_nowait(None)
+        raise
+    await handling.put(None)  # the client closed: the replier ends after the last reply
 
 
 async def _received(ws: ServerConnection) -> AsyncIterator[tuple[datetime, Any]]:
