@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chat_gateway.adapters.mongo import ChatStore
+from servicekit.tasks import fail_future
 
 log = logging.getLogger(__name__)
 
@@ -211,13 +212,7 @@ class Sequencer:
 
 
 def _fail(entry: _Entry, exc: BaseException) -> None:
-    if entry.future.done():
-        return
-    if isinstance(exc, asyncio.CancelledError):
-        entry.future.cancel()
-    else:
-        entry.future.set_exception(exc)
-        entry.future.exception()  # retrieved: the sender re-raises it
+    fail_future(entry.future, exc)
 
 
 def _reraise_cancel(exc: BaseException) -> None:
