@@ -310,9 +310,15 @@ async def _after(
     raw: Any,
     arrived: datetime,
 ) -> Outcome:
-    if previous is not None:
-        with contextlib.suppress(BaseException):
+    if previous is not None:  # whatever became of the frame before, this one is handled next
+        try:
             await asyncio.shield(previous)
+        except asyncio.CancelledError:
+            this = asyncio.current_task()
+            if this is not None and this.cancelling():
+                raise  # this frame itself is cancelled (the socket is closing)
+        except Exception:  # noqa: S110 (the frame before replies with its own error)
+            pass
     return await _handle(room, client, deps, raw, arrived)
 
 
