@@ -5,17 +5,14 @@ a per-pair version that grows by one at every change."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
-import httpx
 import pytest
 import pytest_asyncio
-from pymongo import AsyncMongoClient
 
 from contracts.routing import Names
 from notifier.backfill import (
@@ -24,14 +21,13 @@ from notifier.backfill import (
     announce_live_follows,
     backfill_once,
 )
-from notifier.entrypoints.http import create_app
 from notifier.settings import Settings
-from servicekit.auth import mint_token
 from servicekit.broker import declare_topology, make_broker
 from servicekit.settings import load_settings
 from testkit.infra import InfraUrls
-from testkit.servers import serve_app
 from testkit.wait import eventually
+
+from .conftest import auth, notifier
 
 pytestmark = pytest.mark.integration
 
@@ -42,13 +38,6 @@ def settings(
 ) -> Settings:
     monkeypatch.setenv("OUTBOX_POLL_S", "0.2")
     return load_settings(Settings)
-
-
-@pytest_asyncio.fixture
-async def db(infra: InfraUrls, settings: Settings) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo, tz_aware=True)
-    yield client[settings.database_name]
-    await client.close()
 
 
 @pytest_asyncio.fixture
@@ -71,16 +60,6 @@ async def heard(infra: InfraUrls, namespace: str) -> AsyncIterator[list[dict[str
     await queue.consume(on)
     yield got
     await conn.close()
-
-
-@contextlib.asynccontextmanager
-async def notifier(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_app(create_app(settings)) as base, httpx.AsyncClient(base_url=base) as client:
-        yield client
-
-
-def auth(secret: str, account: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(secret, account)}"}
 
 
 def summary(envelopes: list[dict[str, Any]]) -> list[tuple[str, str, str, int]]:

@@ -4,30 +4,24 @@ follow floods, and one notification per ban."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import jwt
 import pytest
-import pytest_asyncio
-from pymongo import AsyncMongoClient
 
 from contracts import make_envelope
 from contracts.moderation import UserBanned
 from contracts.routing import Names
 from notifier.adapters.mongo import MongoFollows
-from notifier.entrypoints.http import create_app
 from notifier.handlers import announce_follow, announce_unfollow
 from notifier.settings import Settings
-from servicekit.auth import mint_token
 from servicekit.broker import RabbitEventPublisher, declare_topology, make_broker
 from servicekit.settings import load_settings
 from testkit.infra import InfraUrls
-from testkit.servers import serve_app
 from testkit.wait import eventually
+
+from .conftest import auth, notifier
 
 pytestmark = pytest.mark.integration
 BURST = 5
@@ -40,23 +34,6 @@ def settings(
     monkeypatch.setenv("NOTIFIER_FOLLOW_BURST", str(BURST))
     monkeypatch.setenv("NOTIFIER_FOLLOW_PER_MINUTE", "60")
     return load_settings(Settings)
-
-
-@pytest_asyncio.fixture
-async def db(infra: InfraUrls, settings: Settings) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo, tz_aware=True)
-    yield client[settings.database_name]
-    await client.close()
-
-
-@contextlib.asynccontextmanager
-async def notifier(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_app(create_app(settings)) as base, httpx.AsyncClient(base_url=base) as client:
-        yield client
-
-
-def auth(secret: str, account: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(secret, account)}"}
 
 
 async def test_pairs_that_shared_a_key_are_two_follows(db: Any) -> None:

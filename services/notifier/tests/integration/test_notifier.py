@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from pymongo import AsyncMongoClient
 
 from contracts import Event, make_envelope
 from contracts.chat import GiftSent
@@ -19,14 +17,13 @@ from contracts.moderation import UserBanned
 from contracts.routing import Names
 from contracts.stream import StreamCreated, StreamDeleted, StreamEnded, StreamStarted
 from contracts.webhook import MuxWebhookReceived
-from notifier.entrypoints.http import create_app
 from notifier.settings import Settings
-from servicekit.auth import mint_token
 from servicekit.broker import MUX, RabbitEventPublisher, declare_topology, make_broker
 from servicekit.settings import load_settings
 from testkit.infra import InfraUrls
-from testkit.servers import serve_app
 from testkit.wait import eventually
+
+from .conftest import auth, notifier
 
 pytestmark = pytest.mark.integration
 
@@ -60,23 +57,6 @@ def settings(
     monkeypatch.setenv("NOTIFIER_FANOUT_POLL_S", "0.2")
     monkeypatch.setenv("NOTIFIER_FANOUT_LEASE_S", "1")
     return load_settings(Settings)
-
-
-@pytest_asyncio.fixture
-async def db(infra: InfraUrls, settings: Settings) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo, tz_aware=True)
-    yield client[settings.database_name]
-    await client.close()
-
-
-@contextlib.asynccontextmanager
-async def notifier(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_app(create_app(settings)) as base, httpx.AsyncClient(base_url=base) as client:
-        yield client
-
-
-def auth(secret: str, account: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(secret, account)}"}
 
 
 async def seed_followers(db: Any, owner: str, n: int) -> list[str]:

@@ -20,12 +20,13 @@ from contracts.chat import GiftSent
 from contracts.routing import Names
 from notifier.entrypoints.http import create_app
 from notifier.settings import Settings
-from servicekit.auth import mint_token
 from servicekit.broker import RabbitEventPublisher, declare_topology, make_broker
 from servicekit.settings import load_settings
 from testkit.infra import InfraUrls
 from testkit.servers import serve_app
 from testkit.wait import eventually
+
+from .conftest import auth
 
 pytestmark = pytest.mark.integration
 
@@ -70,10 +71,6 @@ async def two_notifiers(settings: Settings) -> AsyncIterator[list[httpx.AsyncCli
 def waiting_polls(*apis: httpx.AsyncClient) -> int:
     """How many polls are registered on these instances."""
     return sum(api.app.state.deps.watch.waiting for api in apis)  # type: ignore[attr-defined]
-
-
-def auth(secret: str, account: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(secret, account)}"}
 
 
 def gift(n: int, recipient: str) -> Any:
