@@ -17,6 +17,7 @@ from contracts.moderation import UserBanned
 from contracts.routing import Names
 from contracts.stream import StreamCreated, StreamDeleted, StreamEnded, StreamStarted
 from contracts.webhook import MuxWebhookReceived
+from notifier.adapters.mongo import MongoInbox
 from notifier.settings import Settings
 from servicekit.broker import MUX, RabbitEventPublisher, declare_topology, make_broker
 from servicekit.settings import load_settings
@@ -162,9 +163,18 @@ async def test_each_follower_is_notified_once_whatever_the_order_count_and_sourc
 
 
 async def test_a_crash_midway_resumes_without_skipping_or_repeating(
-    settings: Settings, bus: Bus, db: Any
+    settings: Settings, bus: Bus, db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     followers = await seed_followers(db, "bob", 2000)
+    deliver = MongoInbox.deliver
+
+    async def slow_deliver(self: MongoInbox, batch: Any) -> int:
+        # the first instance fans out slowly, so it is surely stopped midway (one write per
+        # batch is fast enough to finish all ten batches while the instance shuts down)
+        await asyncio.sleep(0.2)
+        return await deliver(self, batch)
+
+    monkeypatch.setattr(MongoInbox, "deliver", slow_deliver)
     async with notifier(settings):
         ev = live_events("ls_b", "bob")
         await bus.send(ev["created"])
@@ -177,6 +187,7 @@ async def test_a_crash_midway_resumes_without_skipping_or_repeating(
         await eventually(midway, within=20, interval=0.01)
         # leaving the block stops this instance mid fan-out: its lease stays held
     assert await go_live_count(db, "ls_b") < len(followers)
+    monkeypatch.setattr(MongoInbox, "deliver", deliver)
     async with notifier(settings):  # a new instance takes the campaign over after the lease
 
         async def finished() -> bool:
