@@ -20,6 +20,12 @@ Collections whose documents stage events only when inserted (an inbox: webhook-i
 a group commit just stored (:meth:`~OutboxRelay.kick_stored`), so a group is published without
 being read back, and a group's fully published documents are cleared with one ``update_many``
 (no event can be staged in them later, so clearing the whole ``_outbox`` loses nothing).
+
+While the broker is unreachable the relay backs off (exponentially, up to ``max_backoff_s``)
+and each attempt is a probe: one document read and one publish, not a batch. Writers' kicks do
+not cut a backoff short, so an outage under write load costs the relay a publish attempt per
+backoff interval, not one per stored document (the writers keep their full speed; the backlog
+is published, in full batches, once the probe succeeds).
 """
 
 from __future__ import annotations
@@ -130,7 +136,8 @@ class OutboxRelay:
         poll_s: how often to look for events left behind (broker outage, crash).
         grace_s: a polled event must be at least this old, so the relay of the instance that
             wrote it (kicked at once) normally publishes it, not a competing instance.
-        max_backoff_s: upper bound of the wait between attempts while the broker is down.
+        max_backoff_s: upper bound of the wait between attempts while the broker is down (each
+            attempt then publishes one event; the backlog follows once it is confirmed).
         sample_s: how often the backlog gauges are refreshed (:meth:`sample_backlog`).
         insert_only: names of collections whose documents stage events only on insert.
         max_held: documents handed over by :meth:`kick_stored` kept in memory at most (beyond
@@ -144,7 +151,7 @@ class OutboxRelay:
         *,
         poll_s: float = 1.0,
         grace_s: float = 2.0,
-        max_backoff_s: float = 10.0,
+        max_backoff_s: float = 2.0,
         batch: int = 200,
         sample_s: float = 5.0,
         insert_only: Iterable[str] = (),
@@ -211,8 +218,13 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         failures = 0
-        next_poll = next_sample = 0.0
+        next_poll = next_sample = retry_at = 0.0
         while not self._stopping:
+            if failures and time.monotonic() < retry_at:  # a kick does not cut a backoff short
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), retry_at - time.monotonic())
+                self._wake.clear()
+                continue
             if time.monotonic() >= next_sample:
                 next_sample = time.monotonic() + self._sample_s
                 with contextlib.suppress(Exception):  # a metric must not stop the relay
@@ -232,6 +244,7 @@ class OutboxRelay:
                 FAILURES.inc()
                 self._set_health(False)
                 timeout = min(self._max_backoff_s, 0.1 * (2**failures))
+                retry_at = time.monotonic() + timeout
                 log.warning(
                     "outbox relay could not publish; will retry",
                     extra={"error": repr(exc)[:300], "retry_in_s": timeout},
@@ -251,7 +264,7 @@ class OutboxRelay:
         others are read back (a competing relay may have published them meanwhile)."""
         done = 0
         while self._kicked:
-            batch = list(self._kicked.items())[: self._batch]
+            batch = list(self._kicked.items())[: self._batch_size()]
             fresh_after = time.monotonic() - self._grace_s
             by_collection: dict[str, tuple[list[Doc], list[Any]]] = {}
             for (name, doc_id), held in batch:
@@ -266,12 +279,19 @@ class OutboxRelay:
                     if ids:
                         query = {"_id": {"$in": ids}, OUTBOX_COUNT: {"$gt": 0}}
                         docs += [doc async for doc in col.find(query, {OUTBOX_FIELD: 1})]
-                    done += await self._publish_docs(col, docs, min_age_s=0.0)
+                    published = await self._publish_docs(col, docs, min_age_s=0.0)
+                    if published:
+                        self._set_health(True)
+                    done += published
             except BaseException:
                 self._forget_held(key for key, _ in batch)  # partly published: read back
                 raise
             self._forget_held((key for key, _ in batch), drop=True)
         return done
+
+    def _batch_size(self) -> int:
+        """Documents per pass: a whole batch, or one (a probe) while the broker is failing."""
+        return self._batch if self.healthy else 1
 
     def _forget_held(self, keys: Iterable[tuple[str, Any]], *, drop: bool = False) -> None:
         """Release the documents held for ``keys``; ``drop`` also forgets the kicks."""
@@ -290,9 +310,13 @@ class OutboxRelay:
         """
         done = 0
         for col in self._cols.values():
-            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1}).limit(self._batch)
+            size = self._batch_size()
+            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1}).limit(size)
             docs = [doc async for doc in cursor]
-            done += await self._publish_docs(col, docs, min_age_s=min_age_s)
+            published = await self._publish_docs(col, docs, min_age_s=min_age_s)
+            if published:
+                self._set_health(True)
+            done += published
         return done
 
     async def _publish_docs(
