@@ -19,7 +19,11 @@ Collections whose documents stage events only when inserted (an inbox: webhook-i
 ``mux_webhook_events``) are declared ``insert_only``. Their writer hands the relay the documents
 a group commit just stored (:meth:`~OutboxRelay.kick_stored`), so a group is published without
 being read back, and a group's fully published documents are cleared with one ``update_many``
-(no event can be staged in them later, so clearing the whole ``_outbox`` loses nothing).
+(no event can be staged in them later, so clearing the whole ``_outbox`` loses nothing). Such a
+document may keep the envelope of the one event it stages in its top-level ``envelope`` field
+(an inbox keeps it for replays): the staged entry then names that field instead of holding a
+second copy (``stage_insert(..., keep_envelope=True)``), so the document is stored, and its
+publication cleared, at two thirds of the size.
 
 While the broker is unreachable the relay backs off (exponentially, up to ``max_backoff_s``)
 and each attempt is a probe: one document read and one publish, not a batch. Writers' kicks do
@@ -78,11 +82,18 @@ OLDEST_AGE = Gauge(
 )
 #: The backlog is counted over at most this many documents with staged events.
 BACKLOG_SCAN_DOCS = 1000
+#: Top-level field of an insert-only document keeping its one staged event's envelope.
+KEPT_ENVELOPE = "envelope"
+#: In a staged entry staged by reference: the field of the document holding its envelope.
+ENVELOPE_IN = "envelope_in"
 
 
-def _stored(envelope: Envelope[Event], exchange: str, routing_key: str | None) -> Doc:
+def _stored(
+    envelope: Envelope[Event], exchange: str, routing_key: str | None, *, kept: bool = False
+) -> Doc:
+    where: Doc = {ENVELOPE_IN: KEPT_ENVELOPE} if kept else {}
     stored: Doc = {
-        "envelope": envelope.model_dump(mode="json"),
+        **(where or {"envelope": envelope.model_dump(mode="json")}),
         "exchange": exchange,
         "routing_key": routing_key or envelope_routing_key(envelope),
         "staged_at": time.time(),
@@ -94,9 +105,31 @@ def _stored(envelope: Envelope[Event], exchange: str, routing_key: str | None) -
 
 
 def stage_insert(
-    envelopes: Iterable[Envelope[Event]], *, exchange: str = LIVE, routing_key: str | None = None
+    envelopes: Iterable[Envelope[Event]],
+    *,
+    exchange: str = LIVE,
+    routing_key: str | None = None,
+    keep_envelope: bool = False,
 ) -> Doc:
-    """Fields to add to a document being inserted so that it carries these events."""
+    """Fields to add to a document being inserted so that it carries these events.
+
+    ``keep_envelope`` (insert-only collections, exactly one event): the document keeps the
+    envelope in its ``envelope`` field (:data:`KEPT_ENVELOPE`) after publication, and the staged
+    entry refers to it instead of holding a copy.
+
+    Raises:
+        ValueError: ``keep_envelope`` with other than one envelope.
+    """
+    envelopes = list(envelopes)
+    if keep_envelope:
+        if len(envelopes) != 1:
+            raise ValueError("keep_envelope stages exactly one envelope")
+        (only,) = envelopes
+        return {
+            KEPT_ENVELOPE: only.model_dump(mode="json"),
+            OUTBOX_FIELD: {str(only.event_id): _stored(only, exchange, routing_key, kept=True)},
+            OUTBOX_COUNT: 1,
+        }
     staged = {str(e.event_id): _stored(e, exchange, routing_key) for e in envelopes}
     return {OUTBOX_FIELD: staged, OUTBOX_COUNT: len(staged)}
 
@@ -190,7 +223,10 @@ class OutboxRelay:
         for doc in docs:
             key = (collection, doc["_id"])
             if self._held < self._max_held and self._kicked.get(key) is None:
-                self._kicked[key] = ({"_id": doc["_id"], OUTBOX_FIELD: doc[OUTBOX_FIELD]}, now)
+                held = {"_id": doc["_id"], OUTBOX_FIELD: doc[OUTBOX_FIELD]}
+                if KEPT_ENVELOPE in doc:
+                    held[KEPT_ENVELOPE] = doc[KEPT_ENVELOPE]
+                self._kicked[key] = (held, now)
                 self._held += 1
             else:
                 self._kicked.setdefault(key, None)
@@ -278,7 +314,7 @@ class OutboxRelay:
                     col = self._cols[name]
                     if ids:
                         query = {"_id": {"$in": ids}, OUTBOX_COUNT: {"$gt": 0}}
-                        docs += [doc async for doc in col.find(query, {OUTBOX_FIELD: 1})]
+                        docs += [doc async for doc in col.find(query, self._fields(name))]
                     published = await self._publish_docs(col, docs, min_age_s=0.0)
                     if published:
                         self._set_health(True)
@@ -288,6 +324,12 @@ class OutboxRelay:
                 raise
             self._forget_held((key for key, _ in batch), drop=True)
         return done
+
+    def _fields(self, collection: str) -> dict[str, int]:
+        """The projection a relay reads: the staged events (and a kept envelope)."""
+        if collection in self._insert_only:
+            return {OUTBOX_FIELD: 1, KEPT_ENVELOPE: 1}
+        return {OUTBOX_FIELD: 1}
 
     def _batch_size(self) -> int:
         """Documents per pass: a whole batch, or one (a probe) while the broker is failing."""
@@ -311,7 +353,7 @@ class OutboxRelay:
         done = 0
         for col in self._cols.values():
             size = self._batch_size()
-            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, {OUTBOX_FIELD: 1}).limit(size)
+            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, self._fields(col.name)).limit(size)
             docs = [doc async for doc in cursor]
             published = await self._publish_docs(col, docs, min_age_s=min_age_s)
             if published:
@@ -377,7 +419,9 @@ class OutboxRelay:
         published: list[str] = []
         for _, event_id, item in due:
             try:
-                envelope = parse_envelope(item["envelope"])
+                envelope = parse_envelope(
+                    item["envelope"] if ENVELOPE_IN not in item else doc[item[ENVELOPE_IN]]
+                )
                 with tracing.span(
                     "outbox relay",
                     parent=item.get(TRACE_FIELD),

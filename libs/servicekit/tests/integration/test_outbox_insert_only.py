@@ -177,3 +177,49 @@ async def test_an_outage_under_write_load_costs_a_probe_per_backoff_not_a_publis
         assert relay.healthy
     finally:
         await relay.stop()
+
+
+@pytest.mark.parametrize("handed_over", [True, False])
+async def test_a_kept_envelope_is_staged_by_reference_and_stays_after_publication(
+    mongo_db: Db, handed_over: bool
+) -> None:
+    """An inbox keeps its event's envelope: the staged entry names that field (no second copy),
+    the relay publishes it whether handed over or read back, and clearing leaves it."""
+    col = mongo_db["inbox"]
+    publisher = Recorder()
+    relay = OutboxRelay([col], publisher, insert_only=["inbox"], grace_s=0.0)
+    envelopes = [joined(f"s{i}") for i in range(4)]
+    docs: list[Doc] = [
+        {"_id": f"d{i}", "v": i, **stage_insert([env], keep_envelope=True)}
+        for i, env in enumerate(envelopes)
+    ]
+    await col.insert_many([dict(d) for d in docs])
+    stored = await col.find_one({"_id": "d0"})
+    assert stored is not None
+    assert stored[OUTBOX_FIELD][str(envelopes[0].event_id)].keys() == {
+        "envelope_in",
+        "exchange",
+        "routing_key",
+        "staged_at",
+    }
+    if handed_over:
+        relay.kick_stored("inbox", docs)
+        assert await relay.publish_kicked() == 4
+    else:
+        assert await relay.publish_pending() == 4
+    assert sorted(map(str, publisher.sent)) == sorted(str(e.event_id) for e in envelopes)
+    for i, env in enumerate(envelopes):
+        after = await col.find_one({"_id": f"d{i}"})
+        assert after == {
+            "_id": f"d{i}",
+            "v": i,
+            "envelope": env.model_dump(mode="json"),
+            OUTBOX_COUNT: 0,
+        }
+
+
+def test_keep_envelope_stages_exactly_one_event() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        stage_insert([joined("a"), joined("b")], keep_envelope=True)
+    with pytest.raises(ValueError, match="exactly one"):
+        stage_insert([], keep_envelope=True)

@@ -11,7 +11,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from contracts import Envelope, Event
 from servicekit.broker import MUX
 from servicekit.mongo import BatchInserter, Doc, IndexSpec
-from servicekit.outbox import OUTBOX_FIELD, stage_insert
+from servicekit.outbox import stage_insert
 
 COLLECTION = "mux_webhook_events"
 INDEXES = [
@@ -35,15 +35,13 @@ class MongoInbox:
         self._inserter = BatchInserter(collection, on_stored=on_stored)
 
     async def store(self, event: dict[str, Any], envelope: Envelope[Event]) -> bool:
-        staged = stage_insert([envelope], exchange=MUX, routing_key=event["type"])
         doc = {
             "_id": event["id"],
             "type": event["type"],
             "received_at": datetime.now(UTC),
             "event": event,
-            # the staged copy's dump, not a second one (the hot path: one dump per delivery)
-            "envelope": staged[OUTBOX_FIELD][str(envelope.event_id)]["envelope"],
-            **staged,
+            # ``envelope`` (kept for replays) and its publication staged by reference to it
+            **stage_insert([envelope], exchange=MUX, routing_key=event["type"], keep_envelope=True),
         }
         return await self._inserter.insert(doc)
 
