@@ -32,7 +32,7 @@ from chat_gateway.domain.room import RoomState
 from chat_gateway.entrypoints import http, ws
 from chat_gateway.entrypoints.consumers import fanout_dispatcher, projection_dispatcher
 from chat_gateway.history import SharedRecent
-from chat_gateway.hub import Hub
+from chat_gateway.hub import FanoutConnection, Hub
 from chat_gateway.metrics import PRESENCE_SESSIONS
 from chat_gateway.protocol import encode
 from chat_gateway.service import ChatService, message_frame
@@ -107,7 +107,6 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         current_seq=store.current_seq,
         fetch_range=fetch_range,
         fill_gaps=store.insert_gaps,
-        send_buffer_bytes=settings.send_buffer_bytes,
         gap_wait_s=settings.gap_wait_s,
         gap_give_up_s=settings.gap_give_up_s,
     )
@@ -169,6 +168,9 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         ping_interval=settings.ping_interval_s,
         ping_timeout=settings.ping_timeout_s,
         compression=None,
+        # a client whose unsent bytes pass its send buffer is dropped (the hub hears of it)
+        create_connection=FanoutConnection,
+        write_limit=settings.send_buffer_bytes,
         close_timeout=5,
         backlog=settings.ws_backlog,
     )

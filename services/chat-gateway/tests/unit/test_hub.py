@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from unittest.mock import patch
 
@@ -12,24 +13,24 @@ from hypothesis import strategies as st
 from pymongo.errors import AutoReconnect
 
 from chat_gateway.domain.room import RoomState
-from chat_gateway.hub import SLOW_CHECK_S, Client, Hub
-
-
-class Transport:
-    def __init__(self) -> None:
-        self.buffered = 0
-
-    def get_write_buffer_size(self) -> int:
-        return self.buffered
+from chat_gateway.hub import Client, Hub
 
 
 @dataclass(eq=False)
 class FakeWs:
-    """Enough of a websockets connection for ``broadcast()`` and the hub."""
+    """Enough of a websockets connection for ``broadcast()`` and the hub; ``pause()`` is what
+    asyncio does when its unsent bytes pass the write limit (``FanoutConnection``)."""
 
-    transport: Transport = field(default_factory=Transport)
     sent: list[str] = field(default_factory=list)
     closed: tuple[int, str] | None = None
+    paused: bool = False
+    on_pause: Callable[[], None] | None = None
+    pause_after: int | None = None  # frames written before the transport pauses
+
+    def pause(self) -> None:
+        self.paused = True
+        if self.on_pause is not None:
+            self.on_pause()
 
     # broadcast() writes frames through the connection's protocol; the hub only needs these:
     async def send(self, message: str) -> None:
@@ -77,7 +78,6 @@ def make_hub(
         current_seq=current,
         fetch_range=fetch,
         fill_gaps=fill,
-        send_buffer_bytes=1000,
         gap_wait_s=gap_wait_s,
         gap_give_up_s=gap_give_up_s,
     )
@@ -92,6 +92,8 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> dict[int, list[str]]:
         for ws in connections:
             out.setdefault(id(ws), []).append(message)
             ws.sent.append(message)
+            if ws.pause_after is not None and len(ws.sent) >= ws.pause_after and not ws.paused:
+                ws.pause()  # inside the iteration, as the transport's write calls it
 
     monkeypatch.setattr("chat_gateway.hub.broadcast", fake_broadcast)
     return out
@@ -221,9 +223,10 @@ async def test_syncing_clients_hold_frames_and_get_only_what_the_replay_missed(
     hub.deliver(room, 2, "m2")
     hub.send(room, "gift")
     assert ws.sent == []
-    assert hub.go_live(room, client, replayed_up_to=1) == ["m2", "gift"]
+    hub.go_live(room, client, replayed_up_to=1)
+    assert ws.sent == ["m2", "gift"]
     hub.deliver(room, 3, "m3")
-    assert ws.sent == ["m3"]
+    assert ws.sent == ["m2", "gift", "m3"]
 
 
 async def test_a_slow_client_is_dropped_and_the_others_keep_receiving(
@@ -232,9 +235,9 @@ async def test_a_slow_client_is_dropped_and_the_others_keep_receiving(
     hub = make_hub()
     fast, _ = await live_client(hub)
     slow, slow_client = await live_client(hub)
-    slow.transport.buffered = 5000
-    hub.send(hub.rooms["s"], "frame")
+    slow.pause()
     await asyncio.sleep(0)
+    hub.send(hub.rooms["s"], "frame")
     assert fast.sent == ["frame"]
     assert slow.sent == []
     assert slow_client not in hub.rooms["s"].clients
@@ -243,22 +246,52 @@ async def test_a_slow_client_is_dropped_and_the_others_keep_receiving(
     assert hub.dropped_slow == 1
 
 
-async def test_slow_clients_are_looked_for_at_most_every_slow_check_interval(
+async def test_a_client_pausing_during_a_broadcast_is_dropped_after_it(
     sent: dict[int, list[str]],
 ) -> None:
+    """The transport pauses inside ``broadcast()``'s loop over the room's sockets: the drop
+    waits for the loop (no "set changed size during iteration"), and the client gets nothing
+    after the frame that filled its buffer; the others get everything."""
     hub = make_hub()
-    fast, _ = await live_client(hub)
-    slow, slow_client = await live_client(hub)
-    room = hub.rooms["s"]
-    hub.send(room, "first")  # checks: nobody is slow yet
-    slow.transport.buffered = 5000
-    hub.send(room, "second")  # within the interval: written to the slow client's buffer too
-    assert slow_client in room.clients
-    await asyncio.sleep(SLOW_CHECK_S)
-    hub.send(room, "third")
+    room = await hub.room("s")
+    clients = [await live_client(hub) for _ in range(20)]
+    slow, slow_client = clients[7]
+    slow.pause_after = 2
+    for n in range(5):
+        hub.send(room, f"f{n}")
+        await asyncio.sleep(0)
+    assert slow.sent == ["f0", "f1"]
     assert slow_client not in room.clients
-    assert fast.sent == ["first", "second", "third"]
-    assert slow.sent == ["first", "second"]
+    for ws, _ in clients[:7] + clients[8:]:
+        assert ws.sent == [f"f{n}" for n in range(5)]
+    await asyncio.sleep(0.01)
+    assert slow.closed is not None and slow.closed[0] == 4009
+    assert hub.dropped_slow == 1
+
+
+async def test_a_syncing_client_is_not_dropped_for_a_pause_but_going_live_paused_is(
+    sent: dict[int, list[str]],
+) -> None:
+    """While syncing, a client is written to by awaited sends (they wait for the buffer), so a
+    pause then is no reason to drop it; still paused when it goes live, it is dropped."""
+    hub = make_hub()
+    room = await hub.room("s")
+    calm_ws, paused_ws = FakeWs(), FakeWs()
+    calm = Client(calm_ws, "a", "c1")  # type: ignore[arg-type]
+    stuck = Client(paused_ws, "b", "c2")  # type: ignore[arg-type]
+    for client in (calm, stuck):
+        hub.add(room, client)
+    calm_ws.pause()
+    paused_ws.pause()
+    await asyncio.sleep(0)
+    assert calm in room.clients and stuck in room.clients
+    calm_ws.paused = False  # its hello was sent: the buffer drained
+    hub.go_live(room, calm, 0)
+    hub.go_live(room, stuck, 0)
+    await asyncio.sleep(0)
+    hub.send(room, "frame")
+    assert calm_ws.sent == ["frame"] and paused_ws.sent == []
+    assert stuck not in room.clients and hub.dropped_slow == 1
 
 
 async def test_a_client_that_left_or_was_closed_gets_nothing_more(
@@ -273,7 +306,7 @@ async def test_a_client_that_left_or_was_closed_gets_nothing_more(
     syncing = Client(syncing_ws, "banned", "c9")  # type: ignore[arg-type]
     hub.add(room, syncing)
     await hub.close_account(room, "banned", 4003, "banned")  # closed before its hello finished
-    assert hub.go_live(room, syncing, 0) == []
+    hub.go_live(room, syncing, 0)
     hub.send(room, "frame")
     assert stays.sent == ["frame"]
     assert leaves.sent == [] and syncing_ws.sent == []

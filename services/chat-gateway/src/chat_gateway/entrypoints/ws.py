@@ -25,7 +25,7 @@ from websockets.http11 import Request, Response
 from chat_gateway.adapters.mongo import ChatStore, ConnectionRegistry
 from chat_gateway.domain.limits import Limiter
 from chat_gateway.history import SharedRecent
-from chat_gateway.hub import Client, Hub, Room
+from chat_gateway.hub import Client, FanoutConnection, Hub, Room
 from chat_gateway.protocol import (
     BANNED,
     RATE_LIMITED,
@@ -119,6 +119,8 @@ def _token(ws: ServerConnection, query: dict[str, list[str]]) -> str:
 
 def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
     async def serve(ws: ServerConnection) -> None:
+        if not isinstance(ws, FanoutConnection):  # the hub would never hear of a slow client
+            raise TypeError("serve chat with create_connection=FanoutConnection")
         set_correlation_id(new_correlation_id())
         url = urlsplit(ws.request.path if ws.request else "")
         stream_id, query = url.path[len(PREFIX) :], parse_qs(url.query)
@@ -224,8 +226,7 @@ async def _hello(
         await ws.send(
             encode(ChatMessageDeletedFrame(message_id=message_id, seq=stale_seqs[message_id]))
         )
-    for text in deps.hub.go_live(room, client, replayed_up_to):
-        await ws.send(text)
+    deps.hub.go_live(room, client, replayed_up_to)
 
 
 #: Frames read and handled at once (each stamped with its arrival time): a sender's posts go
