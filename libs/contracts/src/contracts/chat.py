@@ -192,11 +192,15 @@ class PostedChatMessage(ResponseModel):
     duplicate: bool
 
 
+#: The longest slow-mode interval (seconds).
+MAX_SLOW_MODE_S = 3600
+
+
 class SlowModeRequest(ApiModel):
     """``PUT /live/{stream_id}/chat/slow-mode`` body: one message per ``interval_s`` per viewer
     (``0`` turns it off)."""
 
-    interval_s: JsonInt = Field(ge=0, le=3600)
+    interval_s: JsonInt = Field(ge=0, le=MAX_SLOW_MODE_S)
 
 
 class ChatConnectionView(ResponseModel):

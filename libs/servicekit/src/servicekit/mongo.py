@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ __all__ = [
     "Doc",
     "FieldDefault",
     "IndexSpec",
+    "Sweeper",
     "ensure_indexes",
     "from_ms",
     "is_storable",
@@ -268,3 +270,39 @@ class BatchInserter:
                     future.set_exception(RuntimeError(str(failed[index].get("errmsg"))))
             else:
                 future.set_result(True)
+
+
+class Sweeper:
+    """Deletes the documents of ``collection`` whose ``field`` (epoch ms) is more than
+    ``keep_ms`` before now: state that decides nothing any more (a rate budget whose bucket is
+    full again, a slow-mode gate no interval can close), so a collection holds what is active
+    lately instead of every key ever seen. A TTL index cannot do it when the field moves with
+    every write: its field must be a date, and the development stand-in stores a date ``$set``
+    by an update as a string (``scripts/MONGODB-STANDIN.md``).
+
+    The hot path calls :meth:`maybe` with its own ``now_ms``; at most once every ``every_s`` it
+    starts :meth:`sweep` in the background (one ``delete_many({field: {$lt: ...}})``, on an
+    index of ``field``). Every instance sweeps; deletes are idempotent, and a write racing with
+    a delete either keeps the document out of the filter or finds it gone (the callers'
+    conditional writes then read again or insert)."""
+
+    def __init__(self, collection: Any, field: str, keep_ms: int, *, every_s: float = 60.0) -> None:
+        self._col, self._field, self._keep_ms, self._every_s = collection, field, keep_ms, every_s
+        self._swept_at = float("-inf")
+        self._task: asyncio.Task[int] | None = None
+
+    def maybe(self, now_ms: int) -> None:
+        """Start a sweep in the background if the last one started ``every_s`` ago or more."""
+        if time.monotonic() - self._swept_at >= self._every_s:
+            self._swept_at = time.monotonic()
+            self._task = asyncio.get_running_loop().create_task(self.sweep(now_ms))
+
+    async def sweep(self, now_ms: int) -> int:
+        """Delete the documents older than ``keep_ms`` at ``now_ms``; returns how many. Errors are
+        logged (the next sweep retries), never raised."""
+        try:
+            result = await self._col.delete_many({self._field: {"$lt": now_ms - self._keep_ms}})
+        except Exception as exc:
+            log.warning("sweep of %s failed; the next one retries: %r", self._col.name, exc)
+            return 0
+        return int(result.deleted_count)

@@ -5,6 +5,12 @@ A budget is a token bucket kept as GCRA (the generic cell rate algorithm): one n
 the *theoretical arrival time*, so the whole state changes in one atomic single-document write
 and every instance of a service shares it (:class:`MongoRateBudgets`). No ``$or`` and no
 pipeline update: right on MongoDB and on the development stand-in (``scripts/MONGODB-STANDIN.md``).
+
+A key's document decides nothing once its ``tat`` has passed (the bucket is full again, as for
+a key never seen), so each instance deletes such documents, at most once a ``sweep_s``, in the
+background of a take (:class:`servicekit.mongo.Sweeper`, on the index of
+:func:`budget_indexes`): the collection holds the keys active lately, not every account that
+ever posted in every room.
 """
 
 from __future__ import annotations
@@ -19,10 +25,26 @@ from typing import Protocol
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from servicekit.mongo import Doc
+from servicekit.mongo import Doc, IndexSpec, Sweeper
 from servicekit.tasks import fail_future
 
-__all__ = ["AbuseCounter", "Budget", "MemoryRateBudgets", "MongoRateBudgets", "RateBudgets"]
+__all__ = [
+    "AbuseCounter",
+    "Budget",
+    "MemoryRateBudgets",
+    "MongoRateBudgets",
+    "RateBudgets",
+    "budget_indexes",
+]
+
+#: A document is deleted once its ``tat`` is this far in the past (ms): instances' clocks may
+#: differ by that much without one deleting a budget another still counts on.
+SWEEP_MARGIN_MS = 60_000
+
+
+def budget_indexes(collection: str) -> list[IndexSpec]:
+    """The index the sweep of a :class:`MongoRateBudgets` collection deletes by."""
+    return [IndexSpec(collection, [("tat_ms", 1)])]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,19 +107,29 @@ class MongoRateBudgets:
     last wrote for the key, else read first; retried after a read when another instance wrote
     meanwhile)."""
 
-    def __init__(self, collection: AsyncCollection[Doc], budget: Budget) -> None:
+    def __init__(
+        self, collection: AsyncCollection[Doc], budget: Budget, *, sweep_s: float = 60.0
+    ) -> None:
         self._col = collection
         self.budget = budget
         self._waiting: dict[str, list[tuple[int, asyncio.Future[float]]]] = {}
         self._writers: dict[str, asyncio.Task[None]] = {}
         self._tat: dict[str, int] = {}  # the tat this instance last wrote, per key
+        self._sweeper = Sweeper(collection, "tat_ms", SWEEP_MARGIN_MS, every_s=sweep_s)
 
     async def take(self, key: str, now_ms: int) -> float:
+        self._sweeper.maybe(now_ms)
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append((now_ms, future))
         if key not in self._writers:
             self._writers[key] = asyncio.get_running_loop().create_task(self._decide(key))
         return await future
+
+    async def sweep(self, now_ms: int) -> int:
+        """Delete the documents whose ``tat`` passed more than :data:`SWEEP_MARGIN_MS` before
+        ``now_ms`` (they decide as a key never seen); returns how many. A take racing with it is
+        safe: its compare-and-set then misses and it reads again."""
+        return await self._sweeper.sweep(now_ms)
 
     async def _decide(self, key: str) -> None:
         try:

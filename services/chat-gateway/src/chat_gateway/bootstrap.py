@@ -41,7 +41,7 @@ from contracts import make_envelope
 from contracts.viewer import PresenceEntry, PresenceHeartbeat
 from contracts.ws import ChatMessageFrame
 from servicekit.auth import JwtVerifier
-from servicekit.ratelimit import Budget, MongoRateBudgets
+from servicekit.ratelimit import Budget, MongoRateBudgets, budget_indexes
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
 from servicekit.tasks import cancel_and_wait
 
@@ -77,7 +77,7 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
     projection_holder: dict[str, ChatProjection] = {}
     infra = await open_infra(
         settings,
-        indexes=[*INDEXES, *GIFT_INDEXES, *EXTRA_INDEXES],
+        indexes=[*INDEXES, *GIFT_INDEXES, *EXTRA_INDEXES, *budget_indexes(RATE_COLLECTION)],
         outbox_collections=[MESSAGES, VIEW, GIFTS, PINS],
         consumers=[
             ConsumerSpec(projection_dispatcher(lambda: projection_holder["p"], lambda: follows)),

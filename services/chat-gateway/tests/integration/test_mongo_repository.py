@@ -28,9 +28,9 @@ from chat_gateway.adapters.mongo import (
 )
 from chat_gateway.domain.room import Ban
 from contracts import make_envelope
-from contracts.chat import ChatMessageDeleted
+from contracts.chat import MAX_SLOW_MODE_S, ChatMessageDeleted
 from contracts.common import StreamStatus
-from servicekit.mongo import ensure_indexes
+from servicekit.mongo import ensure_indexes, to_ms
 from testkit.neighbours import snapshot, touched
 
 pytestmark = pytest.mark.integration
@@ -271,3 +271,23 @@ async def test_a_gift_retried_with_its_key_is_charged_once(repos: Repos) -> None
     assert (charged, gift["amount"]) == (False, 1)
     assert touched(before, await snapshot(repos.db)) == set()
     assert GIFTS in {c for c, _ in before}
+
+
+async def test_a_gate_sweep_deletes_only_gates_no_interval_can_close(repos: Repos) -> None:
+    """Gates whose last post is older than the longest slow-mode interval (an hour) decide as
+    gates never written: the sweep deletes exactly those, among the 20 streams' gates."""
+    old = T0 - timedelta(seconds=MAX_SLOW_MODE_S, milliseconds=1)
+    edge = T0 - timedelta(seconds=MAX_SLOW_MODE_S)
+    await repos.db[SLOW].insert_many(
+        [
+            {"_id": key("s03", "left-long-ago"), "last_ms": to_ms(old)},
+            {"_id": key("s04", "left-an-hour-ago"), "last_ms": to_ms(edge)},
+        ]
+    )
+    before = await snapshot(repos.db)
+    assert await repos.store.sweep_gates(to_ms(T0)) == 1
+    assert touched(before, await snapshot(repos.db)) == {(SLOW, key("s03", "left-long-ago"))}
+    # both decide as before the sweep: the longest interval no longer closes either
+    assert await repos.store.pass_slow_gate("s04", "left-an-hour-ago", 3600, T0) == 0.0
+    assert await repos.store.pass_slow_gate("s03", "left-long-ago", 3600, T0) == 0.0
+    assert await repos.store.pass_slow_gate("s03", "left-long-ago", 3600, T0) > 0

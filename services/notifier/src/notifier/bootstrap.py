@@ -22,7 +22,7 @@ from notifier.entrypoints.consumers import build_dispatcher, inbox_dispatcher
 from notifier.handlers import fan_out_one
 from notifier.inbox_watch import CountReads, UnreadWatch
 from notifier.settings import Settings
-from servicekit.ratelimit import MongoRateBudgets
+from servicekit.ratelimit import MongoRateBudgets, budget_indexes
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
 from servicekit.tasks import cancel_and_wait
 
@@ -89,7 +89,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra, Fanout
     dispatcher = build_dispatcher(lambda: holder["worker"].deps, lambda: holder["worker"].wake())
     infra = await open_infra(
         settings,
-        indexes=INDEXES,
+        indexes=[*INDEXES, *budget_indexes(FOLLOW_RATE_COLLECTION)],
         outbox_collections=[NOTIFICATIONS, FOLLOWS],
         consumers=[
             ConsumerSpec(dispatcher),

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from servicekit.ratelimit import MongoRateBudgets
+from servicekit.ratelimit import MongoRateBudgets, budget_indexes
 from servicekit.runtime import ConsumerSpec, Infra, open_infra
 from servicekit.tasks import cancel_and_wait
 from stream_svc.adapters.mongo_blocked_terms import INDEXES as TERM_INDEXES
@@ -74,7 +74,13 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Deps, Infra]]:
     dispatcher = build_dispatcher(lambda: holder["deps"])
     infra = await open_infra(
         settings,
-        indexes=[*STREAM_INDEXES, *MODERATION_INDEXES, *TERM_INDEXES],
+        indexes=[
+            *STREAM_INDEXES,
+            *MODERATION_INDEXES,
+            *TERM_INDEXES,
+            *budget_indexes(MUX_CALL_RATE_COLLECTION),
+            *budget_indexes(TERM_CHANGE_RATE_COLLECTION),
+        ],
         outbox_collections=[STREAMS, ACTIONS],
         consumers=[ConsumerSpec(dispatcher)],
         start_consuming=False,

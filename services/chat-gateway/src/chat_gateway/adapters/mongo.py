@@ -5,7 +5,8 @@
 * ``chat_seq``: the per-stream sequence counter;
 * ``chat_stream_view``, ``chat_moderators``, ``chat_bans``: the projection (status, owner, slow
   mode, followers-only mode, viewer count; moderators and bans one document per account);
-* ``chat_slow_gate``: last post per (stream, account) while slow mode is on;
+* ``chat_slow_gate``: last post per (stream, account) while slow mode is on (each instance
+  deletes, at most once a minute, the gates older than the longest slow-mode interval);
 * ``gifts``: the ledger (unique per sender and Idempotency-Key), staging ``gift.sent``;
 * ``chat_connections``: which accounts are connected to which instance.
 """
@@ -26,8 +27,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from chat_gateway.adapters.mongo_room_extras import BlockedTermsProjection, PinStore
 from chat_gateway.domain.room import Ban, RoomState
 from contracts import Envelope, Event
+from contracts.chat import MAX_SLOW_MODE_S
 from contracts.common import StreamStatus, compound_key
-from servicekit.mongo import Doc, FieldDefault, IndexSpec, from_ms, to_ms
+from servicekit.mongo import Doc, FieldDefault, IndexSpec, Sweeper, from_ms, to_ms
 from servicekit.outbox import stage_insert, stage_update
 from servicekit.tasks import fail_future
 from servicekit.writes import write_if_newer
@@ -40,6 +42,11 @@ MESSAGES, SEQ, VIEW, MODS, BANS = (
     "chat_bans",
 )
 SLOW, GIFTS, CONNECTIONS = "chat_slow_gate", "gifts", "chat_connections"
+#: How long a slow-mode gate is kept after a post (ms): the longest interval (a gate older than
+#: that decides as one never written).
+GATE_KEPT_MS = MAX_SLOW_MODE_S * 1000
+#: How often (seconds) an instance deletes such gates.
+GATE_SWEEP_S = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,7 @@ INDEXES: list[IndexSpec | FieldDefault] = [
     IndexSpec(BANS, [("stream_id", 1)]),
     IndexSpec(CONNECTIONS, [("stream_id", 1)]),
     IndexSpec(CONNECTIONS, [("instance", 1)]),
+    IndexSpec(SLOW, [("last_ms", 1)]),  # the sweep of gates no interval can close
 ]
 
 
@@ -85,6 +93,7 @@ class ChatStore:
         self._msgs = db[MESSAGES]
         self._seq = db[SEQ]
         self._slow = db[SLOW]
+        self._gates = Sweeper(self._slow, "last_ms", GATE_KEPT_MS, every_s=GATE_SWEEP_S)
         self._lookups: dict[str, list[tuple[tuple[str, str], asyncio.Future[Doc | None]]]] = {}
         self._readers: dict[str, asyncio.Task[None]] = {}
 
@@ -238,6 +247,7 @@ class ChatStore:
         """0 if the account may post now (and records it), else seconds to wait (across
         instances: the gate is one conditional write)."""
         now_ms = to_ms(now)
+        self._gates.maybe(now_ms)
         try:
             await self._slow.update_one(
                 {
@@ -252,6 +262,11 @@ class ChatStore:
             last = int(doc["last_ms"]) if doc else now_ms
             return max(0.1, (last + interval_s * 1000 - now_ms) / 1000)
         return 0.0
+
+    async def sweep_gates(self, now_ms: int) -> int:
+        """Delete the slow-mode gates no interval can close any more (last post longer ago than
+        the longest interval); returns how many."""
+        return await self._gates.sweep(now_ms)
 
 
 class ChatProjection:
