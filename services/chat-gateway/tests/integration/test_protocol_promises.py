@@ -157,6 +157,7 @@ class TestBurstsAcrossInstances:
         for p in posters:
             await eventually(lambda p=p: len(p.acks) + len(p.errors) == 120, within=30)
         again = await cluster.peer("burst", "resumer", on=1, query=f"&last_seq={last_seq}")
+        assert again.of("hello"), f"resume refused: {again.closed_code} {again.ws.close_reason}"
         held = await stored(infra, namespace, "burst")
         for viewer in viewers:
             await viewer.wait(lambda v: len(v.of("chat.message")) >= 360, within=30)
