@@ -291,6 +291,7 @@ GIFTS_SENT = st.lists(
         st.integers(min_value=0, max_value=7000),  # ms after the previous gift
         st.integers(min_value=1, max_value=3),  # amount
         st.booleans(),  # sent again with the same key (a retry) right after
+        st.booleans(),  # lapsed streaks swept just before
     ),
     max_size=20,
 )
@@ -301,23 +302,26 @@ GIFTS_SENT = st.lists(
 )
 @given(sent=GIFTS_SENT)
 async def test_streaks_follow_the_rule_for_any_sequence_of_gifts(
-    mongo_db: AsyncDatabase[Doc], sent: list[tuple[str, str, int, int, bool]]
+    mongo_db: AsyncDatabase[Doc], sent: list[tuple[str, str, int, int, bool, bool]]
 ) -> None:
     """Per (sender, gift type): a gift at most the window (5 s) after the previous one continues
-    the streak and adds its amount; a longer pause starts a new streak; a retry adds nothing.
-    Neighbour streaks (another stream) are never touched."""
-    await mongo_db[STREAKS].delete_many({"stream_id": "s"})
+    the streak and adds its amount; a longer pause starts a new streak; a retry adds nothing;
+    sweeping lapsed streaks changes none of it. Neighbour streaks (another stream) are never
+    touched."""
+    await mongo_db[STREAKS].delete_many({})
     await mongo_db[CLAIMS].delete_many({})  # keys k0.. are another gift in each example
     streaks = GiftStreaks(mongo_db, window_s=5)
-    await streaks.join(
-        stream_id="elsewhere", sender_id="fan", gift_type="rose", amount=9, key="x", at_ms=0
+    await streaks.join(  # a streak still going elsewhere (its last gift is in the future)
+        stream_id="elsewhere", sender_id="fan", gift_type="rose", amount=9, key="x", at_ms=10**12
     )
     neighbour = await mongo_db[STREAKS].find_one({"stream_id": "elsewhere"})
     model: dict[tuple[str, str], tuple[int, int, str]] = {}  # -> (last_ms, count, streak_id)
     ids_seen: set[str] = set()
     now = 10_000
-    for i, (sender, gift_type, pause, amount, retried) in enumerate(sent):
-        now += pause
+    for i, (sender, gift_type, pause, amount, retried, swept) in enumerate(sent):
+        now += pause * (20 if swept else 1)  # pauses long enough for a sweep to delete
+        if swept:
+            await streaks.sweep(now)
         got = await streaks.join(
             stream_id="s",
             sender_id=sender,

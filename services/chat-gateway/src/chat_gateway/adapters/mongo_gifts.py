@@ -2,7 +2,9 @@
 
 * ``gift_streaks``: one document per (stream, sender, gift type): the current combo streak's
   ``streak_id``, ``count`` (sum of ``amount``), ``last_ms`` (epoch ms of its last gift) and
-  ``last_key`` (the ledger key of that gift), created with every field its filters compare.
+  ``last_key`` (the ledger key of that gift), created with every field its filters compare;
+  a streak lapsed a minute beyond its window is deleted (it decides as no streak: the next gift
+  starts a new one; retries are answered by their claims).
 * ``gift_streak_claims``: one document per ledger key (``_id``) that joined a streak, with the
   streak it got: a key counts in a streak once, whatever retries or reused keys race it
   (expires a day later).
@@ -25,7 +27,7 @@ from pymongo.errors import DuplicateKeyError
 
 from chat_gateway.adapters.mongo import GIFTS
 from contracts.common import compound_key
-from servicekit.mongo import Doc, IndexSpec
+from servicekit.mongo import Doc, IndexSpec, Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +39,12 @@ CLAIM_WAIT_S = 2.0
 #: same sender and type changed the streak at the same moment).
 ATTEMPTS = 5
 
+#: A lapsed streak is deleted this long after its window (ms): gateways' clocks may differ.
+SWEEP_MARGIN_MS = 60_000
+
 GIFT_INDEXES: list[IndexSpec] = [
     IndexSpec(GIFTS, [("stream_id", 1)]),
+    IndexSpec(STREAKS, [("last_ms", 1)]),  # the sweep of lapsed streaks
     IndexSpec(CLAIMS, [("at", 1)], ttl_s=24 * 3600),
 ]
 
@@ -57,6 +63,12 @@ class GiftStreaks:
         self._claims = db[CLAIMS]
         self.window_s = window_s
         self._window_ms = int(window_s * 1000)
+        self._sweeper = Sweeper(self._col, "last_ms", self._window_ms + SWEEP_MARGIN_MS)
+
+    async def sweep(self, now_ms: int) -> int:
+        """Delete the streaks lapsed more than :data:`SWEEP_MARGIN_MS` beyond the window at
+        ``now_ms``; returns how many."""
+        return await self._sweeper.sweep(now_ms)
 
     async def join(
         self, *, stream_id: str, sender_id: str, gift_type: str, amount: int, key: str, at_ms: int
@@ -70,6 +82,7 @@ class GiftStreaks:
         retry, the same key reused with another body, on any instance) gets that result and
         counts nothing. A claim whose first try died before deciding is released on failure;
         if it never completes, the retry shows a streak of its own after ``CLAIM_WAIT_S``."""
+        self._sweeper.maybe(at_ms)
         try:
             await self._claims.insert_one(
                 {"_id": key, "at": datetime.now(UTC), "streak_id": "", "count": 0}
