@@ -1,0 +1,172 @@
+"""The relay's outage probe, attacked: a probe must not get stuck on a document it cannot publish
+(an event that cannot be decoded, a document whose staged events are not due yet), and a pass
+that published nothing must not pass for a recovered broker (the next pass would be a whole
+batch of failing publishes)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts import Envelope, Event, make_envelope
+from contracts.viewer import ViewerJoined
+from servicekit.broker import LIVE
+from servicekit.mongo import Doc
+from servicekit.outbox import OUTBOX_COUNT, OUTBOX_FIELD, OutboxRelay, stage_insert
+from testkit.wait import eventually
+
+pytestmark = pytest.mark.integration
+
+Db = AsyncDatabase[dict[str, Any]]
+
+
+def joined(stream_id: str) -> Envelope[Event]:
+    payload = ViewerJoined(stream_id=stream_id, account_id="a", joined_at=datetime.now(UTC))
+    return make_envelope(payload, producer="test")
+
+
+class Broker:
+    """Refuses every publish while ``down``; counts the attempts."""
+
+    def __init__(self, *, down: bool = False) -> None:
+        self.down = down
+        self.attempts = 0
+        self.sent: list[uuid.UUID] = []
+
+    async def publish(
+        self, envelope: Envelope[Event], *, exchange: str = LIVE, routing_key: str | None = None
+    ) -> None:
+        self.attempts += 1
+        if self.down:
+            raise ConnectionError("broker gone")
+        self.sent.append(envelope.event_id)
+
+
+def poison(kind: str) -> Doc:
+    """A document whose one staged event the relay cannot decode."""
+    if kind == "unknown-event-type":  # e.g. staged by a newer version during a rolling deploy
+        doc = stage_insert([joined("p")])
+        (item,) = doc[OUTBOX_FIELD].values()
+        item["envelope"]["event_type"] = "no.such.event"
+        return doc
+    doc = stage_insert([joined("p")], keep_envelope=True)
+    del doc["envelope"]  # staged by reference to a field the document lacks
+    return doc
+
+
+@pytest.mark.parametrize("kicked", [True, False])
+@pytest.mark.parametrize("kind", ["unknown-event-type", "missing-kept-envelope"])
+async def test_an_event_that_cannot_be_decoded_does_not_stop_the_relay(
+    mongo_db: Db, kind: str, kicked: bool
+) -> None:
+    col = mongo_db["inbox"]
+    broker = Broker()
+    relay = OutboxRelay(
+        [col], broker, insert_only=["inbox"], poll_s=0.1, grace_s=0.0, max_backoff_s=0.4
+    )
+    await col.insert_one({"_id": "poison", **poison(kind)})
+    await relay.start()
+    try:
+        if kicked:
+            relay.kick("inbox", "poison")
+        await asyncio.sleep(0.5)  # the relay has tried it
+        envelopes = [joined(f"s{i}") for i in range(5)]
+        for i, env in enumerate(envelopes):
+            await col.insert_one({"_id": f"good{i}", **stage_insert([env], keep_envelope=True)})
+            if kicked:
+                relay.kick("inbox", f"good{i}")
+        await eventually(lambda: len(broker.sent) == 5, within=5)
+        assert sorted(broker.sent) == sorted(e.event_id for e in envelopes)
+        assert relay.healthy  # the broker never failed
+        doc = await col.find_one({"_id": "poison"})  # left staged, not lost
+        assert doc is not None and doc[OUTBOX_COUNT] == 1
+    finally:
+        await relay.stop()
+
+
+async def test_a_probe_document_whose_events_are_not_due_does_not_end_the_outage(
+    mongo_db: Db,
+) -> None:
+    """The first document the poll finds was staged just now (an old aggregate updated again):
+    while the broker is down, the probe must try an event that is due, once per backoff; it
+    must neither stop at that document nor report the relay healthy and try a whole batch."""
+    col = mongo_db["aggregates"]
+    await col.insert_one({"_id": "fresh", **stage_insert([joined("f")])})
+    due: list[Doc] = []
+    for i in range(60):
+        doc = {"_id": f"old{i}", **stage_insert([joined(f"o{i}")])}
+        for item in doc[OUTBOX_FIELD].values():
+            item["staged_at"] = time.time() - 60
+        due.append(doc)
+    await col.insert_many(due)
+    broker = Broker(down=True)
+    relay = OutboxRelay([col], broker, poll_s=0.1, grace_s=30.0, max_backoff_s=0.4)
+    await relay.start()
+    try:
+        await eventually(lambda: not relay.healthy, within=5)
+        base = broker.attempts
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while loop.time() - started < 2.0:
+            assert not relay.healthy, "a pass that published nothing ended the outage"
+            await asyncio.sleep(0.01)
+        assert 2 <= broker.attempts - base <= 8, (base, broker.attempts)
+        broker.down = False
+        await eventually(lambda: len(broker.sent) == 60, within=5)
+        assert len(set(broker.sent)) == 60
+        assert await col.count_documents({OUTBOX_COUNT: {"$gt": 0}}) == 1  # "fresh": not due
+    finally:
+        await relay.stop()
+
+
+async def test_a_relay_cut_off_from_the_broker_stays_in_probes_between_bursts(
+    mongo_db: Db,
+) -> None:
+    """Only this instance lost the broker: another instance's relay publishes what it staged
+    once the grace has passed. Between bursts of writes the relay finds nothing left to probe
+    with; that proves nothing about the broker, so the next burst must cost a probe, not a
+    publish per kicked document."""
+    col = mongo_db["inbox"]
+    broker = Broker(down=True)
+    relay = OutboxRelay(
+        [col], broker, insert_only=["inbox"], poll_s=0.1, grace_s=0.3, max_backoff_s=0.4
+    )
+
+    async def peer() -> None:  # the other instance, publishing what is older than the grace
+        while True:
+            await col.update_many(
+                {OUTBOX_COUNT: {"$gt": 0}, "at": {"$lt": time.time() - 0.3}},
+                {"$unset": {OUTBOX_FIELD: ""}, "$set": {OUTBOX_COUNT: 0}},
+            )
+            await asyncio.sleep(0.05)
+
+    async def published_by_peer() -> bool:
+        return await col.count_documents({OUTBOX_COUNT: {"$gt": 0}}) == 0
+
+    await relay.start()
+    peer_task = asyncio.create_task(peer())
+    try:
+        base = None
+        for burst in range(3):
+            docs = [
+                {"_id": f"b{burst}-{i}", "at": time.time(), **stage_insert([joined("s")])}
+                for i in range(100)
+            ]
+            await col.insert_many([dict(d) for d in docs])
+            relay.kick_stored("inbox", docs)
+            if base is None:  # the first failure is a whole batch: the relay learns of it
+                await eventually(lambda: not relay.healthy, within=5)
+                base = broker.attempts
+            await eventually(published_by_peer, within=5)
+            await asyncio.sleep(1.0)  # idle: nothing left to probe with
+        assert base is not None
+        assert broker.attempts - base <= 12, (base, broker.attempts)
+    finally:
+        peer_task.cancel()
+        await relay.stop()
