@@ -26,10 +26,14 @@ second copy (``stage_insert(..., keep_envelope=True)``), so the document is stor
 publication cleared, at two thirds of the size.
 
 While the broker is unreachable the relay backs off (exponentially, up to ``max_backoff_s``)
-and each attempt is a probe: one document read and one publish, not a batch. Writers' kicks do
-not cut a backoff short, so an outage under write load costs the relay a publish attempt per
-backoff interval, not one per stored document (the writers keep their full speed; the backlog
-is published, in full batches, once the probe succeeds).
+and each attempt is a probe: one publish, not a batch (one kicked document; or the polled
+documents tried in turn up to the first with an event due). Writers' kicks do not cut a backoff
+short, so an outage under write load costs the relay a publish attempt per backoff interval,
+not one per stored document (the writers keep their full speed; the backlog is published, in
+full batches, once the probe succeeds). Only a confirmed publish ends the outage: an attempt
+that found nothing to publish proves nothing. An event that cannot be decoded (no contract for
+its type, a kept envelope missing) is no broker failure: it is logged and left staged, with the
+later events of its document, and the others go on.
 """
 
 from __future__ import annotations
@@ -270,8 +274,10 @@ class OutboxRelay:
                 if time.monotonic() >= next_poll:
                     await self.publish_pending(min_age_s=self._grace_s)
                     next_poll = time.monotonic() + self._poll_s
-                failures = 0
-                self._set_health(True)
+                if self.healthy:  # set by a confirmed publish (or never lost)
+                    failures = 0
+                else:  # nothing was published: no news of the broker, the backoff goes on
+                    retry_at = time.monotonic() + min(self._max_backoff_s, 0.1 * (2**failures))
                 timeout = max(0.0, next_poll - time.monotonic())
             except asyncio.CancelledError:
                 raise
@@ -352,25 +358,39 @@ class OutboxRelay:
         """
         done = 0
         for col in self._cols.values():
-            size = self._batch_size()
-            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, self._fields(col.name)).limit(size)
-            docs = [doc async for doc in cursor]
-            published = await self._publish_docs(col, docs, min_age_s=min_age_s)
+            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, self._fields(col.name))
+            docs = [doc async for doc in cursor.limit(self._batch)]
+            # while the broker is failing the first documents may have nothing due (or nothing
+            # that can be decoded): the probe tries them in turn, up to one publish attempt
+            published = await self._publish_docs(
+                col, docs, min_age_s=min_age_s, probe=not self.healthy
+            )
             if published:
                 self._set_health(True)
             done += published
         return done
 
     async def _publish_docs(
-        self, col: AsyncCollection[Doc], docs: list[Doc], *, min_age_s: float
+        self, col: AsyncCollection[Doc], docs: list[Doc], *, min_age_s: float, probe: bool = False
     ) -> int:
         """Publish the due events of ``docs``: documents concurrently (pipelined confirms), each
         document's events in staging order; then clear what the broker confirmed in one bulk
-        write. Raises the first publish error after clearing what did succeed."""
+        write. Raises the first publish error after clearing what did succeed. A ``probe``
+        publishes the documents one after the other and stops at the first that fails."""
         now = time.time()
-        results = await asyncio.gather(
-            *(self._publish_one_doc(doc, now, min_age_s) for doc in docs), return_exceptions=True
-        )
+        results: list[Any]
+        if probe:
+            results = []
+            for doc in docs:
+                results.append(await self._publish_one_doc(doc, now, min_age_s))
+                if results[-1][1] is not None:
+                    break
+            docs = docs[: len(results)]
+        else:
+            results = await asyncio.gather(
+                *(self._publish_one_doc(doc, now, min_age_s) for doc in docs),
+                return_exceptions=True,
+            )
         clears: list[UpdateOne] = []
         whole: list[Any] = []  # insert-only documents whose every staged event went out
         error: BaseException | None = None
@@ -422,6 +442,14 @@ class OutboxRelay:
                 envelope = parse_envelope(
                     item["envelope"] if ENVELOPE_IN not in item else doc[item[ENVELOPE_IN]]
                 )
+            except Exception as exc:  # not the broker's fault: no retry can publish it
+                log.error(  # left staged (and the document's later events behind it)
+                    "outbox event cannot be decoded; left staged",
+                    extra={"doc_id": str(doc.get("_id")), "event_id": event_id},
+                    exc_info=exc,
+                )
+                return published, None
+            try:
                 with tracing.span(
                     "outbox relay",
                     parent=item.get(TRACE_FIELD),
