@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from chat_gateway.adapters.mongo import (
     BANS,
     CONNECTIONS,
+    GATE_KEPT_MS,
     GIFTS,
     INDEXES,
     MESSAGES,
@@ -275,9 +276,11 @@ async def test_a_gift_retried_with_its_key_is_charged_once(repos: Repos) -> None
 
 async def test_a_gate_sweep_deletes_only_gates_no_interval_can_close(repos: Repos) -> None:
     """Gates whose last post is older than the longest slow-mode interval (an hour) decide as
-    gates never written: the sweep deletes exactly those, among the 20 streams' gates."""
-    old = T0 - timedelta(seconds=MAX_SLOW_MODE_S, milliseconds=1)
-    edge = T0 - timedelta(seconds=MAX_SLOW_MODE_S)
+    gates never written: the sweep deletes those a minute older still (clocks differ), among the
+    20 streams' gates."""
+    assert GATE_KEPT_MS == (MAX_SLOW_MODE_S + 60) * 1000
+    old = T0 - timedelta(milliseconds=GATE_KEPT_MS + 1)
+    edge = T0 - timedelta(milliseconds=GATE_KEPT_MS)
     await repos.db[SLOW].insert_many(
         [
             {"_id": key("s03", "left-long-ago"), "last_ms": to_ms(old)},

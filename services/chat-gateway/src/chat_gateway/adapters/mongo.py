@@ -6,7 +6,8 @@
 * ``chat_stream_view``, ``chat_moderators``, ``chat_bans``: the projection (status, owner, slow
   mode, followers-only mode, viewer count; moderators and bans one document per account);
 * ``chat_slow_gate``: last post per (stream, account) while slow mode is on (each instance
-  deletes, at most once a minute, the gates older than the longest slow-mode interval);
+  deletes, at most once a minute, the gates older than the longest slow-mode interval and a
+  minute for clocks that differ);
 * ``gifts``: the ledger (unique per sender and Idempotency-Key), staging ``gift.sent``;
 * ``chat_connections``: which accounts are connected to which instance.
 """
@@ -43,8 +44,9 @@ MESSAGES, SEQ, VIEW, MODS, BANS = (
 )
 SLOW, GIFTS, CONNECTIONS = "chat_slow_gate", "gifts", "chat_connections"
 #: How long a slow-mode gate is kept after a post (ms): the longest interval (a gate older than
-#: that decides as one never written).
-GATE_KEPT_MS = MAX_SLOW_MODE_S * 1000
+#: that decides as one never written), and a minute more: the instance that sweeps may have a
+#: clock ahead of the poster's (or a post may be decided a little after its ``now``).
+GATE_KEPT_MS = MAX_SLOW_MODE_S * 1000 + 60_000
 #: How often (seconds) an instance deletes such gates.
 GATE_SWEEP_S = 60.0
 
@@ -265,7 +267,7 @@ class ChatStore:
 
     async def sweep_gates(self, now_ms: int) -> int:
         """Delete the slow-mode gates no interval can close any more (last post longer ago than
-        the longest interval); returns how many."""
+        the longest interval, by a minute's margin for clocks); returns how many."""
         return await self._gates.sweep(now_ms)
 
 
