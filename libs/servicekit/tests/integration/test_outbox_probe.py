@@ -170,3 +170,20 @@ async def test_a_relay_cut_off_from_the_broker_stays_in_probes_between_bursts(
     finally:
         peer_task.cancel()
         await relay.stop()
+
+
+async def test_stop_during_a_backoff_returns_at_once_and_keeps_the_events(mongo_db: Db) -> None:
+    col = mongo_db["aggregates"]
+    broker = Broker(down=True)
+    relay = OutboxRelay([col], broker, poll_s=0.1, grace_s=0.0, max_backoff_s=30.0)
+    await col.insert_one({"_id": "a", **stage_insert([joined("a")])})
+    await relay.start()
+    relay.kick("aggregates", "a")
+    for _ in range(3):  # well into the backoff (0.2, 0.4, 0.8 s ...)
+        attempts = broker.attempts
+        await eventually(lambda: broker.attempts > attempts, within=5)  # noqa: B023
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await relay.stop(timeout=5.0)
+    assert loop.time() - started < 0.5
+    assert await col.count_documents({OUTBOX_COUNT: 1}) == 1
