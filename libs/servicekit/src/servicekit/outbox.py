@@ -376,21 +376,20 @@ class OutboxRelay:
         """Publish the due events of ``docs``: documents concurrently (pipelined confirms), each
         document's events in staging order; then clear what the broker confirmed in one bulk
         write. Raises the first publish error after clearing what did succeed. A ``probe``
-        publishes the documents one after the other and stops at the first that fails."""
+        tries the documents one after the other up to the first publish attempt: it stops there
+        if that fails, and publishes the others together if it is confirmed."""
         now = time.time()
-        results: list[Any]
-        if probe:
-            results = []
-            for doc in docs:
-                results.append(await self._publish_one_doc(doc, now, min_age_s))
-                if results[-1][1] is not None:
-                    break
-            docs = docs[: len(results)]
-        else:
-            results = await asyncio.gather(
-                *(self._publish_one_doc(doc, now, min_age_s) for doc in docs),
-                return_exceptions=True,
-            )
+        results: list[Any] = []
+        while probe and len(results) < len(docs):
+            published, failure = await self._publish_one_doc(docs[len(results)], now, min_age_s)
+            results.append((published, failure))
+            if failure is not None:
+                docs = docs[: len(results)]
+            probe = failure is None and not published  # confirmed: the rest goes out together
+        results += await asyncio.gather(
+            *(self._publish_one_doc(doc, now, min_age_s) for doc in docs[len(results) :]),
+            return_exceptions=True,
+        )
         clears: list[UpdateOne] = []
         whole: list[Any] = []  # insert-only documents whose every staged event went out
         error: BaseException | None = None
