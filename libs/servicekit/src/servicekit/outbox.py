@@ -358,8 +358,9 @@ class OutboxRelay:
         """
         done = 0
         for col in self._cols.values():
-            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, self._fields(col.name))
-            docs = [doc async for doc in cursor.limit(self._batch)]
+            size = self._batch
+            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, self._fields(col.name)).limit(size)
+            docs = [doc async for doc in cursor]
             # while the broker is failing the first documents may have nothing due (or nothing
             # that can be decoded): the probe tries them in turn, up to one publish attempt
             published = await self._publish_docs(
