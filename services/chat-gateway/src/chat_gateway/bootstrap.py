@@ -109,6 +109,8 @@ async def running(settings: Settings) -> AsyncIterator[Gateway]:
         fill_gaps=store.insert_gaps,
         gap_wait_s=settings.gap_wait_s,
         gap_give_up_s=settings.gap_give_up_s,
+        # a client that takes nothing of its hello for as long as a pong may take is dropped
+        stalled_sync_s=settings.ping_timeout_s,
     )
 
     async def recent_frames(stream_id: str, limit: int) -> list[ChatMessageFrame]:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from chat_gateway.hub import FanoutConnection
+from chat_gateway.domain.room import RoomState
+from chat_gateway.hub import Client, FanoutConnection, Hub
 
 LIMIT = 64 * 1024
 
@@ -69,3 +71,80 @@ async def test_a_client_that_stops_reading_pauses_its_connection_and_a_reader_do
             assert connections["stuck"].paused
             assert connections["reader"].transport.get_write_buffer_size() <= LIMIT
             reading.cancel()
+
+
+async def test_a_client_that_stops_reading_during_its_hello_is_dropped_and_disconnected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hello is written with awaited sends, which wait while the transport is paused; the
+    keepalive's ping waits there too, so its timeout never starts. A client that takes nothing
+    more while syncing must still be dropped (not hold every frame of the room for as long as
+    its TCP connection lives) and disconnected."""
+    monkeypatch.setattr("chat_gateway.hub.CLOSE_TIMEOUT_S", 0.5)
+
+    async def load(stream_id: str) -> RoomState:
+        return RoomState(stream_id, owner_id="owner")
+
+    async def current(_: str) -> int:
+        return 0
+
+    async def fetch(_: str, lo: int, hi: int) -> dict[int, str | None]:
+        return {}
+
+    async def fill(_: str, seqs: list[int]) -> None:
+        return None
+
+    hub = Hub(
+        load_state=load,
+        current_seq=current,
+        fetch_range=fetch,
+        fill_gaps=fill,
+        stalled_sync_s=0.5,
+    )
+    room = await hub.room("s")
+    clients: list[Client] = []
+    ended = asyncio.Event()
+
+    async def handler(ws: ServerConnection) -> None:  # as entrypoints/ws.py serves
+        ws.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+        client = Client(ws, "a", "c1")  # type: ignore[arg-type]
+        clients.append(client)
+        hub.add(room, client)
+        try:
+            await ws.send("h" * 900_000)  # a hello with a long replay
+            hub.go_live(room, client, 0)
+            await ws.wait_closed()
+        finally:
+            hub.remove(room, client)
+            ended.set()
+
+    async with serve(
+        handler,
+        "127.0.0.1",
+        0,
+        create_connection=FanoutConnection,
+        write_limit=LIMIT,
+        compression=None,
+        ping_interval=0.2,
+        ping_timeout=0.2,
+        close_timeout=0.5,
+    ) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        small = socket.socket()
+        small.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        small.connect(("127.0.0.1", port))
+        async with connect(
+            f"ws://127.0.0.1:{port}/stuck",
+            sock=small,
+            close_timeout=0.5,
+            ping_interval=None,
+            max_size=None,
+        ) as stuck:
+            stuck.transport.pause_reading()  # reads nothing of its hello
+            for _ in range(30):  # 3 s of a busy room
+                hub.deliver(room, room.last_seq + 1, "m" * 300)
+                await asyncio.sleep(0.1)
+            (client,) = clients
+            assert client not in room.clients, f"still syncing, holding {len(client.pending)}"
+            assert hub.dropped_slow == 1
+            await asyncio.wait_for(ended.wait(), 5)  # disconnected: the handler ended

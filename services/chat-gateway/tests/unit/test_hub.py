@@ -47,6 +47,7 @@ def make_hub(
     down_until: list[float] | None = None,
     gap_wait_s: float = 0.01,
     gap_give_up_s: float = 0.05,
+    stalled_sync_s: float = 20.0,
 ) -> Hub:
     """A hub over ``stored`` (seq -> frame text, None: deleted); ``gaps`` collects every filled
     number, ``fills`` every fill call; while ``loop.time() < down_until[0]`` reads fail as a
@@ -80,6 +81,7 @@ def make_hub(
         fill_gaps=fill,
         gap_wait_s=gap_wait_s,
         gap_give_up_s=gap_give_up_s,
+        stalled_sync_s=stalled_sync_s,
     )
 
 
@@ -292,6 +294,38 @@ async def test_a_syncing_client_is_not_dropped_for_a_pause_but_going_live_paused
     hub.send(room, "frame")
     assert calm_ws.sent == ["frame"] and paused_ws.sent == []
     assert stuck not in room.clients and hub.dropped_slow == 1
+
+
+async def test_a_syncing_client_paused_for_the_stall_limit_is_dropped_and_only_then(
+    sent: dict[int, list[str]],
+) -> None:
+    """A syncing client's hello waits for its buffer; paused that long without a break it is
+    dropped (frames would pile up for it), not for pauses that add up to that long, nor once it
+    resumed and went live."""
+    hub = make_hub(stalled_sync_s=0.2)
+    room = await hub.room("s")
+    stalled_ws, flaky_ws, resumed_ws = FakeWs(), FakeWs(), FakeWs()
+    stalled = Client(stalled_ws, "a", "c1")  # type: ignore[arg-type]
+    flaky = Client(flaky_ws, "b", "c2")  # type: ignore[arg-type]
+    resumed = Client(resumed_ws, "c", "c3")  # type: ignore[arg-type]
+    for client in (stalled, flaky, resumed):
+        hub.add(room, client)
+        client.ws.pause()
+    await asyncio.sleep(0.12)
+    flaky_ws.paused = False  # took some of its hello, then paused again
+    flaky_ws.pause()
+    resumed_ws.paused = False
+    hub.go_live(room, resumed, 0)
+    hub.deliver(room, 1, "m1")
+    await asyncio.sleep(0.15)  # the first pauses' limit has passed
+    assert stalled not in room.clients and stalled_ws.closed is not None
+    assert stalled_ws.closed[0] == 4009
+    assert flaky in room.clients and resumed in room.clients
+    assert resumed_ws.sent == ["m1"]
+    await asyncio.sleep(0.15)  # the flaky one's second pause lasted the limit
+    assert flaky not in room.clients and flaky_ws.closed is not None
+    assert resumed in room.clients and resumed_ws.closed is None
+    assert hub.dropped_slow == 2
 
 
 async def test_a_client_that_left_or_was_closed_gets_nothing_more(
