@@ -372,3 +372,29 @@ def test_room_state_merges_converge() -> None:
     assert state.set_moderator("m", True, t0)
     assert state.role("m") == "moderator"
     assert state.role("o") == "owner"
+
+
+async def test_closing_an_account_does_not_wait_for_a_connection_that_takes_nothing(
+    sent: dict[int, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ban closes every connection of the account after its last frame; one whose peer reads
+    nothing (its buffer full) must not hold the ban (and the consumer handling it) for as long
+    as its TCP connection lives."""
+    monkeypatch.setattr("chat_gateway.hub.CLOSE_TIMEOUT_S", 0.05)
+
+    @dataclass(eq=False)
+    class StuckWs(FakeWs):
+        async def send(self, message: str) -> None:
+            await asyncio.Event().wait()  # waits for a buffer that never drains
+
+        async def close(self, code: int = 1000, reason: str = "") -> None:
+            await asyncio.Event().wait()
+
+    hub = make_hub()
+    room = await hub.room("s")
+    stuck_ws, other_ws = StuckWs(), FakeWs()
+    for ws, conn_id in ((stuck_ws, "c1"), (other_ws, "c2")):
+        hub.add(room, Client(ws, "bad", conn_id))  # type: ignore[arg-type]
+    closed = await asyncio.wait_for(hub.close_account(room, "bad", 4003, "banned", "bye"), 2)
+    assert closed == 2 and not room.clients
+    assert other_ws.sent == ["bye"] and other_ws.closed == (4003, "banned")
