@@ -303,9 +303,9 @@ class Hub:
         targets = [c for c in room.clients if c.account_id == account_id]
         for client in targets:
             self._detach(room, client)
-            if last_frame is not None:
+            if last_frame is not None:  # not waiting longer than a close for its buffer
                 with contextlib.suppress(Exception):
-                    await client.ws.send(last_frame)
+                    await asyncio.wait_for(client.ws.send(last_frame), CLOSE_TIMEOUT_S)
         await asyncio.gather(*(_close_quietly(c.ws, code, reason) for c in targets))
         return len(targets)
 
