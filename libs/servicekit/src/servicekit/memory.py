@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -21,19 +22,26 @@ class Published:
 @dataclass
 class RecordingPublisher:
     """An :class:`~servicekit.broker.EventPublisher` that records what it was asked to publish;
-    set ``fail`` to make it raise like a broker that is down."""
+    set ``fail`` to make it raise like a broker that is down. ``attempts`` counts every call,
+    failed or not."""
 
     published: list[Published] = field(default_factory=list)
     fail: bool = False
+    attempts: int = 0
 
     async def publish(
         self, envelope: Envelope[Event], *, exchange: str = LIVE, routing_key: str | None = None
     ) -> None:
+        self.attempts += 1
         if self.fail:
             raise ConnectionError("broker unavailable (RecordingPublisher.fail)")
         self.published.append(
             Published(envelope, exchange, routing_key or envelope_routing_key(envelope))
         )
+
+    def event_ids(self) -> list[uuid.UUID]:
+        """Ids of the envelopes published so far, in order."""
+        return [p.envelope.event_id for p in self.published]
 
     def events(self, cls: type[Event] | None = None) -> list[Event]:
         """Payloads published so far, optionally only of one class."""

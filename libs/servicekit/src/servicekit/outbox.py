@@ -277,7 +277,7 @@ class OutboxRelay:
                 if self.healthy:  # set by a confirmed publish (or never lost)
                     failures = 0
                 else:  # nothing was published: no news of the broker, the backoff goes on
-                    retry_at = time.monotonic() + min(self._max_backoff_s, 0.1 * (2**failures))
+                    retry_at = time.monotonic() + self._backoff_s(failures)
                 timeout = max(0.0, next_poll - time.monotonic())
             except asyncio.CancelledError:
                 raise
@@ -285,7 +285,7 @@ class OutboxRelay:
                 failures += 1
                 FAILURES.inc()
                 self._set_health(False)
-                timeout = min(self._max_backoff_s, 0.1 * (2**failures))
+                timeout = self._backoff_s(failures)
                 retry_at = time.monotonic() + timeout
                 log.warning(
                     "outbox relay could not publish; will retry",
@@ -295,6 +295,10 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             self._wake.clear()
+
+    def _backoff_s(self, failures: int) -> float:
+        """The wait before the next attempt after ``failures`` failed ones in a row."""
+        return min(self._max_backoff_s, 0.1 * 2.0**failures)
 
     def _set_health(self, ok: bool) -> None:
         self.healthy = ok
@@ -358,8 +362,7 @@ class OutboxRelay:
         """
         done = 0
         for col in self._cols.values():
-            size = self._batch
-            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, self._fields(col.name)).limit(size)
+            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, self._fields(col.name)).limit(self._batch)
             docs = [doc async for doc in cursor]
             # while the broker is failing the first documents may have nothing due (or nothing
             # that can be decoded): the probe tries them in turn, up to one publish attempt

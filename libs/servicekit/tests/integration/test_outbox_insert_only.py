@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts import Envelope, Event, make_envelope
 from contracts.viewer import ViewerJoined
 from servicekit.broker import LIVE
+from servicekit.memory import RecordingPublisher
 from servicekit.mongo import BatchInserter, Doc
 from servicekit.outbox import OUTBOX_COUNT, OUTBOX_FIELD, OutboxRelay, stage_insert
 from testkit.neighbours import snapshot, touched
@@ -118,23 +119,6 @@ def test_only_insert_only_collections_take_documents(mongo_db: Db) -> None:
         relay.kick_stored("aggregates", [{"_id": "a", OUTBOX_FIELD: {}}])
 
 
-class Outage(Recorder):
-    """A broker that refuses every publish while ``down``, counting the attempts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.down = True
-        self.attempts = 0
-
-    async def publish(
-        self, envelope: Envelope[Event], *, exchange: str = LIVE, routing_key: str | None = None
-    ) -> None:
-        self.attempts += 1
-        if self.down:
-            raise ConnectionError("broker gone")
-        self.sent.append(envelope.event_id)
-
-
 async def test_an_outage_under_write_load_costs_a_probe_per_backoff_not_a_publish_per_write(
     mongo_db: Db,
 ) -> None:
@@ -143,7 +127,7 @@ async def test_an_outage_under_write_load_costs_a_probe_per_backoff_not_a_publis
     on failed publishes in the webhook benchmark's broker cut). Once the broker is back the
     whole backlog goes out, each event once."""
     col = mongo_db["inbox"]
-    publisher = Outage()
+    publisher = RecordingPublisher(fail=True)
     relay = OutboxRelay([col], publisher, insert_only=["inbox"], max_backoff_s=0.4, poll_s=0.2)
     inserter = BatchInserter(col, on_stored=lambda docs: relay.kick_stored("inbox", docs))
     await relay.start()
@@ -168,12 +152,12 @@ async def test_an_outage_under_write_load_costs_a_probe_per_backoff_not_a_publis
         # then one probe per backoff interval (0.2, 0.4, 0.4, ... s), whatever was written
         assert publisher.attempts - base <= 6, (base, publisher.attempts)
         assert not relay.healthy
-        publisher.down = False
+        publisher.fail = False
         deadline = loop.time() + 10
         while await col.count_documents({OUTBOX_COUNT: {"$gt": 0}}):
             assert loop.time() < deadline, "the backlog was not published"
             await asyncio.sleep(0.05)
-        assert len(publisher.sent) == len(set(publisher.sent)) == stored
+        assert len(publisher.event_ids()) == len(set(publisher.event_ids())) == stored
         assert relay.healthy
     finally:
         await relay.stop()

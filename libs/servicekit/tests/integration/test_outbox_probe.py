@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Envelope, Event, make_envelope
 from contracts.viewer import ViewerJoined
-from servicekit.broker import LIVE
+from servicekit.memory import RecordingPublisher
 from servicekit.mongo import Doc
 from servicekit.outbox import OUTBOX_COUNT, OUTBOX_FIELD, OutboxRelay, stage_insert
 from testkit.wait import eventually
@@ -29,23 +28,6 @@ Db = AsyncDatabase[dict[str, Any]]
 def joined(stream_id: str) -> Envelope[Event]:
     payload = ViewerJoined(stream_id=stream_id, account_id="a", joined_at=datetime.now(UTC))
     return make_envelope(payload, producer="test")
-
-
-class Broker:
-    """Refuses every publish while ``down``; counts the attempts."""
-
-    def __init__(self, *, down: bool = False) -> None:
-        self.down = down
-        self.attempts = 0
-        self.sent: list[uuid.UUID] = []
-
-    async def publish(
-        self, envelope: Envelope[Event], *, exchange: str = LIVE, routing_key: str | None = None
-    ) -> None:
-        self.attempts += 1
-        if self.down:
-            raise ConnectionError("broker gone")
-        self.sent.append(envelope.event_id)
 
 
 def poison(kind: str) -> Doc:
@@ -66,7 +48,7 @@ async def test_an_event_that_cannot_be_decoded_does_not_stop_the_relay(
     mongo_db: Db, kind: str, kicked: bool
 ) -> None:
     col = mongo_db["inbox"]
-    broker = Broker()
+    broker = RecordingPublisher()
     relay = OutboxRelay(
         [col], broker, insert_only=["inbox"], poll_s=0.1, grace_s=0.0, max_backoff_s=0.4
     )
@@ -81,8 +63,8 @@ async def test_an_event_that_cannot_be_decoded_does_not_stop_the_relay(
             await col.insert_one({"_id": f"good{i}", **stage_insert([env], keep_envelope=True)})
             if kicked:
                 relay.kick("inbox", f"good{i}")
-        await eventually(lambda: len(broker.sent) == 5, within=5)
-        assert sorted(broker.sent) == sorted(e.event_id for e in envelopes)
+        await eventually(lambda: len(broker.event_ids()) == 5, within=5)
+        assert sorted(broker.event_ids()) == sorted(e.event_id for e in envelopes)
         assert relay.healthy  # the broker never failed
         doc = await col.find_one({"_id": "poison"})  # left staged, not lost
         assert doc is not None and doc[OUTBOX_COUNT] == 1
@@ -105,7 +87,7 @@ async def test_a_probe_document_whose_events_are_not_due_does_not_end_the_outage
             item["staged_at"] = time.time() - 60
         due.append(doc)
     await col.insert_many(due)
-    broker = Broker(down=True)
+    broker = RecordingPublisher(fail=True)
     relay = OutboxRelay([col], broker, poll_s=0.1, grace_s=30.0, max_backoff_s=0.4)
     await relay.start()
     try:
@@ -117,9 +99,9 @@ async def test_a_probe_document_whose_events_are_not_due_does_not_end_the_outage
             assert not relay.healthy, "a pass that published nothing ended the outage"
             await asyncio.sleep(0.01)
         assert 2 <= broker.attempts - base <= 8, (base, broker.attempts)
-        broker.down = False
-        await eventually(lambda: len(broker.sent) == 60, within=5)
-        assert len(set(broker.sent)) == 60
+        broker.fail = False
+        await eventually(lambda: len(broker.event_ids()) == 60, within=5)
+        assert len(set(broker.event_ids())) == 60
         assert await col.count_documents({OUTBOX_COUNT: {"$gt": 0}}) == 1  # "fresh": not due
     finally:
         await relay.stop()
@@ -133,7 +115,7 @@ async def test_a_relay_cut_off_from_the_broker_stays_in_probes_between_bursts(
     with; that proves nothing about the broker, so the next burst must cost a probe, not a
     publish per kicked document."""
     col = mongo_db["inbox"]
-    broker = Broker(down=True)
+    broker = RecordingPublisher(fail=True)
     relay = OutboxRelay(
         [col], broker, insert_only=["inbox"], poll_s=0.1, grace_s=0.3, max_backoff_s=0.4
     )
@@ -174,7 +156,7 @@ async def test_a_relay_cut_off_from_the_broker_stays_in_probes_between_bursts(
 
 async def test_stop_during_a_backoff_returns_at_once_and_keeps_the_events(mongo_db: Db) -> None:
     col = mongo_db["aggregates"]
-    broker = Broker(down=True)
+    broker = RecordingPublisher(fail=True)
     relay = OutboxRelay([col], broker, poll_s=0.1, grace_s=0.0, max_backoff_s=30.0)
     await col.insert_one({"_id": "a", **stage_insert([joined("a")])})
     await relay.start()
