@@ -10,8 +10,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
-from chat_gateway.domain.room import RoomState
-from chat_gateway.hub import Client, FanoutConnection, Hub
+from chat_gateway.hub import Client, FanoutConnection
+
+from .conftest import quiet_hub
 
 LIMIT = 64 * 1024
 
@@ -82,25 +83,7 @@ async def test_a_client_that_stops_reading_during_its_hello_is_dropped_and_disco
     its TCP connection lives) and disconnected."""
     monkeypatch.setattr("chat_gateway.hub.CLOSE_TIMEOUT_S", 0.5)
 
-    async def load(stream_id: str) -> RoomState:
-        return RoomState(stream_id, owner_id="owner")
-
-    async def current(_: str) -> int:
-        return 0
-
-    async def fetch(_: str, lo: int, hi: int) -> dict[int, str | None]:
-        return {}
-
-    async def fill(_: str, seqs: list[int]) -> None:
-        return None
-
-    hub = Hub(
-        load_state=load,
-        current_seq=current,
-        fetch_range=fetch,
-        fill_gaps=fill,
-        stalled_sync_s=0.5,
-    )
+    hub = quiet_hub(stalled_sync_s=0.5)
     room = await hub.room("s")
     clients: list[Client] = []
     ended = asyncio.Event()

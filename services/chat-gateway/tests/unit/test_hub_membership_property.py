@@ -14,9 +14,10 @@ from unittest.mock import patch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chat_gateway.domain.room import RoomState
-from chat_gateway.hub import Client, Hub
+from chat_gateway.hub import Client
 from chat_gateway.protocol import TOO_SLOW
+
+from .conftest import quiet_hub
 
 
 @dataclass(eq=False)
@@ -45,22 +46,6 @@ class Model:
     last_seq: int | None = None  # the room's last seq when it left or its drop was decided
     #: the room's last seq when its drop ran (or it left): frames written up to then may arrive
     written_to: int | None = None
-
-
-def make_hub() -> Hub:
-    async def load(stream_id: str) -> RoomState:
-        return RoomState(stream_id, owner_id="owner")
-
-    async def current(_: str) -> int:
-        return 0
-
-    async def fetch(_: str, lo: int, hi: int) -> dict[int, str | None]:
-        return {}
-
-    async def fill(_: str, seqs: list[int]) -> None:
-        return None
-
-    return Hub(load_state=load, current_seq=current, fetch_range=fetch, fill_gaps=fill)
 
 
 OPS = st.lists(
@@ -95,7 +80,7 @@ def test_any_interleaving_drops_exactly_the_paused_live_clients_and_keeps_order(
     ops: list[tuple[str, int, int]],
 ) -> None:
     async def scenario() -> list[Model]:
-        hub = make_hub()
+        hub = quiet_hub()
         room = await hub.room("s")
         clients: list[Model] = []
         for op, a, b in ops:

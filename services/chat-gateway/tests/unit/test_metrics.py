@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from chat_gateway.domain.room import RoomState
 from chat_gateway.entrypoints.http import create_app
 from chat_gateway.hub import Client, Hub
 from servicekit.health import Readiness
 from testkit.metrics import metric_value, scrape
+
+from .conftest import quiet_hub
 
 
 @dataclass(eq=False)
@@ -25,26 +26,6 @@ class FakeWs:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         self.closed = code
-
-
-def make_hub() -> Hub:
-    async def load(stream_id: str) -> RoomState:
-        return RoomState(stream_id, owner_id="owner")
-
-    async def current(_: str) -> int:
-        return 0
-
-    async def fetch(_: str, lo: int, hi: int) -> dict[int, str | None]:
-        return {}
-
-    async def fill(_: str, seqs: list[int]) -> None: ...
-
-    return Hub(
-        load_state=load,
-        current_seq=current,
-        fetch_range=fetch,
-        fill_gaps=fill,
-    )
 
 
 async def metric(name: str) -> float:
@@ -66,7 +47,7 @@ async def join(hub: Hub, room_id: str = "s") -> tuple[FakeWs, Client]:
 
 
 async def test_sockets_count_joins_and_leaves_once_each() -> None:
-    hub = make_hub()
+    hub = quiet_hub()
     before = await metric("livecast_chat_sockets")
     _, a = await join(hub, "s1")
     _, b = await join(hub, "s2")
@@ -79,7 +60,7 @@ async def test_sockets_count_joins_and_leaves_once_each() -> None:
 
 
 async def test_frames_sent_counts_one_per_receiving_socket() -> None:
-    hub = make_hub()
+    hub = quiet_hub()
     clients = [await join(hub) for _ in range(3)]
     before = await metric("livecast_chat_frames_sent_total")
     hub.send(hub.rooms["s"], "frame")
@@ -90,7 +71,7 @@ async def test_frames_sent_counts_one_per_receiving_socket() -> None:
 
 
 async def test_a_slow_client_dropped_is_counted_and_leaves_the_socket_count() -> None:
-    hub = make_hub()
+    hub = quiet_hub()
     slow_ws, _ = await join(hub)
     _, fast = await join(hub)
     dropped = await metric("livecast_chat_slow_clients_dropped_total")
