@@ -146,14 +146,17 @@ class TestBurstsAcrossInstances:
             )
             for i, name in enumerate(["pa", "pb", "pc"])
         ]
-        # a viewer that leaves mid-burst and resumes from the last number it saw
+        # a viewer that leaves mid-burst and resumes from the last number it saw; the second
+        # half of each burst is sent after it left (else, on a fast machine, it could have
+        # seen all 360 before leaving, and there would be nothing to resume)
         resumer = await cluster.peer("burst", "resumer", on=1)
-        bursts = [asyncio.create_task(p.burst(120)) for p in posters]
+        bursts = [asyncio.create_task(p.burst(60)) for p in posters]
         await resumer.wait(lambda p: len(p.of("chat.message")) >= 40, within=30)
         await resumer.close()
         first_session = delivered(resumer)
         last_seq = first_session[-1][0]
         await asyncio.gather(*bursts)
+        await asyncio.gather(*(p.burst(60, start=60) for p in posters))
         for p in posters:
             await eventually(lambda p=p: len(p.acks) + len(p.errors) == 120, within=30)
         again = await cluster.peer("burst", "resumer", on=1, query=f"&last_seq={last_seq}")
