@@ -24,6 +24,7 @@ __all__ = [
     "ApiError",
     "allowed_methods",
     "error_body",
+    "error_response",
     "install_error_handlers",
     "unavailable_response",
 ]
@@ -120,17 +121,30 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods, key=lambda m: order.index(m) if m in order else len(order))
 
 
+def error_response(exc: Exception) -> JSONResponse:
+    """The answer to an exception a route raised: an :class:`ApiError` as its status and JSON
+    body; an unavailable dependency as ``503`` + ``Retry-After``; anything else as a JSON
+    ``500`` (logged as a bug)."""
+    if isinstance(exc, ApiError):
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details, **exc.extra),
+            status_code=exc.status,
+            headers=exc.headers,
+        )
+    response = unavailable_response(exc)
+    if response is None:
+        log.error("unhandled error", exc_info=exc)
+        return _internal()
+    log.warning("dependency unavailable: %s", repr(exc)[:300])
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map :class:`ApiError`, request validation errors and HTTP errors to the JSON body;
     unavailable dependencies to ``503`` + ``Retry-After``; anything else to a JSON ``500``."""
 
     async def _dependency(_: Request, exc: Exception) -> JSONResponse:
-        response = unavailable_response(exc)
-        if response is None:
-            log.error("unhandled error", exc_info=exc)
-            return _internal()
-        log.warning("dependency unavailable: %s", repr(exc)[:300])
-        return response
+        return error_response(exc)
 
     # PyMongo and broker errors are handled (not re-raised); any other exception reaches the
     # server error middleware, which answers with this handler and logs it as a bug.
@@ -142,11 +156,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.code, exc.message, exc.details, **exc.extra),
-            status_code=exc.status,
-            headers=exc.headers,
-        )
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

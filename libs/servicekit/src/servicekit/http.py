@@ -2,30 +2,32 @@
 
 Adds, in one place: the correlation id (``X-Request-ID`` in, bound for logs, echoed out), request
 metrics, a request body limit (413), admission control (503 when overloaded), the JSON error
-shape, and ``/healthz``, ``/readyz``, ``/metrics``.
+shape, ``/healthz``, ``/readyz``, ``/metrics``, and direct routes (:func:`serve_directly`) for
+a service's hot path.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit import tracing
 from servicekit.admission import AdmissionLimits, AdmissionMiddleware
-from servicekit.errors import error_body, install_error_handlers
+from servicekit.errors import error_body, error_response, install_error_handlers
 from servicekit.health import Readiness, metrics_payload
 from servicekit.logs import REQUEST_ID_HEADER, new_correlation_id, set_correlation_id
 from servicekit.openapi import document_error_responses
 from servicekit.parsing import ascii_int
 
-__all__ = ["RequestContextMiddleware", "create_service_app"]
+__all__ = ["DirectRoutes", "RequestContextMiddleware", "create_service_app", "serve_directly"]
 
 REQUESTS = Counter("livecast_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -117,6 +119,57 @@ async def _too_large(send: Send, rid: str, limit: int) -> None:
     await send({"type": "http.response.body", "body": resp.body})
 
 
+#: A route served directly: takes the request, returns the JSON body of a ``200``.
+DirectEndpoint = Callable[[Request], Awaitable[Any]]
+
+
+class DirectRoutes:
+    """Pure ASGI middleware, the innermost of the kit's: a request whose method and path were
+    registered with :func:`serve_directly` goes straight to its endpoint, past FastAPI's
+    router, dependency solving and response serialization (a seventh of webhook-ingest's CPU
+    per delivery). It still passes the kit's middleware around it (correlation id, metrics, body
+    limit, admission) and FastAPI's outer layers; the body is the endpoint's dict as FastAPI's
+    ``JSONResponse`` renders it, and an exception is answered as the app's error handlers do
+    (:func:`servicekit.errors.error_response`). Any other request goes on to FastAPI."""
+
+    def __init__(
+        self, app: ASGIApp, *, routes: dict[tuple[str, str], tuple[APIRoute, DirectEndpoint]]
+    ) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        direct = self.routes.get((scope.get("method", ""), scope.get("path", "")))
+        if direct is None or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route, endpoint = direct
+        scope["route"] = route  # as FastAPI's router sets it (metrics name the route by it)
+        try:
+            response = JSONResponse(await endpoint(Request(scope, receive)))
+        except _BodyTooLarge:
+            raise  # answered 413 by RequestContextMiddleware
+        except Exception as exc:
+            response = error_response(exc)
+        await response(scope, receive, send)
+
+
+def serve_directly(app: FastAPI, endpoint: DirectEndpoint) -> None:
+    """Serve ``endpoint``, a route already declared on ``app`` (which keeps it in the OpenAPI
+    document), through :class:`DirectRoutes`. The endpoint must read what it needs from the
+    request itself (no parameters, dependencies or response model for FastAPI to apply).
+
+    Raises:
+        ValueError: ``endpoint`` is not the endpoint of one of ``app``'s routes.
+    """
+    for route in app.router.routes:
+        if isinstance(route, APIRoute) and route.endpoint is endpoint:
+            for method in route.methods or ():
+                app.state.direct_routes[(method, route.path)] = (route, endpoint)
+            return
+    raise ValueError(f"{endpoint!r} is not the endpoint of a route of this app")
+
+
 def create_service_app(
     *,
     title: str,
@@ -139,6 +192,8 @@ def create_service_app(
     app = FastAPI(title=title, lifespan=lifespan, **kwargs)
     install_error_handlers(app)
     document_error_responses(app)
+    app.state.direct_routes = {}
+    app.add_middleware(DirectRoutes, routes=app.state.direct_routes)  # the innermost
     app.add_middleware(AdmissionMiddleware, limits=admission)  # inside: shed answers get an id
     app.add_middleware(RequestContextMiddleware, max_body_bytes=max_body_bytes)
     tracing.configure_from_env(service or title.removeprefix("livecast").strip())
