@@ -1,5 +1,6 @@
 """Webhook burst into webhook-ingest: signed Mux-shaped bodies of 1–4 KB, 10% duplicate ids, 1%
-bad signatures, the broker cut mid-run. Beside it, a verify-only endpoint (HMAC + 200) as the
+bad signatures, the broker cut while the middle third of the deliveries is received (the last
+third comes while the outbox drains). Beside it, a verify-only endpoint (HMAC + 200) as the
 ceiling, with the same requests, in the same run.
 
 Reports accepted/s, p99, the ratio to the ceiling, events lost (accepted but never published),
@@ -79,7 +80,6 @@ def bodies(n: int, rng: random.Random) -> tuple[list[bytes], list[str], set[int]
 
 async def run(ctx: BenchContext) -> list[BenchResult]:
     n = ctx.scale(20_000, 1_200)
-    cut_s = 2.0 if ctx.quick else 30.0
     items, ids, dup, bad = bodies(n, random.Random(42))
     names = Names(ctx.namespace)
     received: dict[str, int] = {}
@@ -114,19 +114,24 @@ async def run(ctx: BenchContext) -> list[BenchResult]:
 
             await queue.consume(on_message)
             restored_at: list[float] = []
+            cut_at: list[float] = []
 
-            async def outage(expected_s: float) -> None:
-                await asyncio.sleep(max(0.0, expected_s / 3))
-                proxy.cut()
-                await asyncio.sleep(cut_s)
-                proxy.restore()
-                restored_at.append(time.monotonic())
+            def outage(answered: int) -> None:
+                """The broker is cut while the middle third of the deliveries is received, and
+                the last third comes while the backlog drains (mid-run whatever the rate)."""
+                if answered == n // 3:
+                    proxy.cut()
+                    cut_at.append(time.monotonic())
+                elif answered == 2 * n // 3:
+                    proxy.restore()
+                    restored_at.append(time.monotonic())
 
-            cut_task = asyncio.create_task(outage(expected_s=ctx.scale(40, 3)))
             cpu0 = cpu_seconds(ingest.pid)
-            results, wall = await each_once("127.0.0.1", port, items, connections=32)
+            results, wall = await each_once(
+                "127.0.0.1", port, items, connections=32, answered=outage
+            )
             ingest_cpu = cpu_seconds(ingest.pid) - cpu0
-            await cut_task
+            cut_s = restored_at[0] - cut_at[0]
             accepted = {ids[i] for i, r in enumerate(results) if r.status == 200 and i not in bad}
             deadline = time.monotonic() + 120
             while not accepted <= set(received) and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -218,7 +223,7 @@ def _result(
             "duplicates_posted": len(dup),
             "duplicates_suppressed_pct": round(100 * suppressed / repeats, 2) if repeats else 100.0,
             "republished_by_the_outage": republished,
-            "broker_cut_s": cut_s,
+            "broker_cut_s": round(cut_s, 1),
             "drain_after_restore_s": round(drain, 2),
             "server": ctx.mongo_server,
         },

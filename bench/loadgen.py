@@ -146,18 +146,25 @@ class ItemResult:
 
 
 async def each_once(
-    host: str, port: int, items: list[bytes], *, connections: int, max_attempts: int = 8
+    host: str,
+    port: int,
+    items: list[bytes],
+    *,
+    connections: int,
+    max_attempts: int = 8,
+    answered: Callable[[int], None] | None = None,
 ) -> tuple[list[ItemResult], float]:
     """Send every request over ``connections`` keep-alive connections (shared work queue);
     results in item order, and the wall time. A request answered 503/429 with ``Retry-After``
     is sent again after that wait (up to ``max_attempts`` times); its result is the last answer,
-    its latency the first attempt's send to the last answer."""
+    its latency the first attempt's send to the last answer. ``answered(n)`` is called with the
+    number of requests answered so far, after each one."""
     results: list[ItemResult | None] = [None] * len(items)
-    next_index = 0
+    next_index = done = 0
     start = time.perf_counter()
 
     async def loop() -> None:
-        nonlocal next_index
+        nonlocal next_index, done
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while next_index < len(items):
@@ -174,6 +181,9 @@ async def each_once(
                     if wait is None:
                         break
                     await asyncio.sleep(wait)
+                done += 1
+                if answered is not None:
+                    answered(done)
         finally:
             writer.close()
 
