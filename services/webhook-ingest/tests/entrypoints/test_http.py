@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from mux_sim.signing import signature_header
 from webhook_ingest.adapters.memory import MemoryInbox
 from webhook_ingest.bootstrap import Deps
+from webhook_ingest.domain.event import event_of
 from webhook_ingest.entrypoints.http import create_app
 from webhook_ingest.settings import Settings
 
@@ -69,7 +70,7 @@ async def test_verified_event_is_stored_staged_and_kicked(
         "duplicate": False,
     }
     assert list(h.inbox.docs) == ["evt-1"]
-    assert "stream_key" not in h.inbox.docs["evt-1"]["event"]["data"]
+    assert "stream_key" not in event_of(h.inbox.docs["evt-1"])["data"]
     assert h.kicked == ["evt-1"]
     assert len(h.inbox.staged) == 1
 

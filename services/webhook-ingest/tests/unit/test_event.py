@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
+import bson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts import derived_event_id
 from contracts.webhook import MuxWebhookReceived
-from webhook_ingest.domain.event import BadWebhook, parse_body, redact, to_envelope
+from webhook_ingest.adapters.mongo import inbox_document
+from webhook_ingest.domain.event import BadWebhook, event_of, parse_body, redact, to_envelope
 
 
 def live(event_type: str = "video.live_stream.active", **data: object) -> dict[str, object]:
@@ -72,3 +78,45 @@ def test_no_passthrough_means_no_stream_id() -> None:
 def test_bodies_that_are_not_mux_events_are_refused(body: bytes, reason: str) -> None:
     with pytest.raises(BadWebhook, match=reason):
         parse_body(body)
+
+
+#: JSON values as a Mux body can hold them (what ``parse_body`` accepts)
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(exclude_categories=("Cs",)), max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text(st.characters(exclude_categories=("Cs",)), max_size=8).filter(
+                lambda k: "\x00" not in k and not k.startswith("$") and "." not in k
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=JSON,
+    extra=st.dictionaries(st.sampled_from(["attempts", "accessor", "request_id", "object"]), JSON),
+)
+def test_the_inbox_document_gives_back_the_redacted_event_whole(data: Any, extra: Any) -> None:
+    """Whatever ``data`` holds (an object, or not), the event comes back from a stored inbox
+    document (through BSON, as the database keeps it) exactly as it was redacted, with ``data``
+    stored once."""
+    event = redact({"type": "video.live_stream.active", "id": "e1", **extra, "data": data})
+    doc = bson.decode(bson.encode(inbox_document(event, to_envelope(event, correlation_id=None))))
+    assert event_of(doc) == event
+    assert ("data" in doc["event"]) is not isinstance(data, dict)
+
+
+def test_a_document_stored_with_the_whole_event_is_read_as_it_is() -> None:
+    event = {"type": "video.asset.ready", "id": "e2", "data": {"id": "a"}}
+    old = {"event": event, "envelope": {"payload": {"data": {"other": 1}}}}
+    assert event_of(old) == event

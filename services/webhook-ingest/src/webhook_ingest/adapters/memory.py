@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts import Envelope, Event
+from webhook_ingest.domain.event import stored_event
 
 
 class MemoryInbox:
@@ -20,7 +21,7 @@ class MemoryInbox:
             "_id": event["id"],
             "type": event["type"],
             "received_at": datetime.now(UTC),
-            "event": event,
+            "event": stored_event(event),
             "envelope": envelope.model_dump(mode="json"),
         }
         self.staged.append(envelope)

@@ -12,12 +12,26 @@ from contracts import Envelope, Event
 from servicekit.broker import MUX
 from servicekit.mongo import BatchInserter, Doc, IndexSpec
 from servicekit.outbox import stage_insert
+from webhook_ingest.domain.event import stored_event
 
 COLLECTION = "mux_webhook_events"
 INDEXES = [
     IndexSpec(COLLECTION, [("received_at", 1)]),
     IndexSpec(COLLECTION, [("type", 1), ("received_at", 1)]),
 ]
+
+
+def inbox_document(event: dict[str, Any], envelope: Envelope[Event]) -> Doc:
+    """The inbox's document for a (redacted) Mux event: the event without the ``data`` its
+    envelope holds (:func:`webhook_ingest.domain.event.event_of` gives it whole), the
+    ``envelope`` (kept for replays) and its publication staged by reference to it."""
+    return {
+        "_id": event["id"],
+        "type": event["type"],
+        "received_at": datetime.now(UTC),
+        "event": stored_event(event),
+        **stage_insert([envelope], exchange=MUX, routing_key=event["type"], keep_envelope=True),
+    }
 
 
 class MongoInbox:
@@ -40,15 +54,7 @@ class MongoInbox:
         )
 
     async def store(self, event: dict[str, Any], envelope: Envelope[Event]) -> bool:
-        doc = {
-            "_id": event["id"],
-            "type": event["type"],
-            "received_at": datetime.now(UTC),
-            "event": event,
-            # ``envelope`` (kept for replays) and its publication staged by reference to it
-            **stage_insert([envelope], exchange=MUX, routing_key=event["type"], keep_envelope=True),
-        }
-        return await self._inserter.insert(doc)
+        return await self._inserter.insert(inbox_document(event, envelope))
 
     async def find(
         self,
