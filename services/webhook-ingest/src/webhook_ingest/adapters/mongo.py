@@ -15,9 +15,11 @@ from servicekit.outbox import stage_insert
 from webhook_ingest.domain.event import stored_event
 
 COLLECTION = "mux_webhook_events"
+#: ``received_at`` serves the replay's time windows and order. No index on ``type``: no query
+#: of the service filters by it, and every index costs each delivery's write (a deployment that
+#: has ``type_1_received_at_1`` from before may drop it).
 INDEXES = [
     IndexSpec(COLLECTION, [("received_at", 1)]),
-    IndexSpec(COLLECTION, [("type", 1), ("received_at", 1)]),
 ]
 
 
