@@ -535,6 +535,31 @@ async def test_insert_only_outbox_clear_empties_exactly_the_listed_documents(
     assert after["b"] == {"_id": "b", OUTBOX_COUNT: 0, "v": 2}
 
 
+@covers("find($gt _id$nin) projection limit")
+async def test_the_poll_passes_over_exactly_the_listed_documents(
+    col: AsyncCollection[Doc],
+) -> None:
+    """The relay's poll, passing over documents it cannot decode: staged documents not listed,
+    and nothing else (unstaged ones, ones lacking the count, listed ones)."""
+    await seed(
+        col,
+        {"_id": "a", OUTBOX_COUNT: 1, OUTBOX_FIELD: {"e1": {}}, "v": 1},
+        {"_id": "b", OUTBOX_COUNT: 2, OUTBOX_FIELD: {"e2": {}, "e3": {}}},
+        {"_id": "c", OUTBOX_COUNT: 0, "v": 3},
+        {"_id": "d", "v": 4},
+        {"_id": "e", OUTBOX_COUNT: 1, OUTBOX_FIELD: {"e4": {}}},
+        {"_id": 7, OUTBOX_COUNT: 1, OUTBOX_FIELD: {"e5": {}}},
+    )
+    query = {OUTBOX_COUNT: {"$gt": 0}, "_id": {"$nin": ["b", "c", "zz", 8]}}
+    found = await col.find(query, {OUTBOX_FIELD: 1}).limit(10).to_list()
+    assert sorted(found, key=lambda d: str(d["_id"])) == [
+        {"_id": 7, OUTBOX_FIELD: {"e5": {}}},
+        {"_id": "a", OUTBOX_FIELD: {"e1": {}}},
+        {"_id": "e", OUTBOX_FIELD: {"e4": {}}},
+    ]
+    assert len(await col.find(query, {OUTBOX_FIELD: 1}).limit(2).to_list()) == 2
+
+
 # ---- inserts and deletes -----------------------------------------------------------------
 
 

@@ -86,6 +86,11 @@ OLDEST_AGE = Gauge(
 )
 #: The backlog is counted over at most this many documents with staged events.
 BACKLOG_SCAN_DOCS = 1000
+#: Documents with an event that cannot be decoded that the poll passes over, per collection (the
+#: oldest are tried again beyond it), and for how long (s) before they are tried (and logged)
+#: again: the poll must not find the same ones first every time, and never reach the others.
+UNDECODABLE_KEPT = 1000
+UNDECODABLE_RECHECK_S = 600.0
 #: Top-level field of an insert-only document keeping its one staged event's envelope.
 KEPT_ENVELOPE = "envelope"
 #: In a staged entry staged by reference: the field of the document holding its envelope.
@@ -206,6 +211,9 @@ class OutboxRelay:
         self._sample_s = sample_s
         # kicked documents: None (read it back) or (the stored document, when it was handed over)
         self._kicked: dict[tuple[str, Any], tuple[Doc, float] | None] = {}
+        # per collection: ids of documents holding an event that cannot be decoded -> when
+        # (monotonic s) to try them again; the poll passes over them until then
+        self._undecodable: dict[str, dict[Any, float]] = {name: {} for name in self._cols}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -362,7 +370,10 @@ class OutboxRelay:
         """
         done = 0
         for col in self._cols.values():
-            cursor = col.find({OUTBOX_COUNT: {"$gt": 0}}, self._fields(col.name)).limit(self._batch)
+            query: Doc = {OUTBOX_COUNT: {"$gt": 0}}
+            if skipped := self._passed_over(col.name):
+                query["_id"] = {"$nin": skipped}
+            cursor = col.find(query, self._fields(col.name)).limit(self._batch)
             docs = [doc async for doc in cursor]
             # while the broker is failing the first documents may have nothing due (or nothing
             # that can be decoded): the probe tries them in turn, up to one publish attempt
@@ -385,13 +396,15 @@ class OutboxRelay:
         now = time.time()
         results: list[Any] = []
         while probe and len(results) < len(docs):
-            published, failure = await self._publish_one_doc(docs[len(results)], now, min_age_s)
+            published, failure = await self._publish_one_doc(
+                col.name, docs[len(results)], now, min_age_s
+            )
             results.append((published, failure))
             if failure is not None:
                 docs = docs[: len(results)]
             probe = failure is None and not published  # confirmed: the rest goes out together
         results += await asyncio.gather(
-            *(self._publish_one_doc(doc, now, min_age_s) for doc in docs[len(results) :]),
+            *(self._publish_one_doc(col.name, doc, now, min_age_s) for doc in docs[len(results) :]),
             return_exceptions=True,
         )
         clears: list[UpdateOne] = []
@@ -427,8 +440,31 @@ class OutboxRelay:
             raise error
         return count
 
+    def _passed_over(self, collection: str) -> list[Any]:
+        """The ids of ``collection``'s undecodable documents the poll passes over now."""
+        held = self._undecodable[collection]
+        now = time.monotonic()
+        for doc_id in [i for i, until in held.items() if until <= now]:
+            del held[doc_id]
+        return list(held)
+
+    def _undecodable_found(self, collection: str, doc: Doc, event_id: str, exc: Exception) -> None:
+        """Log an event that cannot be decoded, once per :data:`UNDECODABLE_RECHECK_S`, and
+        have the poll pass over its document meanwhile (it stays staged)."""
+        held = self._undecodable[collection]
+        if doc["_id"] in held:
+            return
+        log.error(  # left staged (and the document's later events behind it)
+            "outbox event cannot be decoded; left staged",
+            extra={"doc_id": str(doc.get("_id")), "event_id": event_id},
+            exc_info=exc,
+        )
+        if len(held) >= UNDECODABLE_KEPT:
+            del held[next(iter(held))]
+        held[doc["_id"]] = time.monotonic() + UNDECODABLE_RECHECK_S
+
     async def _publish_one_doc(
-        self, doc: Doc, now: float, min_age_s: float
+        self, collection: str, doc: Doc, now: float, min_age_s: float
     ) -> tuple[list[str], BaseException | None]:
         staged: dict[str, Doc] = doc.get(OUTBOX_FIELD) or {}
         due = sorted(
@@ -446,11 +482,7 @@ class OutboxRelay:
                     item["envelope"] if ENVELOPE_IN not in item else doc[item[ENVELOPE_IN]]
                 )
             except Exception as exc:  # not the broker's fault: no retry can publish it
-                log.error(  # left staged (and the document's later events behind it)
-                    "outbox event cannot be decoded; left staged",
-                    extra={"doc_id": str(doc.get("_id")), "event_id": event_id},
-                    exc_info=exc,
-                )
+                self._undecodable_found(collection, doc, event_id, exc)
                 return published, None
             try:
                 with tracing.span(

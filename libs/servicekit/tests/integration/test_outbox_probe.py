@@ -169,3 +169,26 @@ async def test_stop_during_a_backoff_returns_at_once_and_keeps_the_events(mongo_
     await relay.stop(timeout=5.0)
     assert loop.time() - started < 0.5
     assert await col.count_documents({OUTBOX_COUNT: 1}) == 1
+
+
+async def test_undecodable_documents_first_in_line_do_not_starve_the_poll(
+    mongo_db: Db, caplog: pytest.LogCaptureFixture
+) -> None:
+    """More undecodable documents than a poll reads sit before a good one (staged by a newer
+    version during a rolling deploy, not kicked here): the poll still reaches the good one,
+    and each undecodable one is logged once, not at every poll."""
+    col = mongo_db["inbox"]
+    await col.insert_many([{"_id": f"p{i:03}", **poison("unknown-event-type")} for i in range(25)])
+    good = joined("g")
+    await col.insert_one({"_id": "q-good", **stage_insert([good], keep_envelope=True)})
+    broker = RecordingPublisher()
+    relay = OutboxRelay([col], broker, insert_only=["inbox"], poll_s=0.05, grace_s=0.0, batch=10)
+    await relay.start()
+    try:
+        await eventually(lambda: broker.event_ids() == [good.event_id], within=5)
+        await asyncio.sleep(0.5)  # ten more polls
+    finally:
+        await relay.stop()
+    logged = [r for r in caplog.records if "cannot be decoded" in r.getMessage()]
+    assert sorted(r.doc_id for r in logged) == [f"p{i:03}" for i in range(25)]  # type: ignore[attr-defined]
+    assert await col.count_documents({OUTBOX_COUNT: {"$gt": 0}}) == 25  # left staged
