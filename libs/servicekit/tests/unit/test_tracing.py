@@ -141,7 +141,7 @@ class TestOutbox:
 
         publisher = Publisher()
         relay = OutboxRelay([], publisher)
-        published, error = await relay._publish_one_doc(doc, time.time(), 0.0)
+        published, error = await relay._publish_one_doc("c", doc, time.time(), 0.0)
         assert error is None and len(published) == 1
         (relayed,) = [s for s in spans.get_finished_spans() if s.name == "outbox relay"]
         assert relayed.parent is not None
