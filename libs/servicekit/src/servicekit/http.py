@@ -8,12 +8,15 @@ a service's hot path.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from prometheus_client import Counter, Histogram
@@ -21,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit import tracing
 from servicekit.admission import AdmissionLimits, AdmissionMiddleware
-from servicekit.errors import error_body, error_response, install_error_handlers
+from servicekit.errors import error_body, install_error_handlers
 from servicekit.health import Readiness, metrics_payload
 from servicekit.logs import REQUEST_ID_HEADER, new_correlation_id, set_correlation_id
 from servicekit.openapi import document_error_responses
@@ -126,11 +129,14 @@ DirectEndpoint = Callable[[Request], Awaitable[Any]]
 class DirectRoutes:
     """Pure ASGI middleware, the innermost of the kit's: a request whose method and path were
     registered with :func:`serve_directly` goes straight to its endpoint, past FastAPI's
-    router, dependency solving and response serialization (a seventh of webhook-ingest's CPU
-    per delivery). It still passes the kit's middleware around it (correlation id, metrics, body
-    limit, admission) and FastAPI's outer layers; the body is the endpoint's dict as FastAPI's
-    ``JSONResponse`` renders it, and an exception is answered as the app's error handlers do
-    (:func:`servicekit.errors.error_response`). Any other request goes on to FastAPI."""
+    router, dependency solving and response machinery (a seventh of webhook-ingest's CPU per
+    delivery). It still passes the kit's middleware around it (correlation id, metrics, body
+    limit, admission) and FastAPI's outer layers. Answers are FastAPI's for such a route: the
+    returned value through ``jsonable_encoder`` into a ``JSONResponse``; an exception through
+    the app's handler for its class (``app.exception_handlers``, most specific first), and one
+    only the catch-all ``Exception`` handler takes is raised on, as FastAPI's router does, to
+    the server error middleware (which answers it, and tracing records it). Any other request
+    goes on to FastAPI."""
 
     def __init__(
         self, app: ASGIApp, *, routes: dict[tuple[str, str], tuple[APIRoute, DirectEndpoint]]
@@ -139,35 +145,92 @@ class DirectRoutes:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        direct = self.routes.get((scope.get("method", ""), scope.get("path", "")))
-        if direct is None or scope["type"] != "http":
+        direct = None
+        if scope["type"] == "http" and self.routes:
+            direct = self.routes.get((scope["method"], _route_path(scope)))
+        if direct is None:
             await self.app(scope, receive, send)
             return
         route, endpoint = direct
         scope["route"] = route  # as FastAPI's router sets it (metrics name the route by it)
+        request = Request(scope, receive)
         try:
-            response = JSONResponse(await endpoint(Request(scope, receive)))
-        except _BodyTooLarge:
-            raise  # answered 413 by RequestContextMiddleware
+            response: Response = JSONResponse(jsonable_encoder(await endpoint(request)))
         except Exception as exc:
-            response = error_response(exc)
+            handler = _handler_for(scope["app"].exception_handlers, exc)
+            if handler is None:  # the body limit's (413), or the catch-all's (500)
+                raise
+            answer = handler(request, exc)
+            response = await answer if inspect.isawaitable(answer) else answer
         await response(scope, receive, send)
 
 
+def _route_path(scope: Scope) -> str:
+    """The path the app's routes match (``scope["path"]`` without the ``root_path``), as
+    Starlette's router reads it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
+        return path[len(root) :]
+    return path
+
+
+def _handler_for(handlers: dict[Any, Any], exc: Exception) -> Any:
+    """The app's handler for ``exc``'s most specific class that has one, but neither the
+    catch-all ``Exception`` handler nor one for the kit's own body limit signal."""
+    for cls in type(exc).__mro__:
+        if cls is Exception or cls is _BodyTooLarge:
+            return None
+        if cls in handlers:
+            return handlers[cls]
+    return None
+
+
 def serve_directly(app: FastAPI, endpoint: DirectEndpoint) -> None:
-    """Serve ``endpoint``, a route already declared on ``app`` (which keeps it in the OpenAPI
-    document), through :class:`DirectRoutes`. The endpoint must read what it needs from the
-    request itself (no parameters, dependencies or response model for FastAPI to apply).
+    """Serve ``endpoint``, a route already declared on ``app`` (an app of
+    :func:`create_service_app`; the route stays in the OpenAPI document), through
+    :class:`DirectRoutes`. Only a route FastAPI would do nothing more for can be: its one
+    parameter the ``Request``, no dependencies (the app's and router's included),
+    ``response_model=None``, the default status and response class, and a path with no
+    parameters. Every method the route declares is served directly.
 
     Raises:
-        ValueError: ``endpoint`` is not the endpoint of one of ``app``'s routes.
+        ValueError: ``endpoint`` is not the endpoint of a route of ``app``, or its route asks
+            FastAPI for more than that (the direct path would skip it: a dependency that
+            checks a token, for one).
     """
     for route in app.router.routes:
         if isinstance(route, APIRoute) and route.endpoint is endpoint:
+            refused = _not_direct(route)
+            if refused:
+                raise ValueError(f"{route.path} cannot be served directly: {refused}")
             for method in route.methods or ():
                 app.state.direct_routes[(method, route.path)] = (route, endpoint)
             return
     raise ValueError(f"{endpoint!r} is not the endpoint of a route of this app")
+
+
+def _not_direct(route: APIRoute) -> str:
+    """What FastAPI would do for ``route`` that the direct path would not ('' if nothing)."""
+    dependant = route.dependant
+    params = [
+        *dependant.path_params,
+        *dependant.query_params,
+        *dependant.header_params,
+        *dependant.cookie_params,
+        *dependant.body_params,
+    ]
+    if params or dependant.dependencies or route.dependencies:
+        return "it has parameters or dependencies"
+    if route.response_model is not None:
+        return "it has a response model (declare response_model=None)"
+    if route.status_code not in (None, 200):
+        return f"its status is {route.status_code}"
+    if not isinstance(route.response_class, DefaultPlaceholder):
+        return "it has a response class of its own"
+    if route.param_convertors:
+        return "its path has parameters"
+    return ""
 
 
 def create_service_app(

@@ -213,7 +213,7 @@ class OutboxRelay:
         self._kicked: dict[tuple[str, Any], tuple[Doc, float] | None] = {}
         # per collection: ids of documents holding an event that cannot be decoded -> when
         # (monotonic s) to try them again; the poll passes over them until then
-        self._undecodable: dict[str, dict[Any, float]] = {name: {} for name in self._cols}
+        self._undecodable: dict[str, dict[Any, float]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -442,7 +442,7 @@ class OutboxRelay:
 
     def _passed_over(self, collection: str) -> list[Any]:
         """The ids of ``collection``'s undecodable documents the poll passes over now."""
-        held = self._undecodable[collection]
+        held = self._undecodable.setdefault(collection, {})
         now = time.monotonic()
         for doc_id in [i for i, until in held.items() if until <= now]:
             del held[doc_id]
@@ -451,7 +451,7 @@ class OutboxRelay:
     def _undecodable_found(self, collection: str, doc: Doc, event_id: str, exc: Exception) -> None:
         """Log an event that cannot be decoded, once per :data:`UNDECODABLE_RECHECK_S`, and
         have the poll pass over its document meanwhile (it stays staged)."""
-        held = self._undecodable[collection]
+        held = self._undecodable.setdefault(collection, {})
         if doc["_id"] in held:
             return
         log.error(  # left staged (and the document's later events behind it)

@@ -1,15 +1,20 @@
 """A route served directly (``servicekit.http.serve_directly``) answers exactly as the same
-route served by FastAPI: status, JSON body and headers, for every outcome, and keeps what the
-kit's middleware adds (correlation id, metrics, body limit, admission)."""
+route served by FastAPI: status, JSON body and headers, for every outcome (the app's own
+exception handlers, values FastAPI encodes, a bug), keeps what the kit's middleware adds
+(correlation id, metrics, body limit, admission) and what tracing records; a route FastAPI
+would do more for (dependencies, a response model, another status) is refused."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
@@ -20,11 +25,24 @@ from servicekit.errors import ApiError
 from servicekit.health import Readiness
 from servicekit.http import create_service_app, serve_directly
 
-#: what a request's body asks the endpoint to do (the rest is echoed back)
-OUTCOMES = {
+
+class Teapot(Exception):
+    """An exception the app has a handler of its own for."""
+
+
+#: what a request's body asks the endpoint to raise
+OUTCOMES: dict[bytes, Exception] = {
     b"api-error": ApiError(409, "conflict", "taken", details={"x": 1}, headers={"X-A": "b"}),
     b"mongo-down": ServerSelectionTimeoutError("no servers"),
     b"bug": RuntimeError("a bug"),
+    b"http-404": HTTPException(404, "no such thing"),
+    b"teapot": Teapot(),
+}
+#: ... or return (the rest is echoed back)
+VALUES: dict[bytes, Any] = {
+    b"when": {"at": datetime(2026, 1, 1, tzinfo=UTC)},
+    b"nan": {"x": math.nan},
+    b"list": [1, "a", None],
 }
 
 
@@ -37,13 +55,21 @@ def make_app(*, direct: bool, admission: AdmissionLimits | None = None) -> FastA
     )
     app.state.gate = None
 
-    @app.post("/hook")
-    async def hook(request: Request) -> dict[str, Any]:
+    @app.exception_handler(Teapot)
+    async def teapot(_: Request, exc: Teapot) -> JSONResponse:
+        return JSONResponse({"error": "teapot"}, status_code=418)
+
+    @app.post("/hook", response_model=None)
+    async def hook(request: Request) -> Any:
         body = await request.body()
         if request.app.state.gate is not None:
             await request.app.state.gate.wait()
         if body in OUTCOMES:
             raise OUTCOMES[body]
+        if body in VALUES:
+            return VALUES[body]
+        if body == b"how":
+            return {"routed": "endpoint" in request.scope}
         return {"echo": body.decode(errors="replace"), "sig": request.headers.get("x-sig")}
 
     if direct:
@@ -72,7 +98,8 @@ async def both(method: str, path: str, **kwargs: Any) -> list[tuple[int, bytes, 
 
 
 @pytest.mark.parametrize(
-    "body", [b"hello", b"", "é€😀".encode(), b"\xff\xfe", *OUTCOMES, b"x" * 1000, b"x" * 1001]
+    "body",
+    [b"hello", b"", "é€😀".encode(), b"\xff\xfe", *OUTCOMES, *VALUES, b"x" * 1000, b"x" * 1001],
 )
 async def test_every_outcome_is_answered_as_fastapi_answers_it(body: bytes) -> None:
     plain, direct = await both("POST", "/hook", content=body, headers={"X-Sig": "s"})
@@ -133,6 +160,84 @@ async def test_admission_still_sheds_a_directly_served_route() -> None:
         app.state.gate.set()
         assert (await first).status_code == 200
     assert shed.status_code == 503 and "retry-after" in shed.headers
+
+
+def need_token(request: Request) -> None:
+    if request.headers.get("x-token") != "ok":
+        raise ApiError(401, "unauthorized", "no token")
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ({"response_model": None, "dependencies": [Depends(need_token)]}, "dependencies"),
+        ({"response_model": None, "status_code": 202}, "status"),
+        ({}, "response model"),  # inferred from the annotation
+        ({"response_model": None, "response_class": JSONResponse}, "response class"),
+    ],
+)
+def test_a_route_fastapi_would_do_more_for_is_refused(options: dict[str, Any], why: str) -> None:
+    app = create_service_app(title="t", readiness=lambda _: Readiness())
+
+    @app.post("/r", **options)
+    async def route(request: Request) -> dict[str, Any]:
+        return {}
+
+    with pytest.raises(ValueError, match=why):
+        serve_directly(app, route)
+
+
+def test_a_route_with_parameters_or_app_dependencies_is_refused() -> None:
+    app = create_service_app(
+        title="t", readiness=lambda _: Readiness(), dependencies=[Depends(need_token)]
+    )
+
+    @app.post("/a", response_model=None)
+    async def guarded(request: Request) -> dict[str, Any]:
+        return {}
+
+    @app.post("/b/{item}", response_model=None)
+    async def with_path(request: Request, item: str) -> dict[str, Any]:
+        return {}
+
+    for endpoint in (guarded, with_path):
+        with pytest.raises(ValueError, match="parameters or dependencies"):
+            serve_directly(app, endpoint)
+
+
+async def test_behind_a_root_path_the_route_is_still_served_directly() -> None:
+    """FastAPI's router puts the endpoint in the scope; the direct path does not."""
+    for root, path in (("", "/hook"), ("/api", "/api/hook")):
+        transport = httpx.ASGITransport(app=make_app(direct=True), root_path=root)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            assert (await c.post(path, content=b"how")).json() == {"routed": False}
+    async with client(make_app(direct=False)) as c:
+        assert (await c.post("/hook", content=b"how")).json() == {"routed": True}
+
+
+async def test_tracing_records_a_bug_on_the_server_span_either_way() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from servicekit import tracing
+
+    events = {}
+    for direct in (False, True):
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        saved = (tracing._provider, tracing._tracer, tracing._configured)
+        tracing.install(provider)
+        try:
+            app = make_app(direct=direct)
+            async with client(app) as c:
+                assert (await c.post("/hook", content=b"bug")).status_code == 500
+        finally:
+            tracing._provider, tracing._tracer, tracing._configured = saved
+        (server,) = [s for s in exporter.get_finished_spans() if s.name == "POST /hook"]
+        events[direct] = [e.name for e in server.events]
+    assert events[True] == events[False] == ["exception"]
 
 
 def test_only_an_endpoint_of_the_app_can_be_served_directly() -> None:

@@ -55,6 +55,11 @@ class Connection(Protocol):
     """The part of :class:`FanoutConnection` the hub uses."""
 
     transport: Any
+    #: ``websockets``' protocol state machine (its ``state`` and ``extensions``)
+    protocol: Any
+    #: set while a fragmented message is being sent (``websockets``)
+    send_in_progress: Any
+    logger: Any
     #: ``True`` while the transport holds more unsent bytes than the write limit
     paused: bool
     #: called when the transport pauses writing (the hub sets it)
@@ -78,7 +83,7 @@ class FanoutConnection(ServerConnection):
             self.on_pause()
 
 
-def broadcast(connections: Iterable[ServerConnection], text: str) -> None:
+def broadcast(connections: Iterable[Connection], text: str) -> None:
     """Send ``text`` as one Text frame to every open connection, without awaiting: what
     ``websockets.asyncio.connection.broadcast()`` does, with the frame serialized once instead
     of once per connection (there, each connection builds a ``Frame`` and copies the payload
@@ -95,11 +100,14 @@ def broadcast(connections: Iterable[ServerConnection], text: str) -> None:
     payload = text.encode()
     frame = Frame(Opcode.TEXT, payload).serialize(mask=False)
     for connection in connections:
-        if connection.protocol.state is not State.OPEN or connection.send_in_progress is not None:
+        if connection.protocol.state is not State.OPEN:
+            continue
+        if connection.send_in_progress is not None:  # as websockets' broadcast() says it
+            connection.logger.warning("skipped broadcast: sending a fragmented message")
             continue
         try:
             if connection.protocol.extensions:
-                framed_broadcast([connection], payload, text=True)
+                framed_broadcast([connection], payload, text=True)  # type: ignore[list-item]
             else:
                 connection.transport.write(frame)
         except Exception:  # as broadcast(): one broken connection does not stop the others
@@ -202,7 +210,7 @@ class Hub:
         room.syncing.discard(client)
         room.sockets.add(client.ws)
         for text in held:
-            broadcast([client.ws], text)  # type: ignore[list-item]
+            broadcast([client.ws], text)
         if client.ws.paused:  # over its send buffer already (held frames, replay)
             self._paused(room, client)
 
@@ -242,7 +250,7 @@ class Hub:
         for client in room.syncing:
             client.pending.append((seq, text))
         if room.sockets:
-            broadcast(room.sockets, text)  # type: ignore[arg-type]
+            broadcast(room.sockets, text)
             FRAMES_SENT.inc(len(room.sockets))
 
     def _drop_stalled(self, room: Room, client: Client) -> None:

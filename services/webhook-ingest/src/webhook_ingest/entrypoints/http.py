@@ -56,7 +56,25 @@ def create_app(settings: Settings, deps: Deps | None = None) -> FastAPI:
 
     @app.post(
         "/webhooks/mux",
+        response_model=None,  # served directly: the dict is the body, documented here
         responses={
+            200: {
+                "description": "stored before this answer (or a repeat of a stored event id)",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["received", "id", "type", "duplicate"],
+                            "properties": {
+                                "received": {"type": "boolean"},
+                                "id": {"type": "string"},
+                                "type": {"type": "string"},
+                                "duplicate": {"type": "boolean"},
+                            },
+                        }
+                    }
+                },
+            },
             400: {"description": "not a Mux event"},
             401: {"description": "missing or invalid Mux-Signature"},
         },
