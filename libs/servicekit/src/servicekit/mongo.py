@@ -25,6 +25,7 @@ from servicekit import tracing
 from servicekit.unavailable import DB_OPERATION_TIMEOUT_S
 
 __all__ = [
+    "CLOCK_MARGIN_MS",
     "BatchInserter",
     "Doc",
     "FieldDefault",
@@ -270,6 +271,11 @@ class BatchInserter:
                     future.set_exception(RuntimeError(str(failed[index].get("errmsg"))))
             else:
                 future.set_result(True)
+
+
+#: How far (ms) the clocks of a service's instances may differ: state kept by time is swept this
+#: long after it stops deciding anything, so no instance deletes what another still counts on.
+CLOCK_MARGIN_MS = 60_000
 
 
 class Sweeper:

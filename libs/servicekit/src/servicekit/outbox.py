@@ -100,9 +100,11 @@ ENVELOPE_IN = "envelope_in"
 def _stored(
     envelope: Envelope[Event], exchange: str, routing_key: str | None, *, kept: bool = False
 ) -> Doc:
-    where: Doc = {ENVELOPE_IN: KEPT_ENVELOPE} if kept else {}
+    where: Doc = (
+        {ENVELOPE_IN: KEPT_ENVELOPE} if kept else {"envelope": envelope.model_dump(mode="json")}
+    )
     stored: Doc = {
-        **(where or {"envelope": envelope.model_dump(mode="json")}),
+        **where,
         "exchange": exchange,
         "routing_key": routing_key or envelope_routing_key(envelope),
         "staged_at": time.time(),

@@ -25,7 +25,7 @@ from typing import Protocol
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from servicekit.mongo import Doc, IndexSpec, Sweeper
+from servicekit.mongo import CLOCK_MARGIN_MS, Doc, IndexSpec, Sweeper
 from servicekit.tasks import fail_future
 
 __all__ = [
@@ -39,7 +39,7 @@ __all__ = [
 
 #: A document is deleted once its ``tat`` is this far in the past (ms): instances' clocks may
 #: differ by that much without one deleting a budget another still counts on.
-SWEEP_MARGIN_MS = 60_000
+SWEEP_MARGIN_MS = CLOCK_MARGIN_MS
 
 
 def budget_indexes(collection: str) -> list[IndexSpec]:

@@ -30,7 +30,15 @@ from chat_gateway.domain.room import Ban, RoomState
 from contracts import Envelope, Event
 from contracts.chat import MAX_SLOW_MODE_S
 from contracts.common import StreamStatus, compound_key
-from servicekit.mongo import Doc, FieldDefault, IndexSpec, Sweeper, from_ms, to_ms
+from servicekit.mongo import (
+    CLOCK_MARGIN_MS,
+    Doc,
+    FieldDefault,
+    IndexSpec,
+    Sweeper,
+    from_ms,
+    to_ms,
+)
 from servicekit.outbox import stage_insert, stage_update
 from servicekit.tasks import fail_future
 from servicekit.writes import write_if_newer
@@ -46,7 +54,7 @@ SLOW, GIFTS, CONNECTIONS = "chat_slow_gate", "gifts", "chat_connections"
 #: How long a slow-mode gate is kept after a post (ms): the longest interval (a gate older than
 #: that decides as one never written), and a minute more: the instance that sweeps may have a
 #: clock ahead of the poster's (or a post may be decided a little after its ``now``).
-GATE_KEPT_MS = MAX_SLOW_MODE_S * 1000 + 60_000
+GATE_KEPT_MS = MAX_SLOW_MODE_S * 1000 + CLOCK_MARGIN_MS
 #: How often (seconds) an instance deletes such gates.
 GATE_SWEEP_S = 60.0
 

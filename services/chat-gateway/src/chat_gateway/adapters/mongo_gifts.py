@@ -27,7 +27,7 @@ from pymongo.errors import DuplicateKeyError
 
 from chat_gateway.adapters.mongo import GIFTS
 from contracts.common import compound_key
-from servicekit.mongo import Doc, IndexSpec, Sweeper
+from servicekit.mongo import CLOCK_MARGIN_MS, Doc, IndexSpec, Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,6 @@ CLAIM_WAIT_S = 2.0
 #: Tries before a gift is shown as a streak of its own (each lost try means another gift of the
 #: same sender and type changed the streak at the same moment).
 ATTEMPTS = 5
-
-#: A lapsed streak is deleted this long after its window (ms): gateways' clocks may differ.
-SWEEP_MARGIN_MS = 60_000
 
 GIFT_INDEXES: list[IndexSpec] = [
     IndexSpec(GIFTS, [("stream_id", 1)]),
@@ -63,11 +60,11 @@ class GiftStreaks:
         self._claims = db[CLAIMS]
         self.window_s = window_s
         self._window_ms = int(window_s * 1000)
-        self._sweeper = Sweeper(self._col, "last_ms", self._window_ms + SWEEP_MARGIN_MS)
+        self._sweeper = Sweeper(self._col, "last_ms", self._window_ms + CLOCK_MARGIN_MS)
 
     async def sweep(self, now_ms: int) -> int:
-        """Delete the streaks lapsed more than :data:`SWEEP_MARGIN_MS` beyond the window at
-        ``now_ms``; returns how many."""
+        """Delete the streaks lapsed more than ``CLOCK_MARGIN_MS`` (gateways' clocks may
+        differ) beyond the window at ``now_ms``; returns how many."""
         return await self._sweeper.sweep(now_ms)
 
     async def join(
