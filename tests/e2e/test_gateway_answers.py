@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
+from servicekit.logs import REQUEST_ID_PATTERN
 from testkit.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -38,6 +41,33 @@ async def test_the_gateway_answers_json_with_the_right_allow(
     assert r.headers["content-type"].startswith("application/json")
     assert r.json()["error"] in ("method_not_allowed", "not_found")
     assert r.headers.get("allow") == allow
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/live"),  # proxied (stream-svc)
+        ("POST", "/webhooks/mux"),  # proxied, refused (unsigned)
+        ("GET", "/gifts/catalog"),  # proxied (chat-gateway)
+        ("TRACE", "/live"),  # asked of the owner with OPTIONS
+        ("GET", "/no/such/route"),  # nginx's own
+        ("GET", "/healthz"),
+        ("GET", "/app/config.json"),
+    ],
+)
+async def test_every_answer_carries_one_request_id(stack: Stack, method: str, path: str) -> None:
+    """One ``X-Request-ID`` per answer (nginx sent its own beside the service's echo): the
+    client's when it matches ``REQUEST_ID_PATTERN``, else one the gateway made."""
+    async with httpx.AsyncClient(base_url=stack.gateway) as client:
+        kept = await client.request(method, path, headers={"X-Request-ID": "client.id-1"})
+        replaced = await client.request(method, path, headers={"X-Request-ID": "two words"})
+        made = await client.request(method, path)
+    assert kept.headers.get_list("x-request-id") == ["client.id-1"]
+    (new,) = replaced.headers.get_list("x-request-id")
+    (own,) = made.headers.get_list("x-request-id")
+    assert new != "two words"
+    assert re.fullmatch(REQUEST_ID_PATTERN, new)
+    assert re.fullmatch(REQUEST_ID_PATTERN, own)
 
 
 @pytest.mark.parametrize(

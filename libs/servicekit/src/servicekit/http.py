@@ -1,6 +1,7 @@
 """The FastAPI application base every HTTP service uses.
 
-Adds, in one place: the correlation id (``X-Request-ID`` in, bound for logs, echoed out), request
+Adds, in one place: the correlation id (``X-Request-ID`` in when it matches
+:data:`servicekit.logs.REQUEST_ID_PATTERN`, else a new one; bound for logs, echoed out), request
 metrics, a request body limit (413), admission control (503 when overloaded), the JSON error
 shape, ``/healthz``, ``/readyz``, ``/metrics``, and direct routes (:func:`serve_directly`) for
 a service's hot path.
@@ -26,7 +27,7 @@ from servicekit import tracing
 from servicekit.admission import AdmissionLimits, AdmissionMiddleware
 from servicekit.errors import error_body, install_error_handlers
 from servicekit.health import Readiness, metrics_payload
-from servicekit.logs import REQUEST_ID_HEADER, new_correlation_id, set_correlation_id
+from servicekit.logs import REQUEST_ID_HEADER, accepted_correlation_id, set_correlation_id
 from servicekit.openapi import document_error_responses
 from servicekit.parsing import ascii_int
 
@@ -57,10 +58,10 @@ class RequestContextMiddleware:
         length = None
         for key, value in scope["headers"]:
             if key == _REQUEST_ID_BYTES:
-                rid = value.decode("latin-1")[:128]
+                rid = value.decode("latin-1")
             elif key == b"content-length":
                 length = value
-        rid = rid or new_correlation_id()
+        rid = accepted_correlation_id(rid)
         set_correlation_id(rid)
         # bytes.isdigit() is ASCII-only; more than 18 digits is too large, not an error
         declared = ascii_int(length) if length is not None else None

@@ -8,6 +8,7 @@ publisher copies it onto every outgoing message. Every log line carries it.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import uuid
 from contextvars import ContextVar
@@ -19,6 +20,8 @@ from servicekit.tracing import current_ids
 
 __all__ = [
     "REQUEST_ID_HEADER",
+    "REQUEST_ID_PATTERN",
+    "accepted_correlation_id",
     "configure_logging",
     "correlation_id",
     "get_logger",
@@ -27,6 +30,13 @@ __all__ = [
 ]
 
 REQUEST_ID_HEADER = "X-Request-ID"
+#: The ``X-Request-ID`` values a client may choose: one is kept when it matches, and replaced by
+#: a new id otherwise, as Heroku's router does (https://devcenter.heroku.com/articles/http-request-id;
+#: its range is 20-200 characters, ours 1-128). The API gateway's map
+#: (``deploy/nginx/livecast.conf.template``) applies the same pattern, so the one id a client gets
+#: back is the one in the gateway's access log and in the service's logs.
+REQUEST_ID_PATTERN = r"[A-Za-z0-9._:/+=-]{1,128}"
+_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 #: AMQP header carrying the correlation id (also set as the AMQP ``correlation_id`` property).
 AMQP_CORRELATION_HEADER = "x-correlation-id"
 
@@ -46,6 +56,14 @@ def set_correlation_id(value: str | None) -> None:
 def new_correlation_id() -> str:
     """A fresh correlation id."""
     return uuid.uuid4().hex
+
+
+def accepted_correlation_id(sent: str | None) -> str:
+    """``sent`` (a request's ``X-Request-ID``) if it matches :data:`REQUEST_ID_PATTERN`, else a
+    fresh correlation id."""
+    if sent is not None and _REQUEST_ID.fullmatch(sent):
+        return sent
+    return new_correlation_id()
 
 
 def _add_correlation_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
