@@ -17,7 +17,7 @@ from contracts import Envelope, Event, make_envelope
 from contracts.viewer import ViewerJoined
 from servicekit.memory import RecordingPublisher
 from servicekit.mongo import Doc
-from servicekit.outbox import OUTBOX_COUNT, OUTBOX_FIELD, OutboxRelay, stage_insert
+from servicekit.outbox import BROKER_OK, OUTBOX_COUNT, OUTBOX_FIELD, OutboxRelay, stage_insert
 from testkit.wait import eventually
 
 pytestmark = pytest.mark.integration
@@ -72,12 +72,14 @@ async def test_an_event_that_cannot_be_decoded_does_not_stop_the_relay(
         await relay.stop()
 
 
+@pytest.mark.parametrize("pings", [False, True])
 async def test_a_probe_document_whose_events_are_not_due_does_not_end_the_outage(
-    mongo_db: Db,
+    mongo_db: Db, pings: bool
 ) -> None:
     """The first document the poll finds was staged just now (an old aggregate updated again):
     while the broker is down, the probe must try an event that is due, once per backoff; it
-    must neither stop at that document nor report the relay healthy and try a whole batch."""
+    must neither stop at that document nor report the relay healthy and try a whole batch
+    (not even when a ping is answered: events are still staged)."""
     col = mongo_db["aggregates"]
     await col.insert_one({"_id": "fresh", **stage_insert([joined("f")])})
     due: list[Doc] = []
@@ -88,7 +90,18 @@ async def test_a_probe_document_whose_events_are_not_due_does_not_end_the_outage
         due.append(doc)
     await col.insert_many(due)
     broker = RecordingPublisher(fail=True)
-    relay = OutboxRelay([col], broker, poll_s=0.1, grace_s=30.0, max_backoff_s=0.4)
+
+    async def answers() -> bool:
+        return True
+
+    relay = OutboxRelay(
+        [col],
+        broker,
+        poll_s=0.1,
+        grace_s=30.0,
+        max_backoff_s=0.4,
+        reachable=answers if pings else None,
+    )
     await relay.start()
     try:
         await eventually(lambda: not relay.healthy, within=5)
@@ -103,6 +116,86 @@ async def test_a_probe_document_whose_events_are_not_due_does_not_end_the_outage
         await eventually(lambda: len(broker.event_ids()) == 60, within=5)
         assert len(set(broker.event_ids())) == 60
         assert await col.count_documents({OUTBOX_COUNT: {"$gt": 0}}) == 1  # "fresh": not due
+    finally:
+        await relay.stop()
+
+
+async def test_an_outage_with_nothing_left_staged_ends_when_the_broker_answers(
+    mongo_db: Db,
+) -> None:
+    """The event that failed was published by another instance and nothing else is staged: no
+    publish can end this relay's outage, so without a ping its health gauge would read 0 until
+    the next event. It reads 1 once the broker answers, and not before."""
+    col = mongo_db["inbox"]
+    await col.insert_one({"_id": "other", "v": 1})  # a neighbour with nothing staged
+    broker = RecordingPublisher(fail=True)
+    up = False
+    pings = 0
+
+    async def reachable() -> bool:
+        nonlocal pings
+        pings += 1
+        return up
+
+    relay = OutboxRelay(
+        [col],
+        broker,
+        insert_only=["inbox"],
+        poll_s=0.1,
+        grace_s=0.0,
+        max_backoff_s=0.2,
+        reachable=reachable,
+    )
+    doc = {"_id": "e1", **stage_insert([joined("s")])}
+    await col.insert_one(dict(doc))
+    await relay.start()
+    try:
+        relay.kick_stored("inbox", [doc])
+        await eventually(lambda: not relay.healthy, within=5)
+        await asyncio.sleep(0.5)
+        assert pings == 0, "pinged while an event was still staged"
+        await col.update_one(  # the other instance's relay published it
+            {"_id": "e1"}, {"$unset": {OUTBOX_FIELD: ""}, "$set": {OUTBOX_COUNT: 0}}
+        )
+        await eventually(lambda: pings >= 2, within=5)
+        assert not relay.healthy, "a ping the broker did not answer ended the outage"
+        assert BROKER_OK._value.get() == 0
+        up = True
+        await eventually(lambda: relay.healthy, within=5)
+        assert BROKER_OK._value.get() == 1
+        assert broker.published == []  # healthy again without publishing anything
+    finally:
+        await relay.stop()
+
+
+async def test_a_ping_does_not_end_the_outage_while_an_event_is_staged(mongo_db: Db) -> None:
+    """The failed event was published by another instance, but another event is staged (not
+    due yet): only its confirmed publish can end the outage, however the broker answers pings."""
+    col = mongo_db["aggregates"]
+    due = {"_id": "due", **stage_insert([joined("d")])}
+    for item in due[OUTBOX_FIELD].values():
+        item["staged_at"] = time.time() - 60
+    await col.insert_many([due, {"_id": "fresh", **stage_insert([joined("f")])}])
+    broker = RecordingPublisher(fail=True)
+    pings = 0
+
+    async def reachable() -> bool:
+        nonlocal pings
+        pings += 1
+        return True
+
+    relay = OutboxRelay(
+        [col], broker, poll_s=0.1, grace_s=30.0, max_backoff_s=0.2, reachable=reachable
+    )
+    await relay.start()
+    try:
+        await eventually(lambda: not relay.healthy, within=5)
+        await col.update_one(  # the other instance's relay published it
+            {"_id": "due"}, {"$unset": {OUTBOX_FIELD: ""}, "$set": {OUTBOX_COUNT: 0}}
+        )
+        await asyncio.sleep(1.0)
+        assert not relay.healthy, "a ping ended the outage while an event was staged"
+        assert pings == 0
     finally:
         await relay.stop()
 
