@@ -70,6 +70,15 @@ async def test_every_answer_carries_one_request_id(stack: Stack, method: str, pa
     assert re.fullmatch(REQUEST_ID_PATTERN, own)
 
 
+async def test_a_range_nginx_cannot_serve_gets_the_whole_file_with_one_request_id(
+    stack: Stack,
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.gateway) as client:
+        r = await client.get("/app/index.html", headers={"Range": "bytes=99999999-"})
+    assert r.status_code == 200
+    assert len(r.headers.get_list("x-request-id")) == 1
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [

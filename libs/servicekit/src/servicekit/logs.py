@@ -31,10 +31,11 @@ __all__ = [
 
 REQUEST_ID_HEADER = "X-Request-ID"
 #: The ``X-Request-ID`` values a client may choose: one is kept when it matches, and replaced by
-#: a new id otherwise, as Heroku's router does (https://devcenter.heroku.com/articles/http-request-id;
-#: its range is 20-200 characters, ours 1-128). The API gateway's map
-#: (``deploy/nginx/livecast.conf.template``) applies the same pattern, so the one id a client gets
-#: back is the one in the gateway's access log and in the service's logs.
+#: a new id otherwise, as Heroku's router does (https://devcenter.heroku.com/articles/http-request-id:
+#: 20-200 of ``A-Za-z0-9+/=-``; ours also takes ``._:``, and 1-128 of them). The bundled API
+#: gateway's map (``deploy/nginx/livecast.conf.template``) applies the same pattern, so the one id
+#: a client gets back is the one in the gateway's access log and in the service's logs (an
+#: ingress-nginx in front keeps any value: see ``deploy/README.md``).
 REQUEST_ID_PATTERN = r"[A-Za-z0-9._:/+=-]{1,128}"
 _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 #: AMQP header carrying the correlation id (also set as the AMQP ``correlation_id`` property).

@@ -194,38 +194,10 @@ class TestServiceApp:
     )
     async def test_an_unusable_request_id_is_replaced(self, sent: str) -> None:
         async with client(make_app(JwtVerifier(secret=SECRET))) as c:
-            r = await c.get("/healthz", headers={"X-Request-ID": sent.encode("latin-1")})
+            r = await c.get("/healthz", headers={b"X-Request-ID": sent.encode("latin-1")})
         (rid,) = r.headers.get_list("x-request-id")
         assert rid != sent
         assert re.fullmatch("[0-9a-f]{32}", rid)
-
-
-@settings(max_examples=120, deadline=None)
-@given(
-    sent=st.one_of(
-        st.from_regex(REQUEST_ID_PATTERN, fullmatch=True),
-        st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=140),
-    )
-)
-def test_a_request_id_is_kept_exactly_when_it_matches_the_gateway_pattern(sent: str) -> None:
-    """One id comes back, the one sent iff it matches ``REQUEST_ID_PATTERN`` (the gateway's map
-    uses the same pattern, so gateway and service agree on it)."""
-
-    async def ask() -> httpx.Response:
-        async with client(make_app(JwtVerifier(secret=SECRET))) as c:
-            return await c.get("/healthz", headers={"X-Request-ID": sent.encode("latin-1")})
-
-    r = asyncio.run(ask())
-    (rid,) = r.headers.get_list("x-request-id")
-    assert re.fullmatch(REQUEST_ID_PATTERN, rid)
-    assert (rid == sent) == bool(re.fullmatch(REQUEST_ID_PATTERN, sent))
-
-
-def test_the_gateway_keeps_request_ids_by_the_same_pattern() -> None:
-    template = (
-        Path(__file__).resolve().parents[4] / "deploy" / "nginx" / "livecast.conf.template"
-    ).read_text()
-    assert f'"~^{REQUEST_ID_PATTERN}$"  $http_x_request_id;' in template
 
     async def test_readyz_reports_each_check(self) -> None:
         async with client(make_app(JwtVerifier(secret=SECRET), ready=False)) as c:
@@ -261,3 +233,31 @@ def test_the_gateway_keeps_request_ids_by_the_same_pattern() -> None:
             await c.get("/healthz")
             r = await c.get("/metrics")
         assert "livecast_http_requests_total" in r.text
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    sent=st.one_of(
+        st.from_regex(REQUEST_ID_PATTERN, fullmatch=True),
+        st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=140),
+    )
+)
+def test_a_request_id_is_kept_exactly_when_it_matches_the_gateway_pattern(sent: str) -> None:
+    """One id comes back, the one sent iff it matches ``REQUEST_ID_PATTERN`` (the gateway's map
+    uses the same pattern, so gateway and service agree on it)."""
+
+    async def ask() -> httpx.Response:
+        async with client(make_app(JwtVerifier(secret=SECRET))) as c:
+            return await c.get("/healthz", headers={b"X-Request-ID": sent.encode("latin-1")})
+
+    r = asyncio.run(ask())
+    (rid,) = r.headers.get_list("x-request-id")
+    assert re.fullmatch(REQUEST_ID_PATTERN, rid)
+    assert (rid == sent) == bool(re.fullmatch(REQUEST_ID_PATTERN, sent))
+
+
+def test_the_gateway_keeps_request_ids_by_the_same_pattern() -> None:
+    template = (
+        Path(__file__).resolve().parents[4] / "deploy" / "nginx" / "livecast.conf.template"
+    ).read_text()
+    assert f'"~^{REQUEST_ID_PATTERN}$"  $http_x_request_id;' in template

@@ -72,9 +72,17 @@ class Cluster:
     async def publish(self, payload: Event) -> None:
         await self.bus.publish(make_envelope(payload, producer="test"))
 
-    async def peer(self, stream_id: str, account: str, *, on: int = 0, query: str = "") -> Peer:
+    async def peer(
+        self,
+        stream_id: str,
+        account: str,
+        *,
+        on: int = 0,
+        query: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> Peer:
         url = f"{self.gateways[on].ws_url}/ws/live/{stream_id}?token={self.token(account)}{query}"
-        ws = await connect(url, max_size=None)
+        ws = await connect(url, max_size=None, additional_headers=headers)
         peer = Peer(ws)
 
         async def read() -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import aio_pika
 import pytest
 
 from contracts.moderation import ModeratorAdded, UserBanned
+from contracts.routing import Names
 from contracts.stream import StreamEnded
+from servicekit.logs import REQUEST_ID_PATTERN
+from testkit.infra import InfraUrls
+from testkit.wait import eventually
 
 from .conftest import Cluster
 
@@ -37,6 +45,40 @@ async def test_messages_reach_both_instances_once_and_in_order(cluster: Cluster)
     ]
     acks = alice.of("chat.ack")
     assert sorted(a["client_msg_id"] for a in acks) == sorted(f"alice-{i}" for i in range(10))
+
+
+async def test_a_session_carries_the_request_id_of_its_upgrade(
+    cluster: Cluster, infra: InfraUrls, namespace: str
+) -> None:
+    """What a WebSocket session causes carries the X-Request-ID of its upgrade request (the id
+    the API gateway logged for it), or a new one when that does not match the pattern."""
+    await cluster.live_stream("s-rid")
+    conn = await aio_pika.connect(infra.amqp)
+    try:
+        channel = await conn.channel()
+        exchange = await channel.get_exchange(Names(namespace).live_events)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, "#")
+        posted: list[dict[str, Any]] = []
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            envelope = json.loads(message.body)
+            if envelope["event_type"] == "chat.message_posted":
+                posted.append(envelope)
+            await message.ack()
+
+        await queue.consume(on_message)
+        for i, sent in enumerate(["ws-rid.1", "two words"]):
+            peer = await cluster.peer("s-rid", "poster", headers={"X-Request-ID": sent})
+            await peer.send(type="chat.send", client_msg_id=f"m{i}", message=f"hi {i}")
+            await eventually(lambda n=i: len(posted) > n, within=10)
+            await peer.close()
+        kept, replaced = (envelope["correlation_id"] for envelope in posted)
+        assert kept == "ws-rid.1"
+        assert replaced != "two words"
+        assert re.fullmatch(REQUEST_ID_PATTERN, replaced)
+    finally:
+        await conn.close()
 
 
 async def test_a_resend_with_the_same_client_msg_id_is_stored_once(cluster: Cluster) -> None:

@@ -53,7 +53,7 @@ from contracts.ws import (
     SlowModeSet,
 )
 from servicekit.auth import AuthError, JwtVerifier
-from servicekit.logs import new_correlation_id, set_correlation_id
+from servicekit.logs import REQUEST_ID_HEADER, accepted_correlation_id, set_correlation_id
 from servicekit.parsing import ascii_int
 from servicekit.replay import IdempotencyKeyReused
 from servicekit.tracing import traced_items
@@ -121,7 +121,9 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
     async def serve(ws: ServerConnection) -> None:
         if not isinstance(ws, FanoutConnection):  # the hub would never hear of a slow client
             raise TypeError("serve chat with create_connection=FanoutConnection")
-        set_correlation_id(new_correlation_id())
+        # the gateway's X-Request-ID, so the session's logs carry the id of its upgrade request
+        sent = ws.request.headers.get(REQUEST_ID_HEADER) if ws.request else None
+        set_correlation_id(accepted_correlation_id(sent))
         url = urlsplit(ws.request.path if ws.request else "")
         stream_id, query = url.path[len(PREFIX) :], parse_qs(url.query)
         try:
