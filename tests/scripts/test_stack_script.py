@@ -10,9 +10,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,3 +167,70 @@ def test_the_banner_commands_work_when_pasted_in_order(
     if offset:
         assert f"STACK_PORT_OFFSET={offset} make demo" in demo
         assert f"STACK_PORT_OFFSET={offset}" in token_line
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+#: A route of each service, with each kind of method the gateway treats apart.
+DOWN_ROUTES = [
+    ("GET", "/live"),
+    ("POST", "/live"),
+    ("TRACE", "/live"),
+    ("OPTIONS", "/live/s1/chats"),
+    ("POST", "/webhooks/mux"),
+    ("TRACE", "/webhooks/mux"),
+    ("GET", "/ws/live/s1"),
+    ("GET", "/gifts/catalog"),
+    ("GET", "/hls/x.m3u8"),
+]
+
+
+@pytest.fixture(scope="module")
+def down_gateway(stack_script: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """nginx with the stack's configuration, every upstream port closed."""
+    nginx = stack_script.infra.which("nginx")
+    if nginx is None:
+        pytest.skip("nginx is not installed (make test installs it: scripts/infra.py up)")
+    names = ["gateway", "stream", "viewer", "ingest", "notifier", "chat_a", "chat_a_ws"]
+    names += ["chat_b", "chat_b_ws", "sim"]
+    ports = {name: _free_port() for name in names}
+    state = tmp_path_factory.mktemp("down")
+    conf = stack_script.render_nginx(state, ports)
+    proc = subprocess.Popen(
+        [nginx, "-p", str(conf.parent), "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{ports['gateway']}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class TestGatewayWithServicesDown:
+    """Every service down (nothing listens on their ports): the gateway answers each route with
+    its JSON 503 and ``Retry-After``, never nginx's HTML 502, whatever the method (a TRACE is
+    asked of the owning service with OPTIONS first, and that second failure must be JSON too)."""
+
+    @pytest.mark.parametrize(("method", "path"), DOWN_ROUTES)
+    def test_a_route_whose_service_is_down_is_a_json_503(
+        self, down_gateway: str, method: str, path: str
+    ) -> None:
+        r = httpx.request(method, f"{down_gateway}{path}", timeout=10)
+        assert r.status_code == 503, (r.status_code, r.text[:200])
+        assert r.headers["content-type"].startswith("application/json")
+        assert r.json()["error"] == "unavailable"
+        assert int(r.headers["retry-after"]) >= 1
+        assert len(r.headers.get_list("x-request-id")) == 1
