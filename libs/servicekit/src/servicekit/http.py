@@ -57,8 +57,10 @@ class RequestContextMiddleware:
         rid = None
         length = None
         for key, value in scope["headers"]:
-            if key == _REQUEST_ID_BYTES:
-                rid = value.decode("latin-1")
+            if key == _REQUEST_ID_BYTES:  # repeated: combined (RFC 9110 §5.3), so refused
+                rid = (
+                    value.decode("latin-1") if rid is None else f"{rid}, {value.decode('latin-1')}"
+                )
             elif key == b"content-length":
                 length = value
         rid = accepted_correlation_id(rid)

@@ -199,6 +199,12 @@ class TestServiceApp:
         assert rid != sent
         assert re.fullmatch("[0-9a-f]{32}", rid)
 
+    async def test_a_repeated_request_id_is_replaced(self) -> None:
+        async with client(make_app(JwtVerifier(secret=SECRET))) as c:
+            r = await c.get("/healthz", headers=[("X-Request-ID", "aa"), ("X-Request-ID", "bb")])
+        (rid,) = r.headers.get_list("x-request-id")
+        assert re.fullmatch("[0-9a-f]{32}", rid)
+
     async def test_readyz_reports_each_check(self) -> None:
         async with client(make_app(JwtVerifier(secret=SECRET), ready=False)) as c:
             r = await c.get("/readyz")

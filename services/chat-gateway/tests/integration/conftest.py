@@ -79,7 +79,7 @@ class Cluster:
         *,
         on: int = 0,
         query: str = "",
-        headers: dict[str, str] | None = None,
+        headers: list[tuple[str, str]] | None = None,
     ) -> Peer:
         url = f"{self.gateways[on].ws_url}/ws/live/{stream_id}?token={self.token(account)}{query}"
         ws = await connect(url, max_size=None, additional_headers=headers)

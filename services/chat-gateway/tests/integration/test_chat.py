@@ -68,15 +68,22 @@ async def test_a_session_carries_the_request_id_of_its_upgrade(
             await message.ack()
 
         await queue.consume(on_message)
-        for i, sent in enumerate(["ws-rid.1", "two words"]):
-            peer = await cluster.peer("s-rid", "poster", headers={"X-Request-ID": sent})
+        sent: list[list[tuple[str, str]]] = [
+            [("X-Request-ID", "ws-rid.1")],
+            [("X-Request-ID", "two words")],
+            [("X-Request-ID", "aa"), ("X-Request-ID", "bb")],  # repeated: not either of them
+        ]
+        for i, headers in enumerate(sent):
+            peer = await cluster.peer("s-rid", "poster", headers=headers)
             await peer.send(type="chat.send", client_msg_id=f"m{i}", message=f"hi {i}")
             await eventually(lambda n=i: len(posted) > n, within=10)
             await peer.close()
-        kept, replaced = (envelope["correlation_id"] for envelope in posted)
+        kept, replaced, repeated = (envelope["correlation_id"] for envelope in posted)
         assert kept == "ws-rid.1"
         assert replaced != "two words"
-        assert re.fullmatch(REQUEST_ID_PATTERN, replaced)
+        assert repeated not in ("aa", "bb", "aa, bb")
+        for made in (replaced, repeated):
+            assert re.fullmatch(REQUEST_ID_PATTERN, made)
     finally:
         await conn.close()
 
