@@ -155,6 +155,11 @@ def envelope_routing_key(envelope: Envelope[Event]) -> str:
     return envelope.payload.routing_key()
 
 
+#: The routing key of :meth:`RabbitEventPublisher.probe` on the default exchange: the name of no
+#: queue (queues the application declares are named by :class:`contracts.routing.Names`).
+PROBE_ROUTING_KEY = "livecast.publish-probe.unroutable"
+
+
 class RabbitEventPublisher:
     """Publishes envelopes as persistent JSON messages and waits for the broker's confirm.
 
@@ -170,6 +175,18 @@ class RabbitEventPublisher:
             MUX: RabbitExchange(names.mux_webhooks, type=ExchangeType.TOPIC, declare=False),
             LIVE: RabbitExchange(names.live_events, type=ExchangeType.TOPIC, declare=False),
         }
+
+    async def probe(self, timeout: float = 2.0) -> bool:
+        """A confirmed publish that reaches no consumer: an empty message to the default exchange
+        with a routing key no queue has. RabbitMQ confirms an unroutable message once it has
+        handled it (https://www.rabbitmq.com/docs/confirms#when-publishes-are-confirmed), so
+        this proves the channel and its confirms, not only the socket (``broker.ping`` only
+        checks that the connection is marked open). ``True`` once confirmed within ``timeout``
+        seconds; raises what the publish raises (connection lost, ``TimeoutError``)."""
+        await self._broker.publish(
+            b"", queue=PROBE_ROUTING_KEY, mandatory=False, persist=False, timeout=timeout
+        )
+        return True
 
     async def publish(
         self, envelope: Envelope[Event], *, exchange: str = LIVE, routing_key: str | None = None

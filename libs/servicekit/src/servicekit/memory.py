@@ -28,6 +28,14 @@ class RecordingPublisher:
     published: list[Published] = field(default_factory=list)
     fail: bool = False
     attempts: int = 0
+    probes: int = 0
+
+    async def probe(self) -> bool:
+        """As :meth:`servicekit.broker.RabbitEventPublisher.probe`: raises while ``fail``."""
+        self.probes += 1
+        if self.fail:
+            raise ConnectionError("broker unavailable (RecordingPublisher.fail)")
+        return True
 
     async def publish(
         self, envelope: Envelope[Event], *, exchange: str = LIVE, routing_key: str | None = None

@@ -31,12 +31,13 @@ documents tried in turn up to the first with an event due). Writers' kicks do no
 short, so an outage under write load costs the relay a publish attempt per backoff interval,
 not one per stored document (the writers keep their full speed; the backlog is published, in
 full batches, once the probe succeeds). Only a confirmed publish ends the outage: an attempt
-that found nothing to publish proves nothing; but when nothing at all is left staged (another
-instance published it, or the failed event was the last), the broker answering a ping
-(``reachable``) ends it, so ``livecast_outbox_relay_healthy`` does not read 0 until the next
-event is staged. An event that cannot be decoded (no contract for
-its type, a kept envelope missing) is no broker failure: it is logged and left staged, with the
-later events of its document, and the others go on.
+that found nothing to publish proves nothing. So such an attempt (another instance published
+the event that failed, or nothing is due) makes a publish of its own that reaches no consumer
+(``probe``), and its confirm ends the outage: ``livecast_outbox_relay_healthy`` does not read 0
+until the next event is staged, and an instance whose own channel fails stays at 0. An event
+that cannot be decoded (no contract for its type, a kept envelope missing) is no broker
+failure: it is logged and left staged, with the later events of its document, and the others
+go on.
 """
 
 from __future__ import annotations
@@ -189,8 +190,10 @@ class OutboxRelay:
         insert_only: names of collections whose documents stage events only on insert.
         max_held: documents handed over by :meth:`kick_stored` kept in memory at most (beyond
             it, and once older than ``grace_s``, they are read back from the database).
-        reachable: asked, while the relay is failing, after a pass that published nothing and
-            found nothing left staged: ``True`` (the broker answers) ends the outage.
+        probe: a confirmed publish that reaches no consumer
+            (:meth:`servicekit.broker.RabbitEventPublisher.probe`), made while the relay is
+            failing after a pass that published nothing; its confirm ends the outage, an error
+            keeps it.
     """
 
     def __init__(
@@ -205,9 +208,9 @@ class OutboxRelay:
         sample_s: float = 5.0,
         insert_only: Iterable[str] = (),
         max_held: int = 2_000,
-        reachable: Callable[[], Awaitable[bool]] | None = None,
+        probe: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
-        self._reachable = reachable
+        self._probe = probe
         self._cols = {c.name: c for c in collections}
         self._insert_only = frozenset(insert_only)
         self._max_held = max_held
@@ -291,8 +294,8 @@ class OutboxRelay:
                 if time.monotonic() >= next_poll:
                     await self.publish_pending(min_age_s=self._grace_s)
                     next_poll = time.monotonic() + self._poll_s
-                if self.healthy or await self._recovered_idle():
-                    failures = 0  # a confirmed publish (or never lost), or nothing left to send
+                if self.healthy or await self._probe_confirmed():
+                    failures = 0  # a confirmed publish, an event's or the probe's (or never lost)
                 else:  # nothing was published: no news of the broker, the backoff goes on
                     retry_at = time.monotonic() + self._backoff_s(failures)
                 timeout = max(0.0, next_poll - time.monotonic())
@@ -313,24 +316,17 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             self._wake.clear()
 
-    async def _recovered_idle(self) -> bool:
-        """While failing: ``True`` (and healthy again) when nothing is left staged, apart from
-        documents the poll passes over, and the broker answers ``reachable``."""
-        if self._reachable is None or self._kicked:
+    async def _probe_confirmed(self) -> bool:
+        """While failing, after a pass that published nothing: ``True`` (and healthy again)
+        once the broker confirms a ``probe`` publish."""
+        if self._probe is None:
             return False
         try:
-            for col in self._cols.values():
-                query: Doc = {OUTBOX_COUNT: {"$gt": 0}}
-                if skipped := self._passed_over(col.name):
-                    query["_id"] = {"$nin": skipped}
-                if await col.find_one(query, {"_id": 1}) is not None:
-                    return False
-            answered = bool(await self._reachable())
-        except Exception:  # the database or the ping: no news, the backoff goes on
+            await self._probe()
+        except Exception:  # the broker (or this instance's channel) still fails
             return False
-        if answered:
-            self._set_health(True)
-        return answered
+        self._set_health(True)
+        return True
 
     def _backoff_s(self, failures: int) -> float:
         """The wait before the next attempt after ``failures`` failed ones in a row."""

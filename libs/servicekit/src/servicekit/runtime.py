@@ -174,7 +174,7 @@ async def open_infra(
         poll_s=settings.outbox_poll_s,
         sample_s=settings.metrics_sample_s,
         insert_only=insert_only_outbox,
-        reachable=broker_check(broker),
+        probe=publisher.probe,
     )
     await relay.start()
     sampler = QueueDepthSampler(

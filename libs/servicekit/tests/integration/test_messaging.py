@@ -186,6 +186,35 @@ class TestConsumer:
 
 
 class TestOutbox:
+    async def test_a_probe_is_confirmed_and_fails_while_the_broker_is_cut_off(
+        self, infra: InfraUrls, namespace: str, fault_proxy: Any
+    ) -> None:
+        """``RabbitEventPublisher.probe``: confirmed by a reachable broker (the message reaches
+        no queue), an error while cut off, confirmed again once the connection is back."""
+        proxy, proxied = fault_proxy(infra.amqp)
+        broker = make_broker(proxied, app_id=SERVICE)
+        await broker.connect()
+        publisher = RabbitEventPublisher(broker, Names(namespace), timeout=2)
+
+        async def probe_fails() -> bool:
+            try:
+                await publisher.probe(timeout=1.0)
+            except Exception:
+                return True
+            return False
+
+        try:
+            assert await publisher.probe() is True
+            proxy.cut()
+            assert await probe_fails()
+            proxy.restore()
+            deadline = asyncio.get_running_loop().time() + 30
+            while await probe_fails():
+                assert asyncio.get_running_loop().time() < deadline, "no probe after restore"
+                await asyncio.sleep(0.2)
+        finally:
+            await broker.stop()
+
     async def test_event_staged_while_the_broker_is_unreachable_is_published_when_it_returns(
         self,
         infra: InfraUrls,

@@ -72,14 +72,14 @@ async def test_an_event_that_cannot_be_decoded_does_not_stop_the_relay(
         await relay.stop()
 
 
-@pytest.mark.parametrize("pings", [False, True])
+@pytest.mark.parametrize("probes", [False, True])
 async def test_a_probe_document_whose_events_are_not_due_does_not_end_the_outage(
-    mongo_db: Db, pings: bool
+    mongo_db: Db, probes: bool
 ) -> None:
     """The first document the poll finds was staged just now (an old aggregate updated again):
     while the broker is down, the probe must try an event that is due, once per backoff; it
     must neither stop at that document nor report the relay healthy and try a whole batch
-    (not even when a ping is answered: events are still staged)."""
+    (nor may a probe publish that fails)."""
     col = mongo_db["aggregates"]
     await col.insert_one({"_id": "fresh", **stage_insert([joined("f")])})
     due: list[Doc] = []
@@ -90,17 +90,13 @@ async def test_a_probe_document_whose_events_are_not_due_does_not_end_the_outage
         due.append(doc)
     await col.insert_many(due)
     broker = RecordingPublisher(fail=True)
-
-    async def answers() -> bool:
-        return True
-
     relay = OutboxRelay(
         [col],
         broker,
         poll_s=0.1,
         grace_s=30.0,
         max_backoff_s=0.4,
-        reachable=answers if pings else None,
+        probe=broker.probe if probes else None,
     )
     await relay.start()
     try:
@@ -120,23 +116,16 @@ async def test_a_probe_document_whose_events_are_not_due_does_not_end_the_outage
         await relay.stop()
 
 
-async def test_an_outage_with_nothing_left_staged_ends_when_the_broker_answers(
+async def test_an_outage_with_nothing_to_publish_ends_with_a_confirmed_probe(
     mongo_db: Db,
 ) -> None:
-    """The event that failed was published by another instance and nothing else is staged: no
-    publish can end this relay's outage, so without a ping its health gauge would read 0 until
-    the next event. It reads 1 once the broker answers, and not before."""
+    """The event that failed was published by another instance, and nothing else is staged: no
+    event can end this relay's outage, so without a probe its health gauge would read 0 until
+    the next event. While this instance cannot publish (its probes fail too) it reads 0 at every
+    sample, though the other instance publishes; it reads 1 once a probe is confirmed."""
     col = mongo_db["inbox"]
     await col.insert_one({"_id": "other", "v": 1})  # a neighbour with nothing staged
     broker = RecordingPublisher(fail=True)
-    up = False
-    pings = 0
-
-    async def reachable() -> bool:
-        nonlocal pings
-        pings += 1
-        return up
-
     relay = OutboxRelay(
         [col],
         broker,
@@ -144,7 +133,7 @@ async def test_an_outage_with_nothing_left_staged_ends_when_the_broker_answers(
         poll_s=0.1,
         grace_s=0.0,
         max_backoff_s=0.2,
-        reachable=reachable,
+        probe=broker.probe,
     )
     doc = {"_id": "e1", **stage_insert([joined("s")])}
     await col.insert_one(dict(doc))
@@ -152,40 +141,39 @@ async def test_an_outage_with_nothing_left_staged_ends_when_the_broker_answers(
     try:
         relay.kick_stored("inbox", [doc])
         await eventually(lambda: not relay.healthy, within=5)
-        await asyncio.sleep(0.5)
-        assert pings == 0, "pinged while an event was still staged"
         await col.update_one(  # the other instance's relay published it
             {"_id": "e1"}, {"$unset": {OUTBOX_FIELD: ""}, "$set": {OUTBOX_COUNT: 0}}
         )
-        await eventually(lambda: pings >= 2, within=5)
-        assert not relay.healthy, "a ping the broker did not answer ended the outage"
-        assert BROKER_OK._value.get() == 0
-        up = True
+        base = broker.probes
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while loop.time() - started < 1.5:
+            assert not relay.healthy, "healthy while this instance cannot publish"
+            assert BROKER_OK._value.get() == 0
+            await asyncio.sleep(0.01)
+        assert 2 <= broker.probes - base <= 12, (base, broker.probes)  # one per backoff
+        broker.fail = False
         await eventually(lambda: relay.healthy, within=5)
         assert BROKER_OK._value.get() == 1
-        assert broker.published == []  # healthy again without publishing anything
+        assert broker.published == []  # healthy again without an event to publish
     finally:
         await relay.stop()
 
 
-async def test_a_ping_does_not_end_the_outage_while_an_event_is_staged(mongo_db: Db) -> None:
-    """The failed event was published by another instance, but another event is staged (not
-    due yet): only its confirmed publish can end the outage, however the broker answers pings."""
+async def test_a_confirmed_probe_ends_the_outage_while_an_event_is_not_due(
+    mongo_db: Db,
+) -> None:
+    """Only an event not due yet is left staged (the failed one was published elsewhere): the
+    probe's confirm proves the broker takes this instance's publishes again, so the outage ends
+    before that event is due, and the event is published when it is."""
     col = mongo_db["aggregates"]
     due = {"_id": "due", **stage_insert([joined("d")])}
     for item in due[OUTBOX_FIELD].values():
         item["staged_at"] = time.time() - 60
     await col.insert_many([due, {"_id": "fresh", **stage_insert([joined("f")])}])
     broker = RecordingPublisher(fail=True)
-    pings = 0
-
-    async def reachable() -> bool:
-        nonlocal pings
-        pings += 1
-        return True
-
     relay = OutboxRelay(
-        [col], broker, poll_s=0.1, grace_s=30.0, max_backoff_s=0.2, reachable=reachable
+        [col], broker, poll_s=0.1, grace_s=1.5, max_backoff_s=0.2, probe=broker.probe
     )
     await relay.start()
     try:
@@ -193,9 +181,10 @@ async def test_a_ping_does_not_end_the_outage_while_an_event_is_staged(mongo_db:
         await col.update_one(  # the other instance's relay published it
             {"_id": "due"}, {"$unset": {OUTBOX_FIELD: ""}, "$set": {OUTBOX_COUNT: 0}}
         )
-        await asyncio.sleep(1.0)
-        assert not relay.healthy, "a ping ended the outage while an event was staged"
-        assert pings == 0
+        broker.fail = False
+        await eventually(lambda: relay.healthy, within=5)
+        assert broker.published == []  # "fresh" is not due yet: the probe ended the outage
+        await eventually(lambda: len(broker.published) == 1, within=5)
     finally:
         await relay.stop()
 
