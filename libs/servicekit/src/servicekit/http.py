@@ -54,16 +54,14 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = None
+        sent: list[str] = []
         length = None
         for key, value in scope["headers"]:
-            if key == _REQUEST_ID_BYTES:  # repeated: combined (RFC 9110 §5.3), so refused
-                rid = (
-                    value.decode("latin-1") if rid is None else f"{rid}, {value.decode('latin-1')}"
-                )
+            if key == _REQUEST_ID_BYTES:
+                sent.append(value.decode("latin-1"))
             elif key == b"content-length":
                 length = value
-        rid = accepted_correlation_id(rid)
+        rid = accepted_correlation_id(*sent)
         set_correlation_id(rid)
         # bytes.isdigit() is ASCII-only; more than 18 digits is too large, not an error
         declared = ascii_int(length) if length is not None else None

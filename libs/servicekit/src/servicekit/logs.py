@@ -59,11 +59,12 @@ def new_correlation_id() -> str:
     return uuid.uuid4().hex
 
 
-def accepted_correlation_id(sent: str | None) -> str:
-    """``sent`` (a request's ``X-Request-ID``) if it matches :data:`REQUEST_ID_PATTERN`, else a
-    fresh correlation id."""
-    if sent is not None and _REQUEST_ID.fullmatch(sent):
-        return sent
+def accepted_correlation_id(*sent: str) -> str:
+    """The ``X-Request-ID`` a request carried (``sent``: each of its values) if it is one value
+    matching :data:`REQUEST_ID_PATTERN`, else a fresh correlation id. A repeated header is one
+    value, combined with ``", "`` (RFC 9110 §5.3), which the pattern refuses."""
+    if len(sent) == 1 and _REQUEST_ID.fullmatch(sent[0]):
+        return sent[0]
     return new_correlation_id()
 
 

@@ -122,9 +122,9 @@ def handler(deps: WsDeps) -> Callable[[ServerConnection], Awaitable[None]]:
         if not isinstance(ws, FanoutConnection):  # the hub would never hear of a slow client
             raise TypeError("serve chat with create_connection=FanoutConnection")
         # the gateway's X-Request-ID, so the session's logs carry the id of its upgrade request
-        # (a repeated header is combined, RFC 9110 §5.3, and so refused; .get() would raise)
+        # (every value: .get() raises on a repeated header)
         sent = ws.request.headers.get_all(REQUEST_ID_HEADER) if ws.request else []
-        set_correlation_id(accepted_correlation_id(", ".join(sent) or None))
+        set_correlation_id(accepted_correlation_id(*sent))
         url = urlsplit(ws.request.path if ws.request else "")
         stream_id, query = url.path[len(PREFIX) :], parse_qs(url.query)
         try:
